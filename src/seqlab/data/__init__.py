@@ -1,0 +1,1 @@
+"""Data pipelines: where data lives, tokenizers, vocabularies, data sets and batching."""
