@@ -1,1 +1,1 @@
-"""CLI sub-commands. Each module has `register(subparsers)`; heavy imports happen inside handlers."""
+"""CLI sub-commands: each module has `register(subparsers)`; handlers import lazily."""
