@@ -1,0 +1,259 @@
+"""Recurrent layers RNN, LSTM and GRU with two backends that share one set of parameters.
+
+`backend="scratch"` loops over time in Python with the hand-written cells of `seqlab.nn.cells`;
+`backend="fused"` hands the very same parameter tensors to the kernels that `torch.nn.RNN/LSTM/GRU`
+call (`torch._VF.rnn_tanh/lstm/gru`), with packed sequences when `lengths` are given. Both backends
+own the same modules, so parameter names and shapes are identical: a `state_dict` moves between
+them, and `layer.backend` may even be switched on a live layer. See docs/recurrent.md.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import _VF, Tensor, nn
+from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+
+from seqlab.nn.cells import GRUCell, LSTMCell, RNNCell
+
+BACKENDS = ("scratch", "fused")
+
+State = Tensor | tuple[Tensor, Tensor]
+
+
+def _reverse_padded(seq: Tensor, index: Tensor) -> Tensor:
+    """Reverse each sequence within its own length: seq (B, T, C), index (B, T) -> (B, T, C)."""
+    return seq.gather(1, index.unsqueeze(2).expand(-1, -1, seq.size(2)))
+
+
+class _Recurrent(nn.Module):
+    """Shared code of RNN, LSTM and GRU; subclasses name the cell and the fused kernel."""
+
+    cell_class: type[nn.Module]
+    kernel: Any  # torch._VF function with torch.nn.RNNBase's argument order
+    has_cell_state = False  # True for the LSTM, whose state is (h, c)
+
+    def __init__(
+        self,
+        input_size: int,
+        hidden_size: int,
+        num_layers: int = 1,
+        bidirectional: bool = False,
+        dropout: float = 0.0,
+        backend: str = "scratch",
+        batch_first: bool = True,
+        recurrent_dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        if input_size < 1 or hidden_size < 1 or num_layers < 1:
+            raise ValueError(
+                f"input_size, hidden_size and num_layers must be >= 1, got "
+                f"{input_size}, {hidden_size}, {num_layers}"
+            )
+        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+            if not 0.0 <= p < 1.0:
+                raise ValueError(f"{name} must be in [0, 1), got {p}")
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.bidirectional, self.batch_first = bidirectional, batch_first
+        self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
+        self.num_directions = 2 if bidirectional else 1
+        self.output_size = self.num_directions * hidden_size
+        self.backend = backend  # validated by the setter below
+        # cells[layer * num_directions + direction], the order of torch.nn's h_n (layers*dirs, B, H)
+        self.cells = nn.ModuleList(
+            self.cell_class(input_size if layer == 0 else self.output_size, hidden_size)
+            for layer in range(num_layers)
+            for _ in range(self.num_directions)
+        )
+        # The fused kernels add two biases (b_ih + b_hh); one bias per gate means b_hh = 0.
+        # Not persistent: it is no parameter and stays out of the state_dict.
+        zero = torch.zeros(self.cell_class.num_gates * hidden_size)
+        self.register_buffer("zero_bias", zero, persistent=False)
+
+    @property
+    def backend(self) -> str:
+        """Which implementation runs: "scratch" (Python loop over cells) or "fused" (one kernel)."""
+        return self._backend
+
+    @backend.setter
+    def backend(self, value: str) -> None:
+        if value not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {value!r}")
+        if value == "fused" and self.recurrent_dropout > 0:
+            # torch's fused kernels have no recurrent dropout; refuse rather than silently drop it.
+            raise ValueError(
+                "recurrent_dropout > 0 needs backend='scratch' (the fused kernel has none); "
+                "for inference build a fused layer with recurrent_dropout=0 and load the state_dict"
+            )
+        self._backend = value
+
+    def extra_repr(self) -> str:
+        """Show the configuration in print(model)."""
+        return (
+            f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
+            f"bidirectional={self.bidirectional}, dropout={self.dropout}, "
+            f"recurrent_dropout={self.recurrent_dropout}, backend={self.backend!r}"
+        )
+
+    # ---- checks -------------------------------------------------------------------------
+    def _check_inputs(self, inputs: Tensor, lengths: Tensor | None) -> Tensor | None:
+        """Validate inputs (B, T, C) and lengths (B,); return lengths as a long tensor."""
+        layout = "(B, T, C)" if self.batch_first else "(T, B, C)"
+        if not isinstance(inputs, Tensor) or inputs.dim() != 3 or not inputs.is_floating_point():
+            got = f"{tuple(inputs.shape)} {inputs.dtype}" if isinstance(inputs, Tensor) else inputs
+            raise ValueError(
+                f"inputs must be a float tensor of shape {layout} with C={self.input_size}, "
+                f"got {got}"
+            )
+        if inputs.size(2) != self.input_size:
+            raise ValueError(
+                f"inputs must have shape {layout} with C={self.input_size}, "
+                f"got {tuple(inputs.shape)}"
+            )
+        if lengths is None:
+            return None
+        lengths = torch.as_tensor(lengths)
+        B, T = (inputs.size(0), inputs.size(1)) if self.batch_first else inputs.shape[1::-1]
+        if lengths.dim() != 1 or lengths.size(0) != B or lengths.is_floating_point():
+            raise ValueError(
+                f"lengths must be an integer tensor of shape (B,)=({B},), got "
+                f"{tuple(lengths.shape)} {lengths.dtype}"
+            )
+        lo, hi = int(lengths.min()), int(lengths.max())
+        if lo < 1 or hi > T:
+            raise ValueError(f"lengths must lie in [1, T={T}], got values in [{lo}, {hi}]")
+        return lengths.long()
+
+    def _initial_state(self, state: State | None, inputs: Tensor) -> tuple[Tensor, ...]:
+        """Zeros or the given state, as a tuple of (layers*dirs, B, H) tensors."""
+        shape = (self.num_layers * self.num_directions, inputs.size(0), self.hidden_size)
+        n = 2 if self.has_cell_state else 1
+        if state is None:
+            zeros = inputs.new_zeros(shape)
+            return (zeros,) * n
+        parts = tuple(state) if self.has_cell_state else (state,)
+        what = "state (h, c)" if self.has_cell_state else "state h"
+        if len(parts) != n or any(not isinstance(s, Tensor) or s.shape != shape for s in parts):
+            got = [tuple(s.shape) if isinstance(s, Tensor) else type(s).__name__ for s in parts]
+            raise ValueError(
+                f"{what} must be {n} tensor(s) of shape (layers*dirs, B, H)={shape}, got {got}"
+            )
+        return parts
+
+    # ---- forward ------------------------------------------------------------------------
+    def forward(
+        self, inputs: Tensor, state: State | None = None, lengths: Tensor | None = None
+    ) -> tuple[Tensor, State]:
+        """inputs (B, T, C), lengths (B,) -> outputs (B, T, dirs*H), state (layers*dirs, B, H).
+
+        Outputs at padded positions (t >= lengths[b]) are zero, and the final state is the state
+        at each sequence's last real step; the reverse direction starts at that step.
+        """
+        lengths = self._check_inputs(inputs, lengths)
+        if not self.batch_first:
+            inputs = inputs.transpose(0, 1)  # (T, B, C) -> (B, T, C)
+        hx = self._initial_state(state, inputs)
+        if self.backend == "fused":
+            outputs, hx = self._forward_fused(inputs, hx, lengths)
+        else:
+            outputs, hx = self._forward_scratch(inputs, hx, lengths)
+        if not self.batch_first:
+            outputs = outputs.transpose(0, 1)
+        return outputs, (hx if self.has_cell_state else hx[0])
+
+    def _forward_fused(
+        self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Run torch.nn.RNN/LSTM/GRU's kernel on our own parameters (no copy, one C++ call)."""
+        # torch.nn.RNNBase's flat-weight order: per layer, per direction, w_ih, w_hh, b_ih, b_hh.
+        weights = [w for cell in self.cells for w in cell.fused_weights(self.zero_bias)]
+        args = (True, self.num_layers, self.dropout, self.training, self.bidirectional)
+        if lengths is None:
+            h0 = hx if self.has_cell_state else hx[0]
+            result = self.kernel(x, h0, weights, *args, True)  # batch_first=True
+            return result[0], tuple(result[1:])
+        # Packing skips padded steps, so they never touch the state (as torch.nn.LSTM does).
+        packed = pack_padded_sequence(x, lengths.cpu(), batch_first=True, enforce_sorted=False)
+        hx = tuple(h.index_select(1, packed.sorted_indices) for h in hx)
+        h0 = hx if self.has_cell_state else hx[0]
+        result = self.kernel(packed.data, packed.batch_sizes, h0, weights, *args)
+        out = PackedSequence(
+            result[0], packed.batch_sizes, packed.sorted_indices, packed.unsorted_indices
+        )
+        outputs, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
+        return outputs, tuple(h.index_select(1, packed.unsorted_indices) for h in result[1:])
+
+    def _forward_scratch(
+        self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Loop over layers, directions and time steps with the hand-written cells."""
+        B, T, _ = x.shape
+        steps = torch.arange(T, device=x.device)
+        if lengths is None:
+            lengths = torch.full((B,), T, dtype=torch.long, device=x.device)
+        lengths = lengths.to(x.device).unsqueeze(1)  # (B, 1)
+        mask = steps.unsqueeze(0) < lengths  # (B, T): True at real steps
+        # Reversing only the real part of each row keeps padding at the end, so the reverse
+        # direction starts at each sequence's own last real token (as packed sequences do).
+        reverse_index = torch.where(mask, lengths - 1 - steps, steps)  # (B, T)
+        layer_input, finals = x, []
+        for layer in range(self.num_layers):
+            outputs = []
+            for direction in range(self.num_directions):
+                k = layer * self.num_directions + direction
+                seq = layer_input if direction == 0 else _reverse_padded(layer_input, reverse_index)
+                out, final = self._run_cell(self.cells[k], seq, tuple(h[k] for h in hx), mask)
+                outputs.append(out if direction == 0 else _reverse_padded(out, reverse_index))
+                finals.append(final)
+            layer_input = torch.cat(outputs, dim=2)  # (B, T, dirs*H)
+            if layer < self.num_layers - 1 and self.dropout > 0:
+                # Dropout between stacked layers, not after the last (as torch.nn.LSTM).
+                layer_input = F.dropout(layer_input, self.dropout, self.training)
+        state = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
+        return layer_input, state
+
+    def _run_cell(
+        self, cell: nn.Module, seq: Tensor, state: tuple[Tensor, ...], mask: Tensor
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """seq (B, T, C), state tuple of (B, H), mask (B, T) -> outputs (B, T, H), final state."""
+        B, T, _ = seq.shape
+        recurrent_mask = None
+        if self.recurrent_dropout > 0 and self.training:
+            # Variational dropout (Gal & Ghahramani 2016; Keras' recurrent_dropout): one mask per
+            # sequence, reused at every step, on the state that feeds the recurrent weights U.
+            keep = 1.0 - self.recurrent_dropout
+            recurrent_mask = torch.bernoulli(seq.new_full((B, self.hidden_size), keep)) / keep
+        outputs = []
+        for t in range(T):
+            prev = state if self.has_cell_state else state[0]
+            new = cell(seq[:, t], prev, recurrent_mask)
+            new = new if self.has_cell_state else (new,)
+            real = mask[:, t].unsqueeze(1)  # (B, 1)
+            # Past a sequence's end the state is carried unchanged and the output is zero.
+            state = tuple(torch.where(real, n, s) for n, s in zip(new, state, strict=True))
+            outputs.append(new[0] * real)
+        return torch.stack(outputs, dim=1), state
+
+
+class RNN(_Recurrent):
+    """Elman RNN layer with tanh (Goodfellow et al. §10.2); scratch or fused backend."""
+
+    cell_class = RNNCell
+    kernel = _VF.rnn_tanh
+
+
+class LSTM(_Recurrent):
+    """LSTM layer (Hochreiter & Schmidhuber 1997); state is (h, c); scratch or fused backend."""
+
+    cell_class = LSTMCell
+    kernel = _VF.lstm
+    has_cell_state = True
+
+
+class GRU(_Recurrent):
+    """GRU layer (Cho et al. 2014, reset-after form as torch.nn.GRU); scratch or fused backend."""
+
+    cell_class = GRUCell
+    kernel = _VF.gru
