@@ -1,0 +1,226 @@
+"""Transformer parts (Vaswani et al. 2017): positional encodings, feed-forward, encoder, decoder.
+
+Parameter names follow `torch.nn.TransformerEncoderLayer` where they can (linear1, linear2, norm1,
+norm2, norm3) and seqlab's attention names inside (self_attn.Wq ...), so tests copy weights across.
+All tensors are batch-first: (B, T, C).
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.nn.attention import MultiHeadAttention
+
+
+class SinusoidalPositionalEncoding(nn.Module):
+    """Adds PE(pos, 2i) = sin(pos / 10000^(2i/C)), PE(pos, 2i+1) = cos(...) (§3.5), then dropout."""
+
+    def __init__(self, d_model: int, max_len: int = 5000, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        position = torch.arange(max_len, dtype=torch.float32)[:, None]  # (T, 1)
+        div = torch.exp(
+            torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(1e4) / d_model)
+        )
+        pe = torch.zeros(max_len, d_model)
+        pe[:, 0::2] = torch.sin(position * div)
+        pe[:, 1::2] = torch.cos(position * div[: d_model // 2])
+        # A fixed table, not a parameter: non-persistent so checkpoints and counts exclude it.
+        self.register_buffer("pe", pe, persistent=False)  # (T, C)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, T, C) -> x + PE[:T], with dropout."""
+        T = x.size(1)
+        if T > self.pe.size(0):
+            raise ValueError(
+                f"sequence length {T} exceeds the positional table ({self.pe.size(0)})"
+            )
+        return self.dropout(x + self.pe[:T])
+
+
+class LearnedPositionalEncoding(nn.Module):
+    """Adds a trained embedding of each position (as in BERT/GPT), then dropout."""
+
+    def __init__(self, d_model: int, max_len: int = 512, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.dropout = nn.Dropout(dropout)
+        self.embedding = nn.Embedding(max_len, d_model)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """x (B, T, C) -> x + P[:T], with dropout."""
+        T = x.size(1)
+        if T > self.embedding.num_embeddings:
+            raise ValueError(
+                f"sequence length {T} exceeds max_len={self.embedding.num_embeddings} positions"
+            )
+        return self.dropout(x + self.embedding.weight[:T])
+
+
+def positional_encoding(kind: str, d_model: int, max_len: int, dropout: float) -> nn.Module:
+    """Build a "sinusoidal" or "learned" positional encoding."""
+    if kind == "sinusoidal":
+        return SinusoidalPositionalEncoding(d_model, max_len, dropout)
+    if kind == "learned":
+        return LearnedPositionalEncoding(d_model, max_len, dropout)
+    raise ValueError(f"positional encoding must be 'sinusoidal' or 'learned', got {kind!r}")
+
+
+class FeedForward(nn.Module):
+    """Position-wise feed-forward network FFN(x) = W2 dropout(ReLU(W1 x + b1)) + b2 (§3.3)."""
+
+    def __init__(self, d_model: int, d_ff: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        self.linear1 = nn.Linear(d_model, d_ff)
+        self.dropout = nn.Dropout(dropout)
+        self.linear2 = nn.Linear(d_ff, d_model)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, T, C) -> (B, T, C)."""
+        return self.linear2(self.dropout(torch.relu(self.linear1(x))))
+
+
+class TransformerEncoderLayer(nn.Module):
+    """Self-attention and feed-forward sub-layers, each wrapped in residual + LayerNorm (§3.1).
+
+    Post-norm (default) is Vaswani's LayerNorm(x + Sublayer(x)); `norm_first=True` is the pre-norm
+    x + Sublayer(LayerNorm(x)) of Xiong et al. (2020), which trains deep stacks without warm-up.
+    """
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        backend: str = "fused",
+    ) -> None:
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, backend=backend)
+        self.ffn = FeedForward(d_model, d_ff, dropout)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+
+    def _sa(self, x: Tensor, key_mask: Tensor | None, causal: bool) -> Tensor:
+        return self.dropout1(self.self_attn(x, key_mask=key_mask, causal=causal)[0])
+
+    def forward(self, x: Tensor, key_mask: Tensor | None = None, causal: bool = False) -> Tensor:
+        """x (B, T, C) -> (B, T, C); key_mask (B, T) True at real tokens."""
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), key_mask, causal)
+            return x + self.dropout2(self.ffn(self.norm2(x)))
+        x = self.norm1(x + self._sa(x, key_mask, causal))
+        return self.norm2(x + self.dropout2(self.ffn(x)))
+
+
+class TransformerDecoderLayer(nn.Module):
+    """Masked self-attention, cross-attention over the encoder memory, feed-forward (§3.1)."""
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        backend: str = "fused",
+    ) -> None:
+        super().__init__()
+        self.norm_first = norm_first
+        self.self_attn = MultiHeadAttention(d_model, num_heads, dropout, backend=backend)
+        self.cross_attn = MultiHeadAttention(d_model, num_heads, dropout, backend=backend)
+        self.ffn = FeedForward(d_model, d_ff, dropout)
+        self.norm1 = nn.LayerNorm(d_model)
+        self.norm2 = nn.LayerNorm(d_model)
+        self.norm3 = nn.LayerNorm(d_model)
+        self.dropout1 = nn.Dropout(dropout)
+        self.dropout2 = nn.Dropout(dropout)
+        self.dropout3 = nn.Dropout(dropout)
+
+    def _sa(self, x: Tensor, tgt_mask: Tensor | None) -> Tensor:
+        return self.dropout1(self.self_attn(x, key_mask=tgt_mask, causal=True)[0])
+
+    def _ca(self, x: Tensor, memory: Tensor, memory_mask: Tensor | None) -> Tensor:
+        return self.dropout2(self.cross_attn(x, memory, memory, key_mask=memory_mask)[0])
+
+    def forward(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        memory_mask: Tensor | None = None,
+        tgt_mask: Tensor | None = None,
+    ) -> Tensor:
+        """x (B, T, C), memory (B, S, C) -> (B, T, C); masks are (B, T)/(B, S), True = real."""
+        if self.norm_first:
+            x = x + self._sa(self.norm1(x), tgt_mask)
+            x = x + self._ca(self.norm2(x), memory, memory_mask)
+            return x + self.dropout3(self.ffn(self.norm3(x)))
+        x = self.norm1(x + self._sa(x, tgt_mask))
+        x = self.norm2(x + self._ca(x, memory, memory_mask))
+        return self.norm3(x + self.dropout3(self.ffn(x)))
+
+
+class TransformerEncoder(nn.Module):
+    """A stack of encoder layers; pre-norm stacks end with a final LayerNorm (as torch.nn does)."""
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        num_layers: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        backend: str = "fused",
+    ) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            TransformerEncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, backend)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+    def forward(self, x: Tensor, key_mask: Tensor | None = None, causal: bool = False) -> Tensor:
+        """(B, T, C) -> (B, T, C)."""
+        for layer in self.layers:
+            x = layer(x, key_mask, causal)
+        return self.norm(x)
+
+
+class TransformerDecoder(nn.Module):
+    """A stack of decoder layers; pre-norm stacks end with a final LayerNorm."""
+
+    def __init__(
+        self,
+        d_model: int,
+        num_heads: int,
+        d_ff: int,
+        num_layers: int,
+        dropout: float = 0.1,
+        norm_first: bool = False,
+        backend: str = "fused",
+    ) -> None:
+        super().__init__()
+        self.layers = nn.ModuleList(
+            TransformerDecoderLayer(d_model, num_heads, d_ff, dropout, norm_first, backend)
+            for _ in range(num_layers)
+        )
+        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+    def forward(
+        self,
+        x: Tensor,
+        memory: Tensor,
+        memory_mask: Tensor | None = None,
+        tgt_mask: Tensor | None = None,
+    ) -> Tensor:
+        """(B, T, C) over memory (B, S, C) -> (B, T, C)."""
+        for layer in self.layers:
+            x = layer(x, memory, memory_mask, tgt_mask)
+        return self.norm(x)
