@@ -1,6 +1,40 @@
 """seqlab.nn: PyTorch building blocks, each with a from-scratch and a fused backend."""
 
+from seqlab.nn.attention import (
+    AttentionScore,
+    MultiHeadAttention,
+    Seq2SeqAttention,
+    causal_mask,
+    padding_mask,
+    scaled_dot_product_attention,
+)
 from seqlab.nn.cells import GRUCell, LSTMCell, RNNCell
 from seqlab.nn.recurrent import GRU, LSTM, RNN
+from seqlab.nn.transformer import (
+    FeedForward,
+    LearnedPositionalEncoding,
+    SinusoidalPositionalEncoding,
+    TransformerDecoder,
+    TransformerDecoderLayer,
+    TransformerEncoder,
+    TransformerEncoderLayer,
+    positional_encoding,
+)
 
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
+__all__ += [
+    "AttentionScore",
+    "FeedForward",
+    "LearnedPositionalEncoding",
+    "MultiHeadAttention",
+    "Seq2SeqAttention",
+    "SinusoidalPositionalEncoding",
+    "TransformerDecoder",
+    "TransformerDecoderLayer",
+    "TransformerEncoder",
+    "TransformerEncoderLayer",
+    "causal_mask",
+    "padding_mask",
+    "positional_encoding",
+    "scaled_dot_product_attention",
+]
