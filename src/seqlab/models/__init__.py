@@ -1,1 +1,44 @@
-"""seqlab.models"""
+"""seqlab.models: model families with dataclass configs, rebuilt by `model_from_config`."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from torch import nn
+
+from seqlab.errors import SeqlabError
+from seqlab.models.classifier import (
+    SequenceClassifier,
+    SequenceClassifierConfig,
+    class_probabilities,
+)
+
+# kind (class name, as stored in checkpoints) -> (model class, config dataclass)
+MODELS: dict[str, tuple[type[nn.Module], type]] = {
+    "SequenceClassifier": (SequenceClassifier, SequenceClassifierConfig),
+}
+
+
+def model_from_config(kind: str, cfg: dict[str, Any]) -> nn.Module:
+    """Rebuild a model from its class name and `dataclasses.asdict(model.config)`."""
+    if kind not in MODELS:
+        raise SeqlabError(f"unknown model kind {kind!r}; known kinds: {', '.join(MODELS)}")
+    model_class, config_class = MODELS[kind]
+    names = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(cfg) - names)
+    if unknown:
+        raise SeqlabError(f"{kind} config has unknown fields {unknown}; valid: {sorted(names)}")
+    try:
+        return model_class(config_class(**cfg))
+    except (TypeError, ValueError) as e:
+        raise SeqlabError(f"cannot build {kind} from its config: {e}") from e
+
+
+__all__ = [
+    "MODELS",
+    "SequenceClassifier",
+    "SequenceClassifierConfig",
+    "class_probabilities",
+    "model_from_config",
+]

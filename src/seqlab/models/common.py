@@ -1,0 +1,105 @@
+"""Input checks, masks and pooling shared by the model families (padding id is 0 everywhere)."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from seqlab.nn import GRU, LSTM, RNN
+
+PAD_ID = 0
+RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
+POOLINGS = ("last", "mean", "max")
+
+
+def check_ids(name: str, ids: Tensor, vocab_size: int) -> None:
+    """Raise ValueError unless `ids` is an integer (B, T) tensor with values in [0, vocab_size)."""
+    if not isinstance(ids, Tensor) or ids.dim() != 2 or ids.is_floating_point() or ids.is_complex():
+        got = f"{tuple(ids.shape)} {ids.dtype}" if isinstance(ids, Tensor) else type(ids).__name__
+        raise ValueError(f"{name} must be an integer tensor of shape (B, T), got {got}")
+    if ids.numel() and (int(ids.min()) < 0 or int(ids.max()) >= vocab_size):
+        raise ValueError(
+            f"{name} must hold token ids in [0, vocab_size={vocab_size}), "
+            f"got values in [{int(ids.min())}, {int(ids.max())}]"
+        )
+
+
+def check_lengths(name: str, lengths: Tensor | None, ids: Tensor) -> Tensor:
+    """Validate lengths (B,) in [1, T] for ids (B, T); None means "count the non-pad tokens"."""
+    B, T = ids.shape
+    if lengths is None:
+        # Right-padded batches: the length is the number of non-pad ids (at least 1).
+        return (ids != PAD_ID).sum(dim=1).clamp(min=1)
+    lengths = torch.as_tensor(lengths, device=ids.device)
+    if lengths.dim() != 1 or lengths.size(0) != B or lengths.is_floating_point():
+        raise ValueError(
+            f"{name} must be an integer tensor of shape (B,)=({B},), "
+            f"got {tuple(lengths.shape)} {lengths.dtype}"
+        )
+    if B and (int(lengths.min()) < 1 or int(lengths.max()) > T):
+        raise ValueError(
+            f"{name} must lie in [1, T={T}] (T = padded sequence length), "
+            f"got values in [{int(lengths.min())}, {int(lengths.max())}]"
+        )
+    return lengths.long()
+
+
+def length_mask(lengths: Tensor, T: int) -> Tensor:
+    """(B, T) bool, True at real positions t < lengths[b]."""
+    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def pool(outputs: Tensor, lengths: Tensor, how: str) -> Tensor:
+    """Pool outputs (B, T, C) over real positions: "last" real step, "mean" or "max" -> (B, C)."""
+    if how == "last":
+        index = (lengths - 1).view(-1, 1, 1).expand(-1, 1, outputs.size(2))  # (B, 1, C)
+        return outputs.gather(1, index).squeeze(1)
+    mask = length_mask(lengths, outputs.size(1)).unsqueeze(2)  # (B, T, 1)
+    if how == "mean":
+        return (outputs * mask).sum(1) / lengths.unsqueeze(1).to(outputs.dtype)
+    if how == "max":
+        return outputs.masked_fill(~mask, float("-inf")).amax(dim=1)
+    raise ValueError(f"pooling must be one of {POOLINGS}, got {how!r}")
+
+
+def final_hidden(state: Tensor | tuple[Tensor, Tensor], num_directions: int) -> Tensor:
+    """Top layer's final hidden state(s) from a recurrent state -> (B, dirs*H).
+
+    For a bidirectional layer this joins the forward state after the last real token with the
+    backward state after the first token, as Keras' Bidirectional(return_sequences=False) does.
+    """
+    h = state[0] if isinstance(state, tuple) else state  # (layers*dirs, B, H)
+    top = h[-num_directions:]  # (dirs, B, H)
+    return top.transpose(0, 1).reshape(h.size(1), -1)
+
+
+def recurrent_layer(
+    cell: str,
+    input_size: int,
+    hidden_size: int,
+    num_layers: int,
+    bidirectional: bool = False,
+    dropout: float = 0.0,
+    backend: str = "fused",
+    recurrent_dropout: float = 0.0,
+) -> nn.Module:
+    """Build seqlab.nn.RNN/LSTM/GRU by name ("rnn", "lstm", "gru")."""
+    if cell not in RECURRENT:
+        raise ValueError(f"recurrent cell must be one of {tuple(RECURRENT)}, got {cell!r}")
+    kwargs = {"recurrent_dropout": recurrent_dropout} if recurrent_dropout else {}
+    return RECURRENT[cell](
+        input_size,
+        hidden_size,
+        num_layers=num_layers,
+        bidirectional=bidirectional,
+        dropout=dropout,
+        backend=backend,
+        **kwargs,
+    )
+
+
+def token_loss(logits: Tensor, targets: Tensor) -> Tensor:
+    """Mean cross-entropy over real targets: logits (B, T, V), targets (B, T) with pad = 0."""
+    return nn.functional.cross_entropy(
+        logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=PAD_ID
+    )

@@ -1,0 +1,179 @@
+"""SequenceClassifier: Keras parameter counts, padding invariance, overfitting, bad input."""
+
+import dataclasses
+import time
+
+import pytest
+import torch
+
+from seqlab.errors import SeqlabError
+from seqlab.models import (
+    SequenceClassifier,
+    SequenceClassifierConfig,
+    class_probabilities,
+    model_from_config,
+)
+from seqlab.models.ngram import hashed_ngrams
+
+ENCODERS = ["dense", "rnn", "lstm", "gru", "ngram", "transformer"]
+
+
+def count(module: torch.nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())
+
+
+def keras(encoder: str, layers: int = 1) -> SequenceClassifier:
+    cfg = SequenceClassifierConfig(10_000, encoder=encoder, num_layers=layers, max_length=20)
+    return SequenceClassifier(cfg)
+
+
+def tiny(encoder: str, num_classes: int = 2, **kw) -> SequenceClassifier:
+    torch.manual_seed(0)
+    cfg = SequenceClassifierConfig(
+        50,
+        num_classes=num_classes,
+        encoder=encoder,
+        embed_dim=16,
+        hidden_size=16,
+        max_length=10,
+        num_buckets=97,
+        **kw,
+    )
+    return SequenceClassifier(cfg)
+
+
+def batch(B: int = 4, T: int = 6, seed: int = 0) -> dict[str, torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(2, T + 1, (B,), generator=g)
+    lengths[0] = T
+    ids = torch.randint(1, 50, (B, T), generator=g)
+    ids[torch.arange(T)[None, :] >= lengths[:, None]] = 0
+    return {"ids": ids, "lengths": lengths}
+
+
+def test_keras_parameter_counts():
+    # Keras course models: vocabulary 10,000, embedding 16, maxlen 20, Dense(1, sigmoid).
+    dense = keras("dense")
+    assert count(dense.embedding) == 160_000
+    assert count(dense.dense) == 10_272 and count(dense.output) == 33
+    assert count(dense) == 170_305
+    rnn = keras("rnn")
+    assert count(rnn.rnn) == 1_568 and count(rnn) == 161_601
+    lstm = keras("lstm")
+    assert count(lstm.rnn) == 6_272 and count(lstm) == 166_305
+    stacked = keras("lstm", layers=2)
+    assert count(stacked) == 174_625
+    assert count(stacked.rnn) - count(lstm.rnn) == 8_320  # the second LSTM(32)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_padding_does_not_change_logits(encoder):
+    model = tiny(encoder, num_classes=3, num_layers=2, bidirectional=True).eval()
+    b = batch()
+    padded = torch.nn.functional.pad(b["ids"], (0, 3))
+    with torch.no_grad():
+        logits, _ = model(**b)
+        logits_padded, _ = model(padded, b["lengths"])
+        logits_inferred, _ = model(padded)  # lengths counted from the non-pad ids
+    assert logits.shape == (4, 3)
+    torch.testing.assert_close(logits_padded, logits, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(logits_inferred, logits, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("pooling", ["last", "mean", "max"])
+def test_scratch_and_fused_backends_agree(pooling):
+    fused = tiny("lstm", bidirectional=True, pooling=pooling, backend="fused")
+    scratch = tiny("lstm", bidirectional=True, pooling=pooling, backend="scratch")
+    scratch.load_state_dict(fused.state_dict())
+    b = batch()
+    torch.testing.assert_close(scratch(**b)[0], fused(**b)[0], atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_overfits_one_batch(encoder):
+    model = tiny(encoder)
+    b = batch(B=8, seed=1)
+    labels = torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
+    opt = torch.optim.Adam(model.parameters(), lr=0.5 if encoder == "ngram" else 0.02)
+    start = time.perf_counter()
+    for _ in range(150):
+        opt.zero_grad()
+        _, loss = model(**b, labels=labels)
+        loss.backward()
+        opt.step()
+        if loss.item() < 0.02:
+            break
+    assert loss.item() < 0.02, f"{encoder} did not fit one batch: loss {loss.item():.3f}"
+    assert time.perf_counter() - start < 5
+
+
+def test_multiclass_loss_and_probabilities():
+    model = tiny("gru", num_classes=4)
+    logits, loss = model(**batch(), labels=torch.tensor([0, 3, 2, 1]))
+    expected = torch.nn.functional.cross_entropy(logits, torch.tensor([0, 3, 2, 1]))
+    torch.testing.assert_close(loss, expected)
+    torch.testing.assert_close(class_probabilities(logits), logits.softmax(1))
+    binary = torch.tensor([[0.0], [2.0]])
+    p = class_probabilities(binary)
+    torch.testing.assert_close(p[:, 1], torch.sigmoid(binary[:, 0]))
+    torch.testing.assert_close(p.sum(1), torch.ones(2))
+
+
+@pytest.mark.parametrize("encoder", ENCODERS)
+def test_model_from_config_round_trip(encoder):
+    model = tiny(encoder, num_classes=3).eval()
+    cfg = dataclasses.asdict(model.config)
+    clone = model_from_config(type(model).__name__, cfg).eval()
+    clone.load_state_dict(model.state_dict())
+    b = batch()
+    torch.testing.assert_close(clone(**b)[0], model(**b)[0])
+
+
+def test_model_from_config_rejects_unknown():
+    with pytest.raises(SeqlabError, match="unknown model kind"):
+        model_from_config("Perceptron", {})
+    with pytest.raises(SeqlabError, match="unknown fields"):
+        model_from_config("SequenceClassifier", {"vocab_size": 5, "colour": "red"})
+    with pytest.raises(SeqlabError, match="encoder must be one of"):
+        model_from_config("SequenceClassifier", {"vocab_size": 5, "encoder": "cnn"})
+
+
+def test_bad_input_raises_clear_errors():
+    model = tiny("lstm")
+    with pytest.raises(ValueError, match=r"shape \(B, T\)"):
+        model(torch.randint(1, 50, (6,)))
+    with pytest.raises(ValueError, match=r"integer tensor of shape \(B, T\)"):
+        model(torch.rand(2, 6))
+    with pytest.raises(ValueError, match=r"\[0, vocab_size=50\)"):
+        model(torch.tensor([[1, 50]]))
+    with pytest.raises(ValueError, match=r"lengths must lie in \[1, T=2\]"):
+        model(torch.tensor([[1, 2]]), torch.tensor([3]))
+    with pytest.raises(ValueError, match=r"shape \(B,\)=\(1,\)"):
+        model(torch.tensor([[1, 2]]), torch.tensor([2, 2]))
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, num_classes=2\)"):
+        model(torch.tensor([[1, 2]]), labels=torch.tensor([2]))
+    with pytest.raises(ValueError, match="max_length=10"):
+        tiny("dense")(torch.randint(1, 50, (1, 11)))
+    with pytest.raises(ValueError, match="fixed max_length"):
+        SequenceClassifier(SequenceClassifierConfig(50, encoder="dense"))
+
+
+def test_hashed_ngrams_skip_padding_and_see_word_order():
+    ids = torch.tensor([[5, 7, 9, 0]])
+    real = ids != 0
+    features = hashed_ngrams(ids, real, n=3, vocab_size=50, num_buckets=1000)
+    assert features.shape == (1, 4 + 3 + 2)
+    assert features[0, :4].tolist() == [5, 7, 9, 0]
+    bigrams, trigrams = features[0, 4:7], features[0, 7:]
+    assert (bigrams[:2] >= 50).all() and bigrams[2] == 0  # "9 <pad>" is no bigram
+    assert trigrams[0] >= 50 and trigrams[1] == 0
+    swapped = hashed_ngrams(torch.tensor([[7, 5]]), torch.ones(1, 2, dtype=torch.bool), 2, 50, 1000)
+    assert swapped[0, 2] != bigrams[0]  # "7 5" and "5 7" are different features
+
+
+def test_ngram_bag_is_the_mean_of_feature_embeddings():
+    model = tiny("ngram", ngram_n=2)
+    ids = torch.tensor([[3, 4, 5]])
+    features = hashed_ngrams(ids, ids != 0, 2, 50, 97)[0]
+    expected = model.bag.embedding.weight[features].mean(0)
+    torch.testing.assert_close(model.bag(ids, ids != 0)[0], expected)
