@@ -7,6 +7,7 @@ with the maintained `rdata` parser, so the numbers are exactly R's.
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,7 +53,9 @@ def load_uuml(name: str, data_dir: str | os.PathLike | None = None) -> UumlExamp
     import rdata  # imported here: it pulls in pandas and xarray, which `seqlab --help` never needs
 
     try:
-        objects = rdata.read_rda(path)
+        with warnings.catch_warnings():  # rdata warns before failing on non-R files; we raise below
+            warnings.simplefilter("ignore")
+            objects = rdata.read_rda(path)
     except Exception as e:  # rdata raises several types for corrupt or non-R files
         raise DataNotFoundError(f"{path} is not a readable R data file: {e}") from e
     if name not in objects:
