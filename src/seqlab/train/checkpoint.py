@@ -1,0 +1,123 @@
+"""Checkpoints: one file of plain data, written atomically, loaded without running pickled code."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import random
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from seqlab.errors import CheckpointError
+
+FORMAT_VERSION = 1
+# Keys every seqlab checkpoint has (docs/design.md, "Checkpoints").
+REQUIRED_KEYS = ("format_version", "model_kind", "model_config", "task", "model")
+
+
+def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
+    """Write `state` to `path` atomically: a temporary file in the same folder, then os.replace.
+
+    A crash mid-write leaves the previous file intact, never a truncated one.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"format_version": FORMAT_VERSION, **state}
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            torch.save(state, f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def load_checkpoint(
+    path: str | os.PathLike,
+    *,
+    task: str | None = None,
+    model_kind: str | None = None,
+    model_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Load a checkpoint with `weights_only=True`; check it is seqlab's and, if given, matches.
+
+    Raises CheckpointError for a missing, truncated or foreign file, or one of another task or
+    model (kind or config), with a message that says which.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path} holds objects other than plain data and tensors; refusing to load it ({e})"
+        ) from None
+    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(f"{path} is truncated or not a checkpoint ({e})") from None
+    if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
+        raise CheckpointError(f"{path} is not a seqlab checkpoint (keys {REQUIRED_KEYS} expected)")
+    if state["format_version"] > FORMAT_VERSION:
+        raise CheckpointError(
+            f"{path} has format version {state['format_version']}; this seqlab reads up to "
+            f"{FORMAT_VERSION}; upgrade seqlab"
+        )
+    if task is not None and state["task"] != task:
+        raise CheckpointError(f"{path} is a {state['task']!r} checkpoint, not {task!r}")
+    if model_kind is not None and state["model_kind"] != model_kind:
+        raise CheckpointError(
+            f"{path} holds a {state['model_kind']} model, not the {model_kind} being trained"
+        )
+    if model_config is not None and state["model_config"] != model_config:
+        diff = sorted(
+            k
+            for k in set(model_config) | set(state["model_config"])
+            if model_config.get(k) != state["model_config"].get(k)
+        )
+        raise CheckpointError(
+            f"{path} holds another model: its config differs in {', '.join(diff)}"
+        )
+    return state
+
+
+def load_model_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], path: Any) -> None:
+    """`model.load_state_dict(weights)`, turning a mismatch into a CheckpointError."""
+    try:
+        model.load_state_dict(weights)
+    except RuntimeError as e:
+        first = str(e).strip().splitlines()[:2]
+        raise CheckpointError(f"{path} does not fit this model: {' '.join(first)}") from None
+
+
+def rng_state() -> dict[str, Any]:
+    """Python, NumPy and torch (CPU and CUDA) generator states as tensors and lists."""
+    version, mt, gauss = random.getstate()
+    name, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "python": [version, list(mt), gauss],
+        "numpy": [name, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached],
+        "torch": torch.get_rng_state(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict[str, Any]) -> None:
+    """Restore the states saved by `rng_state`."""
+    version, mt, gauss = state["python"]
+    random.setstate((version, tuple(mt), gauss))
+    name, keys, pos, has_gauss, cached = state["numpy"]
+    np.random.set_state((name, keys.numpy().astype(np.uint32), pos, has_gauss, cached))
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])

@@ -1,0 +1,47 @@
+"""Device choice, bf16 autocast and deterministic seeding."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+import numpy as np
+import torch
+
+from seqlab.errors import SeqlabError
+
+
+def select_device(name: str = "auto", local_rank: int = 0) -> torch.device:
+    """`auto` picks cuda, then mps, then cpu; an explicit name must be available."""
+    if name == "auto":
+        if torch.cuda.is_available():
+            name = "cuda"
+        elif torch.backends.mps.is_available():
+            name = "mps"
+        else:
+            name = "cpu"
+    if name == "cuda":
+        if not torch.cuda.is_available():
+            raise SeqlabError("--device cuda asked for, but no CUDA GPU is available")
+        return torch.device("cuda", local_rank % torch.cuda.device_count())
+    if name == "mps" and not torch.backends.mps.is_available():
+        raise SeqlabError("--device mps asked for, but MPS is not available")
+    if name not in ("cpu", "mps"):
+        raise SeqlabError(f"unknown device {name!r}; choose auto, cpu, cuda or mps")
+    return torch.device(name)
+
+
+def autocast(device: torch.device, enabled: bool) -> contextlib.AbstractContextManager:
+    """bf16 autocast on `device` when enabled and supported, else a no-op context."""
+    if not enabled:
+        return contextlib.nullcontext()
+    if device.type == "cuda" and not torch.cuda.is_bf16_supported():
+        raise SeqlabError("--amp needs bf16, which this GPU does not support")
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python, NumPy and torch (all devices) so a run is repeatable."""
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)

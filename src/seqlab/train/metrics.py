@@ -1,0 +1,65 @@
+"""Task metric hooks: per-batch counts the Trainer sums over batches and processes."""
+
+from __future__ import annotations
+
+import math
+from typing import Protocol
+
+import torch
+
+Batch = dict[str, torch.Tensor]
+
+
+class Metric(Protocol):
+    """What a task tells the Trainer about its outputs.
+
+    `counts` returns tensors to be summed over an epoch; "count" (required) is the number of
+    targets the batch's mean loss was taken over, so the epoch loss is a true per-target mean.
+    `summarize` turns the summed counts and that epoch loss into named metrics.
+    """
+
+    def counts(self, logits: torch.Tensor, batch: Batch) -> Batch:
+        """Per-batch sums, including "count"."""
+        ...
+
+    def summarize(self, loss: float, totals: dict[str, float]) -> dict[str, float]:
+        """Epoch metrics from the mean loss and the summed counts."""
+        ...
+
+
+class Accuracy:
+    """Classification accuracy; logits (B, 1) are one sigmoid unit (> 0: positive), else (B, C)."""
+
+    def counts(self, logits: torch.Tensor, batch: Batch) -> Batch:
+        """Number of labels and of correct predictions in the batch."""
+        labels = batch["labels"]  # (B,)
+        if logits.shape[-1] == 1:
+            predicted = (logits[:, 0] > 0).long()
+        else:
+            predicted = logits.argmax(dim=-1)
+        return {"count": torch.tensor(labels.numel()), "correct": (predicted == labels).sum()}
+
+    def summarize(self, loss: float, totals: dict[str, float]) -> dict[str, float]:
+        """{"accuracy": correct / count}."""
+        return {"accuracy": totals["correct"] / max(1.0, totals["count"])}
+
+
+class Perplexity:
+    """Perplexity exp(mean token loss) for language models and decoders (Jurafsky & Martin §3.3).
+
+    `target_key` names the target tokens in the batch; `offset` skips leading positions that are
+    not predicted (1 for a seq2seq `tgt`, whose first token is `<sos>`). Pad id 0 is not counted.
+    """
+
+    def __init__(self, target_key: str = "targets", offset: int = 0) -> None:
+        self.target_key = target_key
+        self.offset = offset
+
+    def counts(self, logits: torch.Tensor, batch: Batch) -> Batch:
+        """Number of real (non-pad) target tokens."""
+        targets = batch[self.target_key][:, self.offset :]  # (B, T)
+        return {"count": (targets != 0).sum()}
+
+    def summarize(self, loss: float, totals: dict[str, float]) -> dict[str, float]:
+        """{"perplexity": exp(loss)}, capped to avoid overflow for an untrained model."""
+        return {"perplexity": math.exp(min(loss, 700.0))}

@@ -1,0 +1,103 @@
+"""Optimizers and learning-rate schedules built from a `TrainConfig`."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch.optim.lr_scheduler import LambdaLR, ReduceLROnPlateau, StepLR
+
+from seqlab.train.config import TrainConfig
+
+# Default decay factor per schedule. "exp" follows the Keras LearningRateScheduler example the
+# course uses ("keep the lr for 5 epochs, then multiply it by exp(-0.1) each epoch").
+DEFAULT_GAMMA = {"step": 0.5, "exp": math.exp(-0.1), "plateau": 0.5}
+
+
+def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Optimizer:
+    """The optimizer named in `cfg`, with weight decay on matrices and embeddings only.
+
+    One rule as in nanoGPT: parameters with `p.dim() >= 2` decay, biases and norm gains do not.
+    RMSprop and Adagrad use Keras' defaults (rho 0.9; initial accumulator 0.1) so the course's
+    Keras numbers are reproducible; the others use PyTorch's.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    groups = [
+        {"params": [p for p in params if p.dim() >= 2], "weight_decay": cfg.weight_decay},
+        {"params": [p for p in params if p.dim() < 2], "weight_decay": 0.0},
+    ]
+    groups = [g for g in groups if g["params"]]
+    lr = cfg.lr
+    if cfg.optimizer == "sgd":
+        return torch.optim.SGD(groups, lr=lr, momentum=cfg.momentum)
+    if cfg.optimizer == "adagrad":
+        return torch.optim.Adagrad(groups, lr=lr, initial_accumulator_value=0.1, eps=1e-7)
+    if cfg.optimizer == "rmsprop":
+        return torch.optim.RMSprop(groups, lr=lr, alpha=0.9, eps=1e-7)
+    if cfg.optimizer == "adam":
+        return torch.optim.Adam(groups, lr=lr)
+    return torch.optim.AdamW(groups, lr=lr)  # TrainConfig has already validated the name
+
+
+class Schedule:
+    """A learning-rate scheduler plus when it steps: after every batch or after every epoch."""
+
+    def __init__(self, scheduler: Any | None, per_batch: bool) -> None:
+        self.scheduler = scheduler
+        self.per_batch = per_batch
+
+    def after_batch(self) -> None:
+        """Step a per-batch schedule (cosine with warm-up)."""
+        if self.scheduler is not None and self.per_batch:
+            self.scheduler.step()
+
+    def after_epoch(self, valid_loss: float | None) -> None:
+        """Step a per-epoch schedule; reduce-on-plateau watches the validation loss."""
+        if self.scheduler is None or self.per_batch:
+            return
+        if isinstance(self.scheduler, ReduceLROnPlateau):
+            if valid_loss is not None:
+                self.scheduler.step(valid_loss)
+        else:
+            self.scheduler.step()
+
+    def state_dict(self) -> dict[str, Any]:
+        """Plain-data state for checkpoints (empty without a scheduler)."""
+        return {} if self.scheduler is None else self.scheduler.state_dict()
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore the state written by `state_dict`."""
+        if self.scheduler is not None:
+            self.scheduler.load_state_dict(state)
+
+
+def build_scheduler(
+    optimizer: torch.optim.Optimizer, cfg: TrainConfig, steps_per_epoch: int
+) -> Schedule:
+    """The schedule named in `cfg.schedule` (none, step, exp, cosine, plateau)."""
+    gamma = cfg.gamma if cfg.gamma is not None else DEFAULT_GAMMA.get(cfg.schedule, 1.0)
+    if cfg.schedule == "step":
+        return Schedule(StepLR(optimizer, step_size=cfg.step_size, gamma=gamma), per_batch=False)
+    if cfg.schedule == "exp":
+        # Multiplier for epoch k (0-based): 1 for the first `decay_after` epochs, then gamma^n.
+        def exp_after(k: int) -> float:
+            return gamma ** max(0, k - cfg.decay_after + 1)
+
+        return Schedule(LambdaLR(optimizer, exp_after), per_batch=False)
+    if cfg.schedule == "plateau":
+        plateau = ReduceLROnPlateau(optimizer, factor=gamma, patience=cfg.plateau_patience)
+        return Schedule(plateau, per_batch=False)
+    if cfg.schedule == "cosine":
+        total = max(1, cfg.epochs * steps_per_epoch)
+        warmup = int(cfg.warmup * total) if cfg.warmup < 1 else int(cfg.warmup)
+
+        # Linear warm-up (Goyal et al. 2017) then half a cosine to zero (Loshchilov & Hutter 2017).
+        def cosine(k: int) -> float:
+            if k < warmup:
+                return (k + 1) / (warmup + 1)
+            progress = min(1.0, (k - warmup) / max(1, total - warmup))
+            return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+        return Schedule(LambdaLR(optimizer, cosine), per_batch=True)
+    return Schedule(None, per_batch=False)

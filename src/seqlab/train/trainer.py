@@ -1,0 +1,329 @@
+"""The model-agnostic Trainer: it relies only on `logits, loss = model(**batch)` and a Metric."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from tqdm.auto import tqdm
+
+from seqlab.errors import SeqlabError
+from seqlab.train.checkpoint import (
+    load_checkpoint,
+    load_model_weights,
+    rng_state,
+    save_checkpoint,
+    set_rng_state,
+)
+from seqlab.train.config import TrainConfig
+from seqlab.train.device import autocast, select_device
+from seqlab.train.distributed import all_reduce_sum, broadcast_flag, dist_info, init_distributed
+from seqlab.train.metrics import Accuracy, Metric
+from seqlab.train.optim import build_optimizer, build_scheduler
+
+
+class DivergedError(SeqlabError):
+    """The training loss became NaN or infinite."""
+
+
+class Callback:
+    """Extras hook into the loop here; set `trainer.stop_training = True` to stop after an epoch."""
+
+    def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        """Called on every process after an epoch's record is complete and saved."""
+
+
+def model_spec(model: torch.nn.Module) -> tuple[str, dict[str, Any]]:
+    """(kind, config dict) that `seqlab.models.model_from_config` rebuilds the model from."""
+    config = getattr(model, "config", None)
+    cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
+    return type(model).__name__, cfg
+
+
+def run_epoch(
+    model: torch.nn.Module,
+    loader: Iterable[dict[str, torch.Tensor]],
+    metric: Metric,
+    device: torch.device,
+    *,
+    step: Callable[[torch.Tensor], None] | None = None,
+    amp: bool = False,
+    limit: int | None = None,
+    bar: Any = None,
+    log_every: int = 20,
+) -> dict[str, float]:
+    """One pass over `loader`; `step(loss)` updates the weights when training.
+
+    Returns the per-target mean "loss" plus the metric's summary, summed over all processes.
+    Losses are accumulated on the device and synced only every `log_every` steps, so a GPU
+    is not stalled by a `.item()` per batch.
+    """
+    totals: dict[str, torch.Tensor] = {}
+    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+    for i, batch in enumerate(loader):
+        if limit is not None and i >= limit:
+            break
+        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
+        with autocast(device, amp):
+            logits, loss = model(**batch)
+        if step is not None:
+            step(loss)
+        counts = metric.counts(logits.detach(), batch)
+        loss_sum += loss.detach().double() * counts["count"].to(device)
+        for k, v in counts.items():
+            totals[k] = totals.get(k, 0) + v.to(device, torch.float64)
+        if bar is not None:
+            bar.update()
+            if (i + 1) % log_every == 0:
+                running = (loss_sum / totals["count"]).item()
+                bar.set_postfix(loss=f"{running:.4f}")
+                if not math.isfinite(running) and not torch.distributed.is_initialized():
+                    break  # the caller reports it; no point finishing the epoch
+    names = sorted(totals)
+    packed = all_reduce_sum(torch.stack([loss_sum, *(totals[k] for k in names)]))
+    summed = dict(zip(names, packed[1:].tolist(), strict=True))
+    mean_loss = packed[0].item() / max(1.0, summed.get("count", 0.0))
+    return {"loss": mean_loss, **metric.summarize(mean_loss, summed)}
+
+
+@torch.no_grad()
+def evaluate(
+    model: torch.nn.Module,
+    loader: Iterable[dict[str, torch.Tensor]],
+    metric: Metric | None = None,
+    device: torch.device | str = "cpu",
+    *,
+    amp: bool = False,
+    limit: int | None = None,
+) -> dict[str, float]:
+    """Mean loss and metrics of `model` over `loader`, in eval mode, without gradients."""
+    was_training = model.training
+    model.eval()
+    try:
+        metric = metric or Accuracy()
+        return run_epoch(model, loader, metric, torch.device(device), amp=amp, limit=limit)
+    finally:
+        model.train(was_training)
+
+
+class Trainer:
+    """Trains any `logits, loss = model(**batch)` model; logs, checkpoints, resumes, stops early.
+
+    `meta` is task data saved in every checkpoint (at least "task"; e.g. the text encoder and
+    label names), so a checkpoint alone rebuilds the model and its input pipeline. Under
+    `torchrun` the model is wrapped in DistributedDataParallel and only rank 0 writes files.
+    """
+
+    def __init__(
+        self,
+        model: torch.nn.Module,
+        config: TrainConfig,
+        train_loader: Sequence | Iterable,
+        valid_loader: Sequence | Iterable | None = None,
+        *,
+        metric: Metric | None = None,
+        out_dir: str | Path | None = None,
+        meta: dict[str, Any] | None = None,
+        callbacks: Sequence[Callback] = (),
+    ) -> None:
+        self.config = config
+        self.device = select_device(config.device, dist_info().local_rank)
+        self.dist = init_distributed(self.device)
+        self.model = model.to(self.device)
+        self.train_loader, self.valid_loader = train_loader, valid_loader
+        self.metric = metric or Accuracy()
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.meta = {"task": "custom", **(meta or {})}
+        self.callbacks = list(callbacks)
+        self.optimizer = build_optimizer(self.model, config)
+        self.schedule = build_scheduler(self.optimizer, config, self._steps_per_epoch())
+        self.forward_model: torch.nn.Module = self.model
+        if self.dist.enabled:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.forward_model = DistributedDataParallel(self.model, device_ids=ids)
+        self.history: list[dict[str, Any]] = []
+        self.epoch = 0  # completed epochs
+        self.best = {"value": None, "epoch": 0, "bad_epochs": 0}
+        self.best_weights: dict[str, torch.Tensor] | None = None
+        self.stop_training = False
+
+    # -- the loop -------------------------------------------------------------------------------
+    def fit(self, resume: str | Path | None = None) -> list[dict[str, Any]]:
+        """Train for `config.epochs` epochs (continuing from `resume`); return the history."""
+        cfg = self.config
+        if resume is not None:
+            self.restore(resume)
+        while self.epoch < cfg.epochs and not self.stop_training:
+            epoch = self.epoch
+            _set_epoch(self.train_loader, epoch)
+            start = time.perf_counter()
+            self.model.train()
+            with self._progress(f"epoch {epoch + 1}/{cfg.epochs}", self.train_loader) as bar:
+                train = run_epoch(
+                    self.forward_model, self.train_loader, self.metric, self.device,
+                    step=self._step, amp=cfg.amp, limit=cfg.limit_batches, bar=bar,
+                    log_every=cfg.log_every,
+                )  # fmt: skip
+            if not math.isfinite(train["loss"]):
+                raise DivergedError(self._diverged_message(epoch))
+            record: dict[str, Any] = {"epoch": epoch + 1}
+            record.update({f"train_{k}": v for k, v in train.items()})
+            if self.valid_loader is not None:
+                _set_epoch(self.valid_loader, epoch)
+                valid = evaluate(self.model, self.valid_loader, self.metric, self.device,
+                                 amp=cfg.amp, limit=cfg.limit_batches)  # fmt: skip
+                record.update({f"valid_{k}": v for k, v in valid.items()})
+            record["lr"] = self.optimizer.param_groups[0]["lr"]
+            record["time_s"] = round(time.perf_counter() - start, 3)
+            self.schedule.after_epoch(record.get("valid_loss"))
+            self.history.append(record)
+            self.epoch = epoch + 1
+            improved = self._track_best(record)
+            if self.dist.is_main:
+                self._write_epoch(record, improved)
+            for callback in self.callbacks:
+                callback.on_epoch_end(self, record)
+            patience = cfg.patience
+            if patience is not None and self.best["bad_epochs"] >= patience:
+                self._print(f"early stopping: {cfg.monitor} did not improve for {patience} epochs")
+                self.stop_training = True
+            self.stop_training = broadcast_flag(self.stop_training, self.device)
+        if cfg.patience is not None and self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)  # Keras' restore_best_weights
+        return self.history
+
+    def _step(self, loss: torch.Tensor) -> None:
+        """Backward pass, optional clipping, optimizer and per-batch schedule step."""
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        if self.config.clip is not None:
+            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+        self.optimizer.step()
+        self.schedule.after_batch()
+
+    def _track_best(self, record: dict[str, Any]) -> bool:
+        """Update the early-stopping state from `record`; True if the monitored value improved."""
+        key = self.config.monitor if self.config.monitor in record else "train_loss"
+        value = record[key]
+        best = self.best["value"]
+        higher_is_better = key.endswith(("accuracy", "bleu"))
+        improved = best is None or (value > best if higher_is_better else value < best)
+        if improved:
+            self.best = {"value": value, "epoch": record["epoch"], "bad_epochs": 0}
+            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+        else:
+            self.best["bad_epochs"] += 1
+        return improved
+
+    # -- files ----------------------------------------------------------------------------------
+    def checkpoint_state(self) -> dict[str, Any]:
+        """Everything a checkpoint holds (docs/design.md, "Checkpoints"), as plain data."""
+        kind, model_config = model_spec(self.model)
+        return {
+            "model_kind": kind,
+            "model_config": model_config,
+            **self.meta,
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.schedule.state_dict(),
+            "epoch": self.epoch,
+            "rng": rng_state(),
+            "history": self.history,
+            "best": dict(self.best),
+            "train_config": self.config.to_dict(),
+        }
+
+    def _write_epoch(self, record: dict[str, Any], improved: bool) -> None:
+        """Print the epoch line; save best.pt (if improved) and last.pt; append to log.jsonl."""
+        self._print(_format_record(record, self.config.epochs))
+        if self.out_dir is None:
+            return
+        state = self.checkpoint_state()
+        if improved:
+            save_checkpoint(self.out_dir / "best.pt", state)
+        save_checkpoint(self.out_dir / "last.pt", state)
+        with open(self.out_dir / "log.jsonl", "a", encoding="utf-8") as f:
+            f.write(json.dumps(record) + "\n")
+
+    def restore(self, path: str | Path) -> None:
+        """Continue from a checkpoint of `fit`: weights, optimizer, schedule, RNG, history."""
+        kind, model_config = model_spec(self.model)
+        state = load_checkpoint(
+            path, task=self.meta["task"], model_kind=kind, model_config=model_config
+        )
+        for key in ("optimizer", "scheduler", "epoch", "rng", "history", "best"):
+            if key not in state:
+                raise SeqlabError(f"{path} holds weights only (no {key!r}); it cannot be resumed")
+        load_model_weights(self.model, state["model"], path)
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.schedule.load_state_dict(state["scheduler"])
+        set_rng_state(state["rng"])
+        self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
+        # best.pt is written before last.pt, so it holds the best weights unless the run died
+        # between the two writes; then the best epoch is the one being redone.
+        self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
+        best_path = Path(path).with_name("best.pt")
+        if self.best["epoch"] != self.epoch and best_path.is_file():
+            best_state = load_checkpoint(best_path)
+            if best_state.get("epoch") == self.best["epoch"]:
+                self.best_weights = best_state["model"]
+        patience = self.config.patience
+        self.stop_training = patience is not None and self.best["bad_epochs"] >= patience
+        if self.dist.is_main and self.out_dir is not None:
+            # Drop log lines of epochs after the checkpoint (the run may have died after them).
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            lines = [json.dumps(r) + "\n" for r in self.history]
+            (self.out_dir / "log.jsonl").write_text("".join(lines), encoding="utf-8")
+        self._print(f"resumed from {path} after epoch {self.epoch}")
+
+    # -- small helpers --------------------------------------------------------------------------
+    def _steps_per_epoch(self) -> int:
+        try:
+            n = len(self.train_loader)  # type: ignore[arg-type]
+        except TypeError:
+            n = self.config.limit_batches or 1
+        return min(n, self.config.limit_batches or n)
+
+    def _progress(self, desc: str, loader: Any) -> Any:
+        quiet = self.config.quiet or not self.dist.is_main or not sys.stderr.isatty()
+        total = self._steps_per_epoch()
+        return tqdm(total=total, desc=desc, disable=quiet, leave=False, mininterval=0.5)
+
+    def _print(self, message: str) -> None:
+        if self.dist.is_main and not self.config.quiet:
+            print(message, flush=True)
+
+    def _diverged_message(self, epoch: int) -> str:
+        where = ""
+        if self.out_dir is not None and self.epoch:
+            where = f"; the last good checkpoint is {self.out_dir / 'last.pt'} (epoch {self.epoch})"
+        return (
+            f"training stopped: the loss became NaN or infinite in epoch {epoch + 1}{where}; "
+            "try a lower --lr or gradient clipping (--clip 1.0)"
+        )
+
+
+def _set_epoch(loader: Any, epoch: int) -> None:
+    """Reshuffle samplers that follow DistributedSampler's `set_epoch` protocol."""
+    for obj in (getattr(loader, "batch_sampler", None), getattr(loader, "sampler", None)):
+        if hasattr(obj, "set_epoch"):
+            obj.set_epoch(epoch)
+
+
+def _format_record(record: dict[str, Any], epochs: int) -> str:
+    """One human-readable line per epoch."""
+    parts = [f"epoch {record['epoch']}/{epochs}"]
+    for key, value in record.items():
+        if key.startswith(("train_", "valid_")):
+            parts.append(f"{key.replace('_', ' ')} {value:.4f}")
+    parts.append(f"lr {record['lr']:.2e}")
+    parts.append(f"{record['time_s']:.1f}s")
+    return "  ".join(parts)

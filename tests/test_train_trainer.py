@@ -1,0 +1,206 @@
+"""Trainer on a tiny bag-of-words classifier: learning, schedules, early stopping, resume, NaN."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+
+from seqlab.errors import CheckpointError
+from seqlab.train import Callback, DivergedError, TrainConfig, Trainer, load_checkpoint
+from seqlab.train.checkpoint import save_checkpoint
+
+
+@dataclass
+class TinyConfig:
+    """Config of the tiny test classifier."""
+
+    vocab_size: int = 12
+    dim: int = 8
+    dropout: float = 0.0
+
+
+class TinyClassifier(nn.Module):
+    """Mean of embeddings -> one sigmoid unit, called as `logits, loss = model(**batch)`."""
+
+    def __init__(self, config: TinyConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.embed = nn.Embedding(config.vocab_size, config.dim, padding_idx=0)
+        self.drop = nn.Dropout(config.dropout)
+        self.out = nn.Linear(config.dim, 1)
+
+    def forward(self, ids, lengths=None, labels=None):
+        h = self.drop(self.embed(ids).mean(dim=1))  # (B, C)
+        logits = self.out(h)  # (B, 1)
+        loss = None
+        if labels is not None:
+            loss = nn.functional.binary_cross_entropy_with_logits(logits[:, 0], labels.float())
+        return logits, loss
+
+
+class ToyData(Dataset):
+    """Sequences of ids 2..vocab-1; the label says whether token 2 occurs (flipped if `flip`)."""
+
+    def __init__(self, n: int, seed: int, length: int = 6, vocab: int = 12, flip: bool = False):
+        g = torch.Generator().manual_seed(seed)
+        self.ids = torch.randint(2, vocab, (n, length), generator=g)
+        self.labels = (self.ids == 2).any(dim=1).long()
+        if flip:
+            self.labels = 1 - self.labels
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        return {"ids": self.ids[i], "labels": self.labels[i]}
+
+
+def loaders(batch_size: int = 16, flip_valid: bool = False, shuffle: bool = True):
+    """A shuffled training loader (uses torch's global RNG) and a validation loader."""
+    train = DataLoader(ToyData(128, seed=1), batch_size=batch_size, shuffle=shuffle)
+    valid = DataLoader(ToyData(64, seed=2, flip=flip_valid), batch_size=batch_size)
+    return train, valid
+
+
+def make_trainer(tmp_path, callbacks=(), dropout=0.0, flip_valid=False, **overrides):
+    """Seeded tiny trainer writing to tmp_path."""
+    torch.manual_seed(0)
+    cfg = TrainConfig(**{"epochs": 4, "lr": 0.05, "quiet": True, **overrides})
+    model = TinyClassifier(TinyConfig(dropout=dropout))
+    train, valid = loaders(flip_valid=flip_valid)
+    meta = {"task": "classify", "label_names": ["no", "yes"]}
+    return Trainer(model, cfg, train, valid, out_dir=tmp_path, meta=meta, callbacks=callbacks)
+
+
+def strip_times(history):
+    """History without wall times, for comparing runs."""
+    return [{k: v for k, v in r.items() if k != "time_s"} for r in history]
+
+
+def test_learns_logs_and_checkpoints(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=6, optimizer="adam")
+    history = trainer.fit()
+    assert [r["epoch"] for r in history] == [1, 2, 3, 4, 5, 6]
+    assert history[-1]["train_loss"] < history[0]["train_loss"]
+    assert history[-1]["valid_accuracy"] >= 0.9
+    lines = (tmp_path / "log.jsonl").read_text().splitlines()
+    assert [json.loads(line) for line in lines] == history
+    state = load_checkpoint(tmp_path / "last.pt", task="classify")
+    assert state["epoch"] == 6 and state["model_kind"] == "TinyClassifier"
+    assert state["model_config"] == {"vocab_size": 12, "dim": 8, "dropout": 0.0}
+    assert state["label_names"] == ["no", "yes"]
+    assert state["train_config"]["optimizer"] == "adam"
+    # The epoch's reported valid accuracy is the accuracy of the saved weights.
+    model = TinyClassifier(TinyConfig())
+    model.load_state_dict(state["model"])
+    valid = loaders()[1].dataset
+    predicted = (model(valid.ids)[0][:, 0] > 0).long()
+    assert (predicted == valid.labels).float().mean().item() == pytest.approx(
+        history[-1]["valid_accuracy"]
+    )
+
+
+def test_loss_is_the_mean_over_all_examples(tmp_path):
+    # An uneven last batch (128 = 3 * 40 + 8) must be weighted by its size, not as one batch.
+    trainer = make_trainer(tmp_path, epochs=1, lr=1e-9, batch_size=40)
+    trainer.train_loader = DataLoader(trainer.train_loader.dataset, batch_size=40)
+    record = trainer.fit()[0]
+    data = trainer.train_loader.dataset
+    with torch.no_grad():
+        _, loss = trainer.model(ids=data.ids, labels=data.labels)
+    assert record["train_loss"] == pytest.approx(loss.item(), rel=1e-5)
+
+
+class Crash(Callback):
+    """Simulates a crash right after epoch `after` was saved."""
+
+    def __init__(self, after: int) -> None:
+        self.after = after
+
+    def on_epoch_end(self, trainer, record):
+        if record["epoch"] == self.after:
+            raise RuntimeError("simulated crash")
+
+
+@pytest.mark.parametrize("schedule", ["cosine", "plateau", "exp"])
+def test_resume_continues_exactly(tmp_path, schedule):
+    kwargs = {"schedule": schedule, "dropout": 0.3, "decay_after": 1, "clip": 1.0}
+    full = make_trainer(tmp_path / "full", **kwargs).fit()
+    with pytest.raises(RuntimeError, match="simulated crash"):
+        make_trainer(tmp_path / "cut", callbacks=[Crash(2)], **kwargs).fit()
+    resumed = make_trainer(tmp_path / "cut", **kwargs)
+    history = resumed.fit(resume=tmp_path / "cut" / "last.pt")
+    assert strip_times(history) == strip_times(full)
+    a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "cut" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    log = [json.loads(x) for x in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
+    assert strip_times(log) == strip_times(full)
+
+
+def test_early_stopping_restores_best_weights(tmp_path):
+    # The validation labels are flipped: the better the model fits training data, the worse the
+    # validation loss, so epoch 1 is best and training stops after `patience` more epochs.
+    trainer = make_trainer(tmp_path, epochs=10, patience=2, flip_valid=True, optimizer="sgd")
+    history = trainer.fit()
+    losses = [r["valid_loss"] for r in history]
+    assert len(history) == 3 and losses[0] == min(losses)
+    best = load_checkpoint(tmp_path / "best.pt")
+    assert best["epoch"] == 1
+    state = trainer.model.state_dict()
+    assert all(torch.equal(state[k], best["model"][k]) for k in state)
+
+
+def test_nan_loss_stops_and_keeps_last_good_checkpoint(tmp_path):
+    class Poison(Callback):
+        def on_epoch_end(self, trainer, record):
+            if record["epoch"] == 2:
+                with torch.no_grad():
+                    trainer.model.out.bias.fill_(math.nan)
+
+    trainer = make_trainer(tmp_path, callbacks=[Poison()])
+    with pytest.raises(DivergedError, match=r"NaN or infinite in epoch 3.*last\.pt \(epoch 2\)"):
+        trainer.fit()
+    state = load_checkpoint(tmp_path / "last.pt")
+    assert state["epoch"] == 2
+    assert all(torch.isfinite(v).all() for v in state["model"].values())
+
+
+def test_checkpoint_of_another_model_is_refused(tmp_path):
+    make_trainer(tmp_path, epochs=1).fit()
+    torch.manual_seed(0)
+    other = TinyClassifier(TinyConfig(dim=4))
+    trainer = Trainer(other, TrainConfig(quiet=True), loaders()[0], meta={"task": "classify"})
+    with pytest.raises(CheckpointError, match="config differs in dim"):
+        trainer.fit(resume=tmp_path / "last.pt")
+    with pytest.raises(CheckpointError, match="'classify' checkpoint, not 'lm'"):
+        load_checkpoint(tmp_path / "last.pt", task="lm")
+
+
+def test_truncated_foreign_and_unsafe_files_are_refused(tmp_path):
+    make_trainer(tmp_path, epochs=1).fit()
+    data = (tmp_path / "last.pt").read_bytes()
+    (tmp_path / "cut.pt").write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(tmp_path / "cut.pt")
+    torch.save({"weights": torch.zeros(2)}, tmp_path / "foreign.pt")
+    with pytest.raises(CheckpointError, match="not a seqlab checkpoint"):
+        load_checkpoint(tmp_path / "foreign.pt")
+    torch.save({"config": TinyConfig()}, tmp_path / "pickled.pt")  # a class instance
+    with pytest.raises(CheckpointError, match="other than plain data"):
+        load_checkpoint(tmp_path / "pickled.pt")
+    with pytest.raises(CheckpointError, match="does not exist"):
+        load_checkpoint(tmp_path / "missing.pt")
+
+
+def test_atomic_save_leaves_no_temporary_files(tmp_path):
+    save_checkpoint(tmp_path / "a.pt", {"x": torch.ones(3)})
+    save_checkpoint(tmp_path / "a.pt", {"x": torch.zeros(3)})
+    assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
+    assert torch.equal(torch.load(tmp_path / "a.pt", weights_only=True)["x"], torch.zeros(3))
