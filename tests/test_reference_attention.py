@@ -1,5 +1,8 @@
 """seqlab.reference attention against torch (F.softmax, F.scaled_dot_product_attention)."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 import torch
@@ -96,3 +99,8 @@ def test_shape_errors_name_the_argument(call, name):
     X, W = np.ones((3, 4)), np.ones((4, 2))
     with pytest.raises(ValueError, match=rf"^{name} "):
         call(X, W)
+
+
+def test_reference_never_imports_torch():
+    code = "import sys, seqlab.reference; sys.exit('torch' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
