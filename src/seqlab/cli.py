@@ -66,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("seqlab: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `seqlab ... | head`: the reader left; exit quietly
+        sys.stderr.close()
+        return 141
 
 
 if __name__ == "__main__":
