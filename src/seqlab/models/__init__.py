@@ -13,10 +13,16 @@ from seqlab.models.classifier import (
     SequenceClassifierConfig,
     class_probabilities,
 )
+from seqlab.models.language_model import LanguageModel, LanguageModelConfig
+from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
+from seqlab.models.translator import TransformerTranslator, TransformerTranslatorConfig
 
 # kind (class name, as stored in checkpoints) -> (model class, config dataclass)
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "SequenceClassifier": (SequenceClassifier, SequenceClassifierConfig),
+    "LanguageModel": (LanguageModel, LanguageModelConfig),
+    "Seq2Seq": (Seq2Seq, Seq2SeqConfig),
+    "TransformerTranslator": (TransformerTranslator, TransformerTranslatorConfig),
 }
 
 
@@ -36,9 +42,15 @@ def model_from_config(kind: str, cfg: dict[str, Any]) -> nn.Module:
 
 
 __all__ = [
+    "LanguageModel",
+    "LanguageModelConfig",
     "MODELS",
+    "Seq2Seq",
+    "Seq2SeqConfig",
     "SequenceClassifier",
     "SequenceClassifierConfig",
+    "TransformerTranslator",
+    "TransformerTranslatorConfig",
     "class_probabilities",
     "model_from_config",
 ]
