@@ -97,3 +97,30 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
 
     def __len__(self) -> int:
         return self._num_batches()
+
+
+def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
+    """(B,) lengths -> (B, T) bool mask, True at real tokens and False at padding."""
+    T = int(lengths.max()) if max_len is None else max_len
+    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]  # (B, T)
+
+
+def bucket_loader(
+    dataset,
+    batch_size: int,
+    collate_fn,
+    *,
+    shuffle: bool = True,
+    seed: int = 0,
+    num_replicas: int = 1,
+    rank: int = 0,
+    drop_last: bool = False,
+    num_workers: int = 0,
+) -> torch.utils.data.DataLoader:
+    """A DataLoader over `dataset` (with a `.lengths` array) in length-bucketed batches."""
+    sampler = BucketBatchSampler(
+        dataset.lengths, batch_size, shuffle, seed, num_replicas, rank, drop_last
+    )
+    return torch.utils.data.DataLoader(
+        dataset, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers
+    )

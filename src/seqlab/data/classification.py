@@ -280,8 +280,9 @@ def make_splits(
         if test is None:
             raise SeqlabError("split='official' needs a test file; give one or use split='7:1:2'")
         if valid is None:
-            if not 0 < valid_fraction < 1:
-                raise SeqlabError(f"valid_fraction must be in (0, 1), got {valid_fraction}")
+            if not 0 <= valid_fraction < 1:
+                raise SeqlabError(f"valid_fraction must be in [0, 1), got {valid_fraction}")
+            # valid_fraction=0 gives an empty validation split (the whole official train).
             tr, va = stratified_split(train[1], [1 - valid_fraction, valid_fraction], seed)
             valid = ([train[0][i] for i in va], train[1][va])
             train = ([train[0][i] for i in tr], train[1][tr])

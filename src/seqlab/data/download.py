@@ -130,14 +130,16 @@ def find_file(
     if download is None:
         download = not offline()
     if url is None or not download:
-        why = "" if url is None else f" (offline: ${ENV_OFFLINE} is set or download=False)"
+        why = (
+            ""
+            if url is None
+            else f" (downloads are off: --offline, ${ENV_OFFLINE} or download=False)"
+        )
         raise DataNotFoundError(f"missing data file {primary}{why}; {where} and put it there")
     try:
         return download_file(url, cached, sha256)
     except SeqlabError as e:
-        raise DataNotFoundError(
-            f"missing data file {primary}; {e}; {where} and put it there"
-        ) from e
+        raise DataNotFoundError(f"missing data file {primary} ({e}); copy it there by hand") from e
 
 
 def find_acl_imdb(root: str | os.PathLike | None = None, *, download: bool | None = None) -> Path:
