@@ -54,3 +54,16 @@ def test_info_imdb_real_counts_and_speed(shared_data, capsys):
     start = time.perf_counter()
     assert _info(capsys, "imdb", "--data-dir", str(shared_data)) == out
     assert time.perf_counter() - start < 5  # the token-id cache: seconds, not a re-tokenization
+
+
+def test_info_data_folder_and_missing_folder(tmp_path, capsys):
+    folder = tmp_path / "mine" / "wikitext-2"
+    folder.mkdir(parents=True)
+    for split in ("train", "valid", "test"):
+        (folder / f"{split}.txt").write_text(" a b\n\n", encoding="utf-8")
+    out = _info(capsys, str(tmp_path / "mine"))
+    assert out.splitlines()[0].startswith("WikiText-2")
+    assert out.splitlines()[3].split() == ["train", "4", "0"]  # " a b" + <eos>, empty line <eos>
+    (tmp_path / "nothing").mkdir()
+    assert main(["data", "info", str(tmp_path / "nothing")]) == 2
+    assert "no IMDB, WikiText-2 or Multi30k files" in capsys.readouterr().err

@@ -98,50 +98,57 @@ def _translation_table(d, title: str, src: str = "src", tgt: str = "tgt") -> str
     return f"{title}\n{table}\n{vocab}"
 
 
+def _named_table(name: str, root, download: bool | None, tok: str | None) -> str:
+    """The table of a named data set under data dir `root`."""
+    from seqlab.data import imdb, lm, translation
+    from seqlab.data.paths import data_dir
+
+    if name == "imdb":
+        tok = tok or "basic_english"
+        d = imdb.load_imdb(root, valid_fraction=0.0, tokenizer=tok, download=download)
+        return _classification_table(d, f"IMDB ({imdb.imdb_source(root, False)})")
+    if name in ("wikitext-2", "wikitext2"):
+        files = lm.wikitext2_files(root, download)
+        d = lm.load_wikitext2(root, download=download)
+        return _lm_table(d, f"WikiText-2 ({files['train'].parent})")
+    d = translation.load_multi30k(root, download=download)
+    return _translation_table(d, f"Multi30k de->en ({data_dir(root)})", "de", "en")
+
+
 def info_command(args: argparse.Namespace) -> int:
     """Print the table for one data set."""
-    from seqlab.data import imdb, lm, translation, user_data
-    from seqlab.data.paths import data_dir
-    from seqlab.errors import DataNotFoundError, SeqlabError
+    from seqlab.data import lm, user_data
+    from seqlab.errors import DataNotFoundError
 
     download = False if args.offline else None
-    name = args.name.lower()
-    tok = args.tokenizer
-    if name == "imdb":
-        d = imdb.load_imdb(
-            args.data_dir, valid_fraction=0.0, tokenizer=tok or "basic_english", download=download
+    name, tok = args.name.lower(), args.tokenizer
+    if name in NAMES or name == "wikitext2":
+        print(_named_table(name, args.data_dir, download, tok))
+        return 0
+    path = Path(args.name)
+    if not path.exists():
+        raise DataNotFoundError(
+            f"{path}: no such file; NAME is one of {', '.join(NAMES)} or a path"
         )
-        print(_classification_table(d, f"IMDB ({imdb.imdb_source(args.data_dir, False)})"))
-    elif name in ("wikitext-2", "wikitext2"):
-        files = lm.wikitext2_files(args.data_dir, download)
-        print(
-            _lm_table(
-                lm.load_wikitext2(args.data_dir, download=download),
-                f"WikiText-2 ({files['train'].parent})",
-            )
+    if path.is_dir():
+        # A data folder (or an aclImdb/ tree): the first data set found in it, never downloaded.
+        for known in NAMES:
+            try:
+                print(_named_table(known, path, False, tok))
+                return 0
+            except DataNotFoundError:
+                continue
+        raise DataNotFoundError(f"{path}: no IMDB, WikiText-2 or Multi30k files in this folder")
+    if path.name.lower().removesuffix(".gz").endswith((".csv", ".tsv", ".jsonl", ".ndjson")):
+        d = user_data.load_text_classification(
+            path,
+            split="1:0:0",
+            text_column=args.text_column,
+            label_column=args.label_column,
+            tokenizer=tok or "basic_english",
         )
-    elif name == "multi30k":
-        d = translation.load_multi30k(args.data_dir, download=download)
-        print(_translation_table(d, f"Multi30k de->en ({data_dir(args.data_dir)})", "de", "en"))
+        print(_classification_table(d, f"{path} (all records as 'train')"))
     else:
-        path = Path(args.name)
-        if not path.exists():
-            raise DataNotFoundError(
-                f"{path}: no such file; NAME is one of {', '.join(NAMES)} or a path"
-            )
-        if path.is_dir():
-            raise SeqlabError(f"{path} is a folder: give a file, or --data-dir {path} with a NAME")
-        suffixes = path.name.lower().removesuffix(".gz")
-        if suffixes.endswith((".csv", ".tsv", ".jsonl", ".ndjson")):
-            d = user_data.load_text_classification(
-                path,
-                split="1:0:0",
-                text_column=args.text_column,
-                label_column=args.label_column,
-                tokenizer=tok or "basic_english",
-            )
-            print(_classification_table(d, f"{path} (all records as 'train')"))
-        else:
-            d = lm.load_lm_text({"train": path}, tokenizer=tok or "whitespace")
-            print(_lm_table(d, f"{path} (plain text, whitespace tokens + <eos> per line)"))
+        d = lm.load_lm_text({"train": path}, tokenizer=tok or "whitespace")
+        print(_lm_table(d, f"{path} (plain text, {tok or 'whitespace'} tokens + <eos> per line)"))
     return 0

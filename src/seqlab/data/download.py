@@ -107,6 +107,7 @@ def download_file(
                 out.write(block)
         if sha256 is not None and h.hexdigest() != sha256:
             raise SeqlabError(f"{url}: sha256 {h.hexdigest()} does not match the expected {sha256}")
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600
         os.replace(tmp, dest)
         return dest
     except (urllib.error.URLError, OSError, ValueError) as e:
