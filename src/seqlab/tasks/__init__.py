@@ -1,1 +1,30 @@
-"""seqlab.tasks"""
+"""Glue per task: build data and model from a config, train, evaluate, predict.
+
+Each task module (`classify`; later `lm`, `translate`) offers `train(task_cfg, train_cfg, out,
+resume=...)`, `evaluate_checkpoint(path, ...)` and `predict(path, inputs)`. A checkpoint names
+its task, so `seqlab evaluate` and `seqlab predict` dispatch on it without flags.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from types import ModuleType
+
+from seqlab.errors import CheckpointError
+
+TASKS = ("classify",)
+
+
+def task_module(name: str) -> ModuleType:
+    """The module `seqlab.tasks.<name>`; CheckpointError if seqlab has no such task."""
+    if name not in TASKS:
+        raise CheckpointError(f"unknown task {name!r}; this seqlab knows {', '.join(TASKS)}")
+    return importlib.import_module(f"seqlab.tasks.{name}")
+
+
+def task_of_checkpoint(path: str | Path) -> ModuleType:
+    """The task module that wrote the checkpoint at `path`."""
+    from seqlab.train.checkpoint import load_checkpoint
+
+    return task_module(load_checkpoint(path)["task"])

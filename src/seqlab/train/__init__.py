@@ -1,20 +1,30 @@
-"""Model-agnostic training: Trainer, checkpoints, optimizers and schedules, distributed helpers."""
+"""Model-agnostic training: Trainer, checkpoints, optimizers and schedules, distributed helpers.
 
-from seqlab.train.checkpoint import load_checkpoint, save_checkpoint
-from seqlab.train.config import TrainConfig
-from seqlab.train.metrics import Accuracy, Metric, Perplexity
-from seqlab.train.trainer import Callback, DivergedError, Trainer, evaluate, model_spec
+The names below are imported lazily (PEP 562), so `seqlab.train.config` loads without torch.
+"""
 
-__all__ = [
-    "Accuracy",
-    "Callback",
-    "DivergedError",
-    "Metric",
-    "Perplexity",
-    "TrainConfig",
-    "Trainer",
-    "evaluate",
-    "load_checkpoint",
-    "model_spec",
-    "save_checkpoint",
-]
+from __future__ import annotations
+
+import importlib
+
+_EXPORTS = {
+    "Accuracy": "metrics",
+    "Metric": "metrics",
+    "Perplexity": "metrics",
+    "TrainConfig": "config",
+    "Callback": "trainer",
+    "DivergedError": "trainer",
+    "Trainer": "trainer",
+    "evaluate": "trainer",
+    "model_spec": "trainer",
+    "load_checkpoint": "checkpoint",
+    "save_checkpoint": "checkpoint",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str):
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(f"seqlab.train.{_EXPORTS[name]}"), name)
+    raise AttributeError(f"module 'seqlab.train' has no attribute {name!r}")

@@ -6,7 +6,6 @@ import os
 import pickle
 import random
 import tempfile
-import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -62,8 +61,9 @@ def load_checkpoint(
         raise CheckpointError(
             f"{path} holds objects other than plain data and tensors; refusing to load it ({e})"
         ) from None
-    except (RuntimeError, EOFError, OSError, zipfile.BadZipFile, ValueError) as e:
-        raise CheckpointError(f"{path} is truncated or not a checkpoint ({e})") from None
+    except Exception as e:  # torch raises many types for a damaged or foreign file
+        reason = f"{type(e).__name__}: {e}".strip().splitlines()[0][:200]
+        raise CheckpointError(f"{path} is truncated or not a checkpoint ({reason})") from None
     if not isinstance(state, dict) or any(k not in state for k in REQUIRED_KEYS):
         raise CheckpointError(f"{path} is not a seqlab checkpoint (keys {REQUIRED_KEYS} expected)")
     if state["format_version"] > FORMAT_VERSION:

@@ -161,6 +161,8 @@ class Trainer:
         cfg = self.config
         if resume is not None:
             self.restore(resume)
+        elif self.dist.is_main and self.out_dir is not None:
+            (self.out_dir / "log.jsonl").unlink(missing_ok=True)  # a fresh run starts a fresh log
         while self.epoch < cfg.epochs and not self.stop_training:
             epoch = self.epoch
             _set_epoch(self.train_loader, epoch)
@@ -168,18 +170,30 @@ class Trainer:
             self.model.train()
             with self._progress(f"epoch {epoch + 1}/{cfg.epochs}", self.train_loader) as bar:
                 train = run_epoch(
-                    self.forward_model, self.train_loader, self.metric, self.device,
-                    step=self._step, amp=cfg.amp, limit=cfg.limit_batches, bar=bar,
+                    self.forward_model,
+                    self.train_loader,
+                    self.metric,
+                    self.device,
+                    step=self._step,
+                    amp=cfg.amp,
+                    limit=cfg.limit_batches,
+                    bar=bar,
                     log_every=cfg.log_every,
-                )  # fmt: skip
+                )
             if not math.isfinite(train["loss"]):
                 raise DivergedError(self._diverged_message(epoch))
             record: dict[str, Any] = {"epoch": epoch + 1}
             record.update({f"train_{k}": v for k, v in train.items()})
             if self.valid_loader is not None:
                 _set_epoch(self.valid_loader, epoch)
-                valid = evaluate(self.model, self.valid_loader, self.metric, self.device,
-                                 amp=cfg.amp, limit=cfg.limit_batches)  # fmt: skip
+                valid = evaluate(
+                    self.model,
+                    self.valid_loader,
+                    self.metric,
+                    self.device,
+                    amp=cfg.amp,
+                    limit=cfg.limit_batches,
+                )
                 record.update({f"valid_{k}": v for k, v in valid.items()})
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             record["time_s"] = round(time.perf_counter() - start, 3)
@@ -193,7 +207,7 @@ class Trainer:
                 callback.on_epoch_end(self, record)
             patience = cfg.patience
             if patience is not None and self.best["bad_epochs"] >= patience:
-                self._print(f"early stopping: {cfg.monitor} did not improve for {patience} epochs")
+                self.log(f"early stopping: {cfg.monitor} did not improve for {patience} epochs")
                 self.stop_training = True
             self.stop_training = broadcast_flag(self.stop_training, self.device)
         if cfg.patience is not None and self.best_weights is not None:
@@ -243,7 +257,7 @@ class Trainer:
 
     def _write_epoch(self, record: dict[str, Any], improved: bool) -> None:
         """Print the epoch line; save best.pt (if improved) and last.pt; append to log.jsonl."""
-        self._print(_format_record(record, self.config.epochs))
+        self.log(_format_record(record, self.config.epochs))
         if self.out_dir is None:
             return
         state = self.checkpoint_state()
@@ -282,7 +296,7 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             lines = [json.dumps(r) + "\n" for r in self.history]
             (self.out_dir / "log.jsonl").write_text("".join(lines), encoding="utf-8")
-        self._print(f"resumed from {path} after epoch {self.epoch}")
+        self.log(f"resumed from {path} after epoch {self.epoch}")
 
     # -- small helpers --------------------------------------------------------------------------
     def _steps_per_epoch(self) -> int:
@@ -297,7 +311,8 @@ class Trainer:
         total = self._steps_per_epoch()
         return tqdm(total=total, desc=desc, disable=quiet, leave=False, mininterval=0.5)
 
-    def _print(self, message: str) -> None:
+    def log(self, message: str) -> None:
+        """Print `message` on the main process unless `config.quiet`."""
         if self.dist.is_main and not self.config.quiet:
             print(message, flush=True)
 

@@ -1,0 +1,306 @@
+"""`seqlab train classify`, `seqlab evaluate CHECKPOINT`, `seqlab predict CHECKPOINT TEXT...`.
+
+Training options come from three layers: the dataclass defaults, a TOML file (`--config`, keys
+are the option names), then the flags given on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+from typing import Any
+
+from seqlab.errors import SeqlabError
+
+DRY_RUN_LIMIT = 200  # texts per split in a --dry-run, unless --limit says otherwise
+CLI_ONLY = ("config", "out", "resume", "dry_run")
+
+
+def _strict(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Make `parser` report unknown options itself, listing *its* valid options.
+
+    argparse hands a sub-command's unknown arguments up to the top-level parser, whose error
+    would list only the top-level options; this sub-class raises the error where they are known.
+    """
+
+    class Strict(type(parser)):  # type: ignore[misc]
+        def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
+            namespace, extras = super().parse_known_args(args, namespace)
+            if extras:
+                self.error(f"unrecognized arguments: {' '.join(extras)}")
+            return namespace, extras
+
+    parser.__class__ = Strict
+    return parser
+
+
+def _number(text: str) -> int | float:
+    """--limit: a count ("2000") or a fraction ("0.1")."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def _optional_int(text: str) -> int | None:
+    """An integer, or "none" for no limit."""
+    return None if text.lower() == "none" else int(text)
+
+
+def _add_classify_options(p: argparse.ArgumentParser) -> None:
+    """Every option of `seqlab train classify`; dests are the config field names."""
+    from seqlab.tasks.configs import ENCODERS, ClassifyConfig
+    from seqlab.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+
+    d, t = ClassifyConfig(), TrainConfig()
+    bool_flag = argparse.BooleanOptionalAction
+    group = p
+
+    def opt(flag: str, help: str, default: Any = None, **kw: Any) -> None:
+        suffix = f" (default: {default})" if default is not None else ""
+        group.add_argument(flag, help=help + suffix, **kw)
+
+    group = p.add_argument_group("run")
+    opt(
+        "--config",
+        "read options from a TOML file (keys: option names); flags override it",
+        metavar="FILE.toml",
+    )
+    opt(
+        "--out",
+        "folder for last.pt, best.pt, log.jsonl, results.json",
+        "runs/classify",
+        metavar="DIR",
+    )
+    opt("--resume", "continue from OUT/last.pt", action="store_true")
+    opt(
+        "--dry-run",
+        f"1 epoch of 2 batches on {DRY_RUN_LIMIT} texts, to check a setup",
+        action="store_true",
+    )
+    group = p.add_argument_group("data")
+    opt("--data", "'imdb' or a .csv/.tsv/.jsonl file with text and label columns", d.data)
+    opt("--data-dir", "data folder (default: $SEQLAB_DATA or ../shared/data)")
+    opt("--text-column", "text column of a data file", d.text_column)
+    opt("--label-column", "label column of a data file", d.label_column)
+    opt("--limit", "class-balanced subset of each split: a count or a fraction", type=_number)
+    opt("--valid-fraction", "part of train held out for validation", d.valid_fraction, type=float)
+    opt("--tokenizer", "basic_english, whitespace, bpe or spacy", d.tokenizer)
+    opt("--min-freq", "drop words seen fewer times in train", d.min_freq, type=int)
+    opt("--max-vocab", "keep the most frequent words only", type=int)
+    opt("--max-length", "tokens kept per text ('none': all)", d.max_length, type=_optional_int)
+    opt(
+        "--truncate",
+        "cut long texts at the start (pre) or end (post)",
+        d.truncate,
+        choices=("pre", "post"),
+    )
+    group = p.add_argument_group("model")
+    opt("--model", "encoder", d.model, choices=ENCODERS)
+    opt("--embed", "embedding size", d.embed, type=int)
+    opt(
+        "--hidden",
+        "hidden size (dense units, recurrent state, Transformer FFN)",
+        d.hidden,
+        type=int,
+    )
+    opt("--layers", "stacked layers", d.layers, type=int)
+    opt("--bidirectional", "read the text in both directions", action=bool_flag)
+    opt("--dropout", "dropout before the output layer", d.dropout, type=float)
+    opt("--layer-dropout", "dropout between stacked layers", d.layer_dropout, type=float)
+    opt("--recurrent-dropout", "dropout on the recurrent state", d.recurrent_dropout, type=float)
+    opt(
+        "--pooling",
+        "last, mean or max over time (default: last; Transformer: mean)",
+        choices=("last", "mean", "max"),
+    )
+    opt("--heads", "Transformer attention heads", d.heads, type=int)
+    opt("--ngram", "ngram model: use 1..N-grams", d.ngram, type=int)
+    opt(
+        "--backend",
+        "fused (fast) or scratch (readable) layers",
+        d.backend,
+        choices=("fused", "scratch"),
+    )
+    group = p.add_argument_group("training")
+    opt("--optimizer", "optimizer", t.optimizer, choices=OPTIMIZERS)
+    opt("--lr", "learning rate", t.lr, type=float)
+    opt("--momentum", "SGD momentum", t.momentum, type=float)
+    opt("--weight-decay", "weight decay of matrices and embeddings", t.weight_decay, type=float)
+    opt("--clip", "clip the gradient norm to this value", type=float)
+    opt("--epochs", "training epochs", t.epochs, type=int)
+    opt("--batch-size", "batch size (per process under torchrun)", t.batch_size, type=int)
+    opt("--schedule", "learning-rate schedule", t.schedule, choices=SCHEDULES)
+    opt("--step-size", "step schedule: epochs between decays", t.step_size, type=int)
+    opt("--gamma", "decay factor (default: step 0.5, exp exp(-0.1), plateau 0.5)", type=float)
+    opt("--decay-after", "exp schedule: epochs before the decay starts", t.decay_after, type=int)
+    opt(
+        "--warmup",
+        "cosine schedule: warm-up steps, or a fraction of all steps if < 1",
+        t.warmup,
+        type=float,
+    )
+    opt(
+        "--plateau-patience",
+        "plateau schedule: epochs without improvement",
+        t.plateau_patience,
+        type=int,
+    )
+    opt("--patience", "early stopping: epochs without improvement; restores the best", type=int)
+    opt(
+        "--monitor",
+        "what early stopping and best.pt watch",
+        t.monitor,
+        choices=("valid_loss", "valid_accuracy"),
+    )
+    opt("--seed", "random seed (data split, initialisation, order)", t.seed, type=int)
+    opt("--device", "auto, cpu, cuda or mps", t.device)
+    opt("--amp", "bf16 autocast", action=bool_flag)
+    opt("--log-every", "steps between progress-bar updates", t.log_every, type=int)
+    opt("--quiet", "no progress bar or per-epoch lines", action=bool_flag)
+
+
+def _read_toml(path: str, valid: set[str]) -> dict[str, Any]:
+    """Options from a TOML file; keys may use - or _; unknown keys name the valid ones."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise SeqlabError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SeqlabError(f"config file {path}: {e}") from None
+    values = {k.replace("-", "_"): v for k, v in raw.items()}
+    unknown = sorted(k for k in values if k not in valid)
+    if unknown:
+        names = " ".join(sorted(k.replace("_", "-") for k in valid))
+        raise SeqlabError(f"{path}: unknown option(s) {', '.join(unknown)}; valid: {names}")
+    return values
+
+
+def _classify_configs(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
+    """(ClassifyConfig, TrainConfig, run options) from defaults < TOML file < flags."""
+    from seqlab.tasks.configs import ClassifyConfig
+    from seqlab.train.config import TrainConfig
+
+    task_fields = {f.name for f in dataclasses.fields(ClassifyConfig)}
+    train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
+    internal = ("func", "command", "task", "option_names")
+    given = {k: v for k, v in vars(args).items() if k not in internal}
+    values = {}
+    if "config" in given:
+        values = _read_toml(given["config"], set(args.option_names))
+    values.update(given)
+    run = {k: values.pop(k, None) for k in CLI_ONLY}
+    if run["dry_run"]:
+        values.setdefault("limit", DRY_RUN_LIMIT)
+        values.update(epochs=1, limit_batches=2)
+    try:
+        task = ClassifyConfig(**{k: v for k, v in values.items() if k in task_fields})
+        train = TrainConfig(**{k: v for k, v in values.items() if k in train_fields})
+    except TypeError as e:  # a TOML value of the wrong type
+        raise SeqlabError(f"bad option value: {e}") from None
+    return task, train, run
+
+
+def run_train_classify(args: argparse.Namespace) -> int:
+    """Handler of `seqlab train classify`."""
+    from seqlab.tasks import classify
+    from seqlab.train.distributed import shutdown
+
+    task, train_cfg, run = _classify_configs(args)
+    out = Path(run["out"] or "runs/classify")
+    try:
+        classify.train(task, train_cfg, out, resume=bool(run["resume"]))
+    finally:
+        shutdown()
+    return 0
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of `seqlab evaluate`."""
+    from seqlab.tasks import task_of_checkpoint
+
+    module = task_of_checkpoint(args.checkpoint)
+    metrics = module.evaluate_checkpoint(
+        args.checkpoint,
+        data=args.data,
+        data_dir=args.data_dir,
+        split=args.split,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        device=args.device,
+        limit_batches=2 if args.dry_run else None,
+    )
+    n = metrics.pop("examples", None)
+    shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    print(f"{args.split}: {shown}" + (f"  ({n:,} examples)" if n is not None else ""))
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    """Handler of `seqlab predict`."""
+    from seqlab.tasks import task_of_checkpoint
+
+    texts = args.texts
+    if texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin if line.strip()]
+    module = task_of_checkpoint(args.checkpoint)
+    for text, (label, prob) in zip(texts, module.predict(args.checkpoint, texts), strict=True):
+        short = text if len(text) <= 60 else text[:57] + "..."
+        print(f"{label}\t{prob:.4f}\t{short}")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `train`, `evaluate` and `predict` to the seqlab command line."""
+    train = subparsers.add_parser(
+        "train",
+        help="train a model (classify)",
+        description="Train a model; run under torchrun for DDP.",
+    )
+    tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
+    classify = tasks.add_parser(
+        "classify",
+        help="text classification (IMDB or your CSV/TSV/JSONL)",
+        description="Train a text classifier, then report its test accuracy.",
+        argument_default=argparse.SUPPRESS,
+    )
+    _add_classify_options(classify)
+    names = [a.dest for a in classify._actions if a.dest not in ("help", "config")]
+    classify.set_defaults(func=run_train_classify, option_names=names)
+    _strict(classify)
+
+    ev = subparsers.add_parser(
+        "evaluate",
+        help="loss and accuracy of a checkpoint on a split",
+        description="Evaluate a checkpoint on a data split.",
+    )
+    ev.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train")
+    ev.add_argument("--data", help="data set (default: the one it was trained on)")
+    ev.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
+    ev.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "valid", "test", "all"),
+        help="which split (default: test; all: every record)",
+    )
+    ev.add_argument("--batch-size", type=int, default=256, help="batch size (default: 256)")
+    ev.add_argument("--limit", type=_number, help="a class-balanced subset: count or fraction")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    ev.add_argument("--dry-run", action="store_true", help="evaluate 2 batches only")
+    ev.set_defaults(func=run_evaluate)
+    _strict(ev)
+
+    pr = subparsers.add_parser(
+        "predict",
+        help="label and probability for texts",
+        description="Classify texts with a checkpoint.",
+    )
+    pr.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train")
+    pr.add_argument("texts", nargs="+", metavar="TEXT", help="texts to classify ('-': stdin)")
+    pr.set_defaults(func=run_predict)
+    _strict(pr)

@@ -1,0 +1,274 @@
+"""Text classification: build data and model from a config, train, evaluate and predict.
+
+`train` is what `seqlab train classify` runs; `evaluate_checkpoint` and `predict` need only a
+checkpoint, which holds the model config, the fitted TextEncoder and the label names.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch.utils.data import DataLoader
+
+from seqlab.data import BucketBatchSampler, ClassificationData, TextEncoder, pad_collate
+from seqlab.data.classification import ClassificationDataset, make_splits
+from seqlab.errors import CheckpointError, SeqlabError
+from seqlab.models import class_probabilities, model_from_config
+from seqlab.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from seqlab.tasks.configs import ClassifyConfig
+from seqlab.train import Accuracy, TrainConfig, Trainer, evaluate, load_checkpoint
+from seqlab.train.checkpoint import load_model_weights
+from seqlab.train.device import seed_everything, select_device
+from seqlab.train.distributed import dist_info
+
+TASK = "classify"
+SPLITS = ("train", "valid", "test", "all")
+
+
+@dataclass
+class ClassifyResult:
+    """What a training run produced."""
+
+    model: SequenceClassifier
+    data: ClassificationData
+    history: list[dict[str, Any]]
+    test: dict[str, float]
+    params: int
+    train_wall_s: float
+
+
+def load_data(cfg: ClassifyConfig, seed: int = 0) -> ClassificationData:
+    """IMDB or the user's file as train/valid/test splits with an encoder fitted on train."""
+    from seqlab.data import load_imdb, load_text_classification
+
+    common = {
+        "valid_fraction": cfg.valid_fraction,
+        "seed": seed,
+        "tokenizer": cfg.tokenizer,
+        "min_freq": cfg.min_freq,
+        "max_size": cfg.max_vocab,
+        "max_length": cfg.max_length,
+        "truncate": cfg.truncate,
+        "limit": cfg.limit,
+    }
+    if cfg.data == "imdb":
+        return load_imdb(cfg.data_dir, **common)
+    columns = {"text_column": cfg.text_column, "label_column": cfg.label_column}
+    return load_text_classification(cfg.data, **columns, **common)
+
+
+def build_model(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> SequenceClassifier:
+    """A SequenceClassifier from the run's settings."""
+    config = SequenceClassifierConfig(
+        vocab_size=vocab_size,
+        num_classes=num_classes,
+        encoder=cfg.model,
+        embed_dim=cfg.embed,
+        hidden_size=cfg.hidden,
+        num_layers=cfg.layers,
+        bidirectional=cfg.bidirectional,
+        dropout=cfg.dropout,
+        layer_dropout=cfg.layer_dropout,
+        recurrent_dropout=cfg.recurrent_dropout,
+        backend=cfg.backend,
+        pooling=cfg.pooling,
+        # Only the dense encoder (fixed Flatten size) and Transformer positions need a length.
+        max_length=cfg.max_length if cfg.model in ("dense", "transformer") else None,
+        num_heads=cfg.heads,
+        ngram_n=cfg.ngram,
+    )
+    try:
+        return SequenceClassifier(config)
+    except ValueError as e:
+        raise SeqlabError(f"cannot build the {cfg.model} model: {e}") from None
+
+
+def make_loader(
+    dataset: ClassificationDataset, batch_size: int, *, shuffle: bool, seed: int = 0
+) -> DataLoader:
+    """Length-bucketed batches, sharded over DDP processes when run under torchrun."""
+    info = dist_info()
+    sampler = BucketBatchSampler(
+        dataset.lengths,
+        batch_size,
+        shuffle=shuffle,
+        seed=seed,
+        num_replicas=info.world_size,
+        rank=info.rank,
+    )
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=pad_collate)
+
+
+def train(
+    cfg: ClassifyConfig,
+    train_cfg: TrainConfig,
+    out_dir: str | Path | None = None,
+    *,
+    resume: bool = False,
+) -> ClassifyResult:
+    """Train a classifier, evaluate it on the test split and write OUT/results.json."""
+    data = load_data(cfg, seed=train_cfg.seed)
+    seed_everything(train_cfg.seed)
+    model = build_model(cfg, data.vocab_size, data.num_classes)
+    meta = {
+        "task": TASK,
+        "data": dataclasses.asdict(cfg),
+        "encoder": data.encoder.to_dict(),
+        "label_names": list(data.label_names),
+    }
+    b, seed = train_cfg.batch_size, train_cfg.seed
+    trainer = Trainer(
+        model,
+        train_cfg,
+        make_loader(data.train, b, shuffle=True, seed=seed),
+        make_loader(data.valid, b, shuffle=False),
+        metric=Accuracy(),
+        out_dir=out_dir,
+        meta=meta,
+    )
+    params = sum(p.numel() for p in model.parameters())
+    trainer.log(
+        f"{cfg.model} classifier, {params:,} parameters; vocabulary {data.vocab_size:,}; "
+        f"{len(data.train):,} train / {len(data.valid):,} valid / {len(data.test):,} test texts"
+    )
+    checkpoint = Path(out_dir) / "last.pt" if out_dir is not None else None
+    start = None
+    if resume and checkpoint is not None and checkpoint.is_file():
+        saved = load_checkpoint(checkpoint, task=TASK)
+        _check_same_data(saved, meta, checkpoint)
+        start = checkpoint
+    elif resume:
+        trainer.log(f"--resume: no checkpoint at {checkpoint}; starting from scratch")
+    t0 = time.perf_counter()
+    history = trainer.fit(resume=start)
+    wall = time.perf_counter() - t0
+    test_loader = make_loader(data.test, b, shuffle=False)
+    test = evaluate(
+        model,
+        test_loader,
+        Accuracy(),
+        trainer.device,
+        amp=train_cfg.amp,
+        limit=train_cfg.limit_batches,
+    )
+    trainer.log(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}")
+    if out_dir is not None and trainer.dist.is_main:
+        results = {"history": history, "test": test, "params": params, "train_wall_s": wall}
+        results |= {"config": meta["data"], "train_config": train_cfg.to_dict()}
+        (Path(out_dir) / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    return ClassifyResult(model, data, history, test, params, wall)
+
+
+def _check_same_data(saved: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
+    """Resuming with other data or another model would silently train something else."""
+    old, new = saved.get("data", {}), meta["data"]
+    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
+    if diff:
+        raise CheckpointError(
+            f"{path} was trained with other settings ({', '.join(diff)}); "
+            "use the original options or another --out"
+        )
+
+
+def load_classifier(
+    path: str | Path, device: str | torch.device = "cpu"
+) -> tuple[SequenceClassifier, TextEncoder, list[str], dict[str, Any]]:
+    """Model (eval mode), encoder, label names and the raw state of a classify checkpoint."""
+    state = load_checkpoint(path, task=TASK)
+    model = model_from_config(state["model_kind"], state["model_config"])
+    load_model_weights(model, state["model"], path)
+    try:
+        encoder = TextEncoder.from_dict(state["encoder"])
+    except (KeyError, TypeError, ValueError) as e:
+        raise CheckpointError(f"{path}: its text encoder cannot be rebuilt ({e})") from None
+    return model.to(device).eval(), encoder, list(state["label_names"]), state
+
+
+def read_split(
+    cfg: ClassifyConfig, split: str, encoder: TextEncoder, label_names: list[str], seed: int
+) -> ClassificationDataset:
+    """The texts of `split` encoded with a checkpoint's encoder (its vocabulary, not a new one).
+
+    Splits are carved as in training (same valid fraction, seed and limit); "all" takes every
+    record of the file (or both IMDB splits), e.g. for a separate test file.
+    """
+    from seqlab.data.imdb import imdb_source, read_imdb_split
+    from seqlab.data.readers import read_records
+
+    if split not in SPLITS:
+        raise SeqlabError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
+    if cfg.data == "imdb":
+        source = imdb_source(cfg.data_dir)
+        train_pool, test_pool = read_imdb_split(source, "train"), read_imdb_split(source, "test")
+        ratio = "official"
+    else:
+        records = read_records(cfg.data, cfg.text_column, cfg.label_column)
+        index = {name: i for i, name in enumerate(label_names)}
+        unknown = sorted({label for _, label, _ in records} - set(index))
+        if unknown:
+            raise SeqlabError(f"{cfg.data}: labels {unknown} are not the model's {label_names}")
+        labels = np.array([index[label] for _, label, _ in records], dtype=np.int64)
+        train_pool, test_pool, ratio = ([t for t, _, _ in records], labels), None, "7:1:2"
+    if split == "all":
+        pools = [p for p in (train_pool, test_pool) if p is not None]
+        texts = [t for p in pools for t in p[0]]
+        labels = np.concatenate([p[1] for p in pools])
+    else:
+        splits = make_splits(
+            train_pool,
+            None,
+            test_pool,
+            split=ratio,
+            valid_fraction=cfg.valid_fraction,
+            seed=seed,
+            limit=cfg.limit,
+        )
+        texts, labels = splits[split]
+    ids = encoder.encode_many(texts)
+    return ClassificationDataset.from_lists(ids, labels)
+
+
+def evaluate_checkpoint(
+    path: str | Path,
+    *,
+    data: str | None = None,
+    data_dir: str | None = None,
+    split: str = "test",
+    batch_size: int = 256,
+    limit: int | float | None = None,
+    limit_batches: int | None = None,
+    device: str = "auto",
+) -> dict[str, float]:
+    """Loss and accuracy of a checkpoint on a split of its data set (or of `data`)."""
+    dev = select_device(device)
+    model, encoder, label_names, state = load_classifier(path, dev)
+    cfg = ClassifyConfig(**state.get("data", {}))
+    if data is not None and data != cfg.data:
+        cfg = dataclasses.replace(cfg, data=data, limit=None)  # another data set: no subset
+    cfg = dataclasses.replace(cfg, data_dir=data_dir or cfg.data_dir)
+    if limit is not None:
+        cfg.limit = limit
+    seed = state.get("train_config", {}).get("seed", 0)
+    dataset = read_split(cfg, split, encoder, label_names, seed)
+    loader = make_loader(dataset, batch_size, shuffle=False)
+    metrics = evaluate(model, loader, Accuracy(), dev, limit=limit_batches)
+    return {**metrics, "examples": len(dataset)}
+
+
+def predict(path: str | Path, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:
+    """(label, probability) of the most likely class for each text."""
+    model, encoder, label_names, _ = load_classifier(path, device)
+    ids = [encoder.encode(t) for t in texts]
+    batch = pad_collate([{"ids": x, "label": 0} for x in ids])
+    with torch.no_grad():
+        logits, _ = model(ids=batch["ids"].to(device), lengths=batch["lengths"].clamp(min=1))
+    probs = class_probabilities(logits)  # (B, num_classes)
+    best = probs.argmax(dim=1)
+    return [(label_names[int(k)], float(probs[i, k])) for i, k in enumerate(best)]
