@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -106,9 +106,9 @@ def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Ten
 
 
 def bucket_loader(
-    dataset,
+    dataset: torch.utils.data.Dataset,
     batch_size: int,
-    collate_fn,
+    collate_fn: Callable[[list[dict]], dict[str, torch.Tensor]],
     *,
     shuffle: bool = True,
     seed: int = 0,

@@ -81,7 +81,11 @@ class BPETokenizer:
     name = "bpe"
 
     def __init__(
-        self, vocab_size: int = 8000, min_frequency: int = 2, lowercase: bool = True, model=None
+        self,
+        vocab_size: int = 8000,
+        min_frequency: int = 2,
+        lowercase: bool = True,
+        model: str | None = None,
     ) -> None:
         self.vocab_size, self.min_frequency, self.lowercase = vocab_size, min_frequency, lowercase
         self._tok = None

@@ -22,7 +22,7 @@ from seqlab.data.download import find_file
 from seqlab.data.paths import data_dir as resolve_data_dir
 from seqlab.data.readers import read_lines
 from seqlab.data.text import TextEncoder
-from seqlab.data.vocab import EOS, SOS
+from seqlab.data.vocab import EOS, SOS, Vocab
 from seqlab.errors import DataNotFoundError, SeqlabError
 
 SPLITS = ("train", "valid", "test")
@@ -78,12 +78,12 @@ class TranslationData:
     tgt_encoder: TextEncoder
 
     @property
-    def src_vocab(self):
+    def src_vocab(self) -> Vocab:
         """Source vocabulary."""
         return self.src_encoder.vocab
 
     @property
-    def tgt_vocab(self):
+    def tgt_vocab(self) -> Vocab:
         """Target vocabulary."""
         return self.tgt_encoder.vocab
 
