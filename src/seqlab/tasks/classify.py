@@ -95,6 +95,12 @@ def make_loader(
 ) -> DataLoader:
     """Length-bucketed batches, sharded over DDP processes when run under torchrun."""
     info = dist_info()
+    if info.enabled and not shuffle:
+        # Evaluation: each process takes every R-th batch, without the repeated batches that
+        # keep training steps in lockstep, so every example is counted exactly once.
+        batches = list(BucketBatchSampler(dataset.lengths, batch_size, shuffle=False))
+        shard = batches[info.rank :: info.world_size]
+        return DataLoader(dataset, batch_sampler=shard, collate_fn=pad_collate)
     sampler = BucketBatchSampler(
         dataset.lengths,
         batch_size,

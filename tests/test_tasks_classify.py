@@ -1,0 +1,76 @@
+"""seqlab.tasks.classify: config <-> model, splits re-read with a checkpoint's encoder, predict."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+from test_cli_train import write_reviews
+
+from seqlab.errors import CheckpointError
+from seqlab.models import class_probabilities
+from seqlab.models.classifier import ENCODERS
+from seqlab.tasks import classify, task_module, task_of_checkpoint
+from seqlab.tasks.configs import ENCODERS as CLI_ENCODERS
+from seqlab.tasks.configs import ClassifyConfig
+from seqlab.train import TrainConfig
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A 2-epoch GRU run on a small synthetic CSV."""
+    tmp = tmp_path_factory.mktemp("classify")
+    mp = pytest.MonkeyPatch()
+    mp.setenv("SEQLAB_CACHE", str(tmp / "cache"))
+    data = write_reviews(tmp / "reviews.csv", 200)
+    cfg = ClassifyConfig(data=str(data), model="gru", embed=8, hidden=8, max_length=10)
+    result = classify.train(cfg, TrainConfig(epochs=2, lr=0.02, quiet=True), tmp / "run")
+    yield cfg, result, tmp / "run"
+    mp.undo()
+
+
+def test_cli_model_choices_are_the_model_encoders():
+    assert CLI_ENCODERS == ENCODERS
+
+
+def test_build_model_maps_the_options():
+    cfg = ClassifyConfig(model="lstm", embed=5, hidden=7, layers=2, bidirectional=True)
+    model = classify.build_model(cfg, vocab_size=30, num_classes=3)
+    c = model.config
+    assert (c.encoder, c.embed_dim, c.hidden_size, c.num_layers) == ("lstm", 5, 7, 2)
+    assert c.bidirectional and c.num_classes == 3 and c.max_length is None
+    dense = classify.build_model(dataclasses.replace(cfg, model="dense"), 30, 2)
+    assert dense.config.max_length == cfg.max_length  # Flatten needs the fixed length
+
+
+@pytest.mark.parametrize("split", ["train", "valid", "test"])
+def test_read_split_reproduces_the_training_split(trained, split):
+    cfg, result, _ = trained
+    encoder, names = result.data.encoder, result.data.label_names
+    again = classify.read_split(cfg, split, encoder, names, seed=0)
+    original = getattr(result.data, split)
+    assert len(again) == len(original)
+    assert np.array_equal(again.labels, original.labels)
+    for i in range(len(again)):
+        assert np.array_equal(again[i]["ids"], original[i]["ids"])
+
+
+def test_predict_equals_the_model_probabilities(trained):
+    _, result, run = trained
+    texts = ["great superb fun", "worst awful plot", ""]
+    predictions = classify.predict(run / "last.pt", texts)
+    model, encoder, names, _ = classify.load_classifier(run / "last.pt")
+    for text, (label, prob) in zip(texts, predictions, strict=True):
+        ids = torch.tensor([encoder.encode(text) or [0]])
+        with torch.no_grad():
+            p = class_probabilities(model(ids=ids)[0])[0]
+        assert label == names[int(p.argmax())] and prob == pytest.approx(float(p.max()))
+
+
+def test_checkpoint_names_its_task(trained):
+    _, _, run = trained
+    assert task_of_checkpoint(run / "best.pt") is classify
+    with pytest.raises(CheckpointError, match="unknown task 'speech'"):
+        task_module("speech")
