@@ -47,7 +47,6 @@ class LanguageModel(nn.Module):
         if c.arch not in ARCHS:
             raise ValueError(f"arch must be one of {ARCHS}, got {c.arch!r}")
         self.embedding = nn.Embedding(c.vocab_size, c.embed_dim)
-        self.dropout = nn.Dropout(c.dropout)
         if c.arch == "transformer":
             self.positions = positional_encoding(c.positional, c.embed_dim, c.max_length, c.dropout)
             self.transformer = TransformerEncoder(
@@ -61,6 +60,7 @@ class LanguageModel(nn.Module):
             )
             out_size = c.embed_dim
         else:
+            self.dropout = nn.Dropout(c.dropout)
             self.rnn = recurrent_layer(
                 c.arch,
                 c.embed_dim,

@@ -1,0 +1,175 @@
+"""A Keras-like model summary: one row per layer (output shape, parameters) and the totals.
+
+Rows come from forward hooks, in the order layers run on an example input. A "layer" is a module
+without children, or one of the composite layers in `LAYER_TYPES` (a recurrent layer, an attention
+block), whose parts are not listed separately. Use: `from seqlab.summary import summary`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+
+def _layer_types() -> tuple[type[nn.Module], ...]:
+    """Composite modules summarised as one row (their parameters counted there)."""
+    from seqlab.models.ngram import NgramBag
+    from seqlab.nn import GRU, LSTM, RNN, AttentionScore, MultiHeadAttention
+
+    return (RNN, LSTM, GRU, MultiHeadAttention, AttentionScore, NgramBag, nn.RNNBase,
+            nn.MultiheadAttention)  # fmt: skip
+
+
+@dataclass
+class LayerRow:
+    """One summary row: dotted module name, class name, output shape and parameter count."""
+
+    name: str
+    kind: str
+    output_shape: str
+    params: int
+
+
+@dataclass
+class ModelSummary:
+    """The rows and totals of `summary()`; `str()` renders the table."""
+
+    model_name: str
+    input_description: str
+    rows: list[LayerRow] = field(default_factory=list)
+    total_params: int = 0
+    trainable_params: int = 0
+
+    @property
+    def non_trainable_params(self) -> int:
+        """Parameters with requires_grad=False (frozen)."""
+        return self.total_params - self.trainable_params
+
+    def __str__(self) -> str:
+        names = [f"{r.name} ({r.kind})" for r in self.rows]
+        w1 = max([len("Layer (type)"), *map(len, names)]) + 2
+        w2 = max([len("Output Shape"), *(len(r.output_shape) for r in self.rows)]) + 2
+        w3 = max([len("Param #"), *(len(f"{r.params:,}") for r in self.rows)])
+        width = w1 + w2 + w3
+        lines = [
+            f'Model: "{self.model_name}"  (input: {self.input_description})',
+            "_" * width,
+            f"{'Layer (type)':<{w1}}{'Output Shape':<{w2}}{'Param #':>{w3}}",
+            "=" * width,
+        ]
+        for name, r in zip(names, self.rows, strict=True):
+            lines.append(f"{name:<{w1}}{r.output_shape:<{w2}}{r.params:>{w3},}")
+        lines += [
+            "=" * width,
+            f"Total params: {self.total_params:,}",
+            f"Trainable params: {self.trainable_params:,}",
+            f"Non-trainable params: {self.non_trainable_params:,}",
+        ]
+        shared = sum(r.params for r in self.rows) - self.total_params
+        if shared > 0:
+            lines.append(f"({shared:,} parameters are shared by layers and counted once in total)")
+        lines.append("_" * width)
+        return "\n".join(lines)
+
+
+def _shape(output: Any) -> str:
+    """Shape of a module output; for tuples (RNN: outputs, state) the first tensor's."""
+    if isinstance(output, Tensor):
+        return str(list(output.shape))
+    if isinstance(output, Sequence) and output:
+        return _shape(output[0])
+    return "-"
+
+
+def _describe(example: Any) -> str:
+    if isinstance(example, Tensor):
+        return str(list(example.shape))
+    if isinstance(example, dict):
+        return ", ".join(f"{k} {_describe(v)}" for k, v in example.items())
+    if isinstance(example, Sequence):
+        return ", ".join(_describe(v) for v in example)
+    return type(example).__name__
+
+
+def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
+    """(name, module) for every summarised layer, skipping the insides of composite layers."""
+    composite = _layer_types()
+    found: list[tuple[str, nn.Module]] = []
+    inside: list[str] = []
+    for name, module in model.named_modules():
+        if not name or any(name.startswith(p + ".") for p in inside):
+            continue
+        if isinstance(module, composite):
+            inside.append(name)
+        elif next(module.children(), None) is not None or isinstance(module, nn.Identity):
+            continue
+        found.append((name, module))
+    return found
+
+
+def summary(
+    model: nn.Module,
+    example: Any = None,
+    input_shape: Sequence[int] | None = None,
+    dtype: torch.dtype = torch.long,
+    batch_size: int = 1,
+    length: int | None = None,
+) -> ModelSummary:
+    """Run `model` once on an example and tabulate its layers, Keras-style.
+
+    example: a batch dict (called as model(**example)), a tuple of inputs, or one tensor;
+    input_shape: build a tensor of ones with this shape and `dtype` instead (token id 1 is valid);
+    neither: `model.example_batch(batch_size, length)` (every seqlab model has one).
+    """
+    if example is None:
+        if input_shape is not None:
+            example = torch.ones(tuple(input_shape), dtype=dtype)
+        elif hasattr(model, "example_batch"):
+            example = model.example_batch(batch_size, length)
+        else:
+            raise ValueError("summary needs an example input or an input_shape for this model")
+    layers = _layers(model)
+    shapes: dict[str, str] = {}
+    order: list[str] = []
+
+    def hook_for(name: str):
+        def hook(module: nn.Module, args: Any, output: Any) -> None:
+            if name not in shapes:
+                order.append(name)
+                shapes[name] = _shape(output)
+
+        return hook
+
+    handles = [m.register_forward_hook(hook_for(n)) for n, m in layers]
+    was_training = model.training
+    try:
+        model.eval()
+        with torch.no_grad():
+            if isinstance(example, dict):
+                model(**example)
+            elif isinstance(example, tuple | list):
+                model(*example)
+            else:
+                model(example)
+    finally:
+        for h in handles:
+            h.remove()
+        model.train(was_training)
+    by_name = dict(layers)
+    # Layers in call order; layers the example never reached go last, so every parameter shows.
+    names = order + [n for n, _ in layers if n not in shapes]
+    result = ModelSummary(type(model).__name__, _describe(example))
+    for name in names:
+        module = by_name[name]
+        params = sum(p.numel() for p in module.parameters())
+        result.rows.append(
+            LayerRow(name, type(module).__name__, shapes.get(name, "(unused)"), params)
+        )
+    unique = {id(p): p for p in model.parameters()}.values()  # tied weights count once
+    result.total_params = sum(p.numel() for p in unique)
+    result.trainable_params = sum(p.numel() for p in unique if p.requires_grad)
+    return result

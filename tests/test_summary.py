@@ -1,0 +1,101 @@
+"""seqlab.summary and `seqlab summary`: Keras counts, totals, shared and frozen weights."""
+
+import dataclasses
+
+import torch
+
+from seqlab.cli import main
+from seqlab.models import (
+    LanguageModel,
+    LanguageModelConfig,
+    SequenceClassifier,
+    SequenceClassifierConfig,
+)
+from seqlab.summary import summary
+
+
+def keras_dense() -> SequenceClassifier:
+    return SequenceClassifier(SequenceClassifierConfig(10_000, encoder="dense", max_length=20))
+
+
+def test_keras_dense_table():
+    s = summary(keras_dense())
+    rows = {r.name: (r.kind, r.output_shape, r.params) for r in s.rows}
+    # Keras: Embedding (None, 20, 16) 160,000; Flatten (None, 320) 0; Dense (None, 32) 10,272;
+    # Dense (None, 1) 33.
+    assert rows["embedding"] == ("Embedding", "[1, 20, 16]", 160_000)
+    assert rows["flatten"] == ("Flatten", "[1, 320]", 0)
+    assert rows["dense"] == ("Linear", "[1, 32]", 10_272)
+    assert rows["output"] == ("Linear", "[1, 1]", 33)
+    assert [r.name for r in s.rows] == ["embedding", "flatten", "dense", "dropout", "output"]
+    assert (s.total_params, s.trainable_params, s.non_trainable_params) == (170_305, 170_305, 0)
+    text = str(s)
+    assert "Total params: 170,305" in text and "embedding (Embedding)" in text
+
+
+def test_recurrent_layer_is_one_row_and_frozen_weights_count_as_non_trainable():
+    model = SequenceClassifier(SequenceClassifierConfig(10_000, encoder="lstm", num_layers=2))
+    model.embedding.weight.requires_grad_(False)
+    s = summary(model, length=20)
+    assert [(r.name, r.params) for r in s.rows if r.kind == "LSTM"] == [("rnn", 14_592)]
+    assert s.total_params == 174_625
+    assert s.non_trainable_params == 160_000 and "Non-trainable params: 160,000" in str(s)
+
+
+def test_tied_weights_are_counted_once():
+    cfg = LanguageModelConfig(100, arch="gru", embed_dim=8, hidden_size=8, tie_weights=True)
+    s = summary(LanguageModel(cfg))
+    assert s.total_params == sum(p.numel() for p in LanguageModel(cfg).parameters())
+    assert "800 parameters are shared" in str(s)
+
+
+def test_plain_torch_model_from_input_shape():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    s = summary(model, input_shape=(5, 4), dtype=torch.float32)
+    assert [(r.name, r.output_shape, r.params) for r in s.rows] == [
+        ("0", "[5, 3]", 15),
+        ("1", "[5, 3]", 0),
+        ("2", "[5, 2]", 8),
+    ]
+
+
+def test_cli_keras_counts(capsys):
+    base = ["summary", "--task", "classify", "--vocab-size", "10000", "--embed", "16"]
+    base += ["--hidden", "32", "--max-length", "20"]
+    for model, layers, total in [
+        ("dense", 1, "170,305"),
+        ("rnn", 1, "161,601"),
+        ("lstm", 1, "166,305"),
+        ("lstm", 2, "174,625"),
+    ]:
+        assert main([*base, "--model", model, "--layers", str(layers)]) == 0
+        assert f"Total params: {total}" in capsys.readouterr().out
+
+
+def test_cli_other_tasks_and_errors(capsys, tmp_path):
+    assert main(["summary", "--task", "translate", "--model", "gru", "--attention", "dot"]) == 0
+    assert "Seq2Seq" in capsys.readouterr().out
+    assert main(["summary", "--task", "lm", "--model", "transformer", "--embed", "8"]) == 0
+    assert "LanguageModel" in capsys.readouterr().out
+    assert main(["summary", "--task", "lm", "--model", "dense"]) == 2
+    assert "not a lm model" in capsys.readouterr().err
+    assert main(["summary", "--task", "classify", "--model", "transformer", "--heads", "3"]) == 2
+    assert "divisible" in capsys.readouterr().err
+
+
+def test_cli_reads_checkpoint(capsys, tmp_path):
+    model = keras_dense()
+    path = tmp_path / "model.pt"
+    torch.save(
+        {
+            "model_kind": "SequenceClassifier",
+            "model_config": dataclasses.asdict(model.config),
+            "model": model.state_dict(),
+        },
+        path,
+    )
+    assert main(["summary", "--checkpoint", str(path)]) == 0
+    assert "Total params: 170,305" in capsys.readouterr().out
+    torch.save({"weights": 1}, tmp_path / "other.pt")
+    assert main(["summary", "--checkpoint", str(tmp_path / "other.pt")]) == 2
+    assert "not a seqlab checkpoint" in capsys.readouterr().err
