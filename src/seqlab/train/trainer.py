@@ -168,7 +168,7 @@ class Trainer:
             _set_epoch(self.train_loader, epoch)
             start = time.perf_counter()
             self.model.train()
-            with self._progress(f"epoch {epoch + 1}/{cfg.epochs}", self.train_loader) as bar:
+            with self._progress(f"epoch {epoch + 1}/{cfg.epochs}") as bar:
                 train = run_epoch(
                     self.forward_model,
                     self.train_loader,
@@ -306,7 +306,7 @@ class Trainer:
             n = self.config.limit_batches or 1
         return min(n, self.config.limit_batches or n)
 
-    def _progress(self, desc: str, loader: Any) -> Any:
+    def _progress(self, desc: str) -> Any:
         quiet = self.config.quiet or not self.dist.is_main or not sys.stderr.isatty()
         total = self._steps_per_epoch()
         return tqdm(total=total, desc=desc, disable=quiet, leave=False, mininterval=0.5)
