@@ -118,9 +118,15 @@ def train(
     out_dir: str | Path | None = None,
     *,
     resume: bool = False,
+    data: ClassificationData | None = None,
 ) -> ClassifyResult:
-    """Train a classifier, evaluate it on the test split and write OUT/results.json."""
-    data = load_data(cfg, seed=train_cfg.seed)
+    """Train a classifier, evaluate it on the test split and write OUT/results.json.
+
+    `data` skips loading when many models share one data set (it must be what `load_data(cfg,
+    train_cfg.seed)` returns; studies pass it to train dozens of models on the same splits).
+    """
+    if data is None:
+        data = load_data(cfg, seed=train_cfg.seed)
     seed_everything(train_cfg.seed)
     model = build_model(cfg, data.vocab_size, data.num_classes)
     meta = {
