@@ -1,0 +1,66 @@
+"""`seqlab study sentiment`: the whole IMDB sentiment study, as tables, CSV and plots."""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+
+def run_sentiment(args: argparse.Namespace) -> int:
+    """Run (or continue) the sentiment study and write OUT/README.md."""
+    from seqlab.study import StudySettings, parse_only, plan, run_sentiment_study
+    from seqlab.study.runner import command
+
+    tables = parse_only(args.only)
+    threads = args.threads if args.threads is not None else (1 if args.quick else None)
+    settings = StudySettings.for_mode(args.quick, args.seed, args.data_dir, args.device, threads)
+    if args.list:
+        specs = plan(tables, settings.quick)
+        for spec in specs:
+            print(f"{spec.name:<22} {command(spec, settings)}")
+        if "e" in tables:
+            print("e-bi-<best of b-d>      planned after tables b-d have run")
+        return 0
+    start = time.perf_counter()
+    readme = run_sentiment_study(args.out, settings, tables)
+    print(f"study written to {readme} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `seqlab study sentiment`."""
+    study = subparsers.add_parser("study", help="run a study of many models; write tables/plots")
+    kinds = study.add_subparsers(dest="study", metavar="STUDY", parser_class=type(study))
+    p = kinds.add_parser(
+        "sentiment",
+        help="the IMDB sentiment study (tables a-f)",
+        description=(
+            "Train every model of the IMDB sentiment study and write OUT/README.md with "
+            "Markdown tables, one CSV per table, PNG plots and per-run JSONL histories. "
+            "Finished runs (OUT/runs/NAME.json) are skipped, so an interrupted study continues."
+        ),
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced study: 2,000 reviews per split, 1-2 epochs, shorter grids (minutes)",
+    )
+    p.add_argument(
+        "--only",
+        metavar="TABLES",
+        help="comma-separated tables to run, from a,b,c,d,e,f (default: all)",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the data split and every run")
+    p.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads for torch (default: 1 with --quick, else torch's default)",
+    )
+    p.add_argument(
+        "--list", action="store_true", help="print the planned runs and their commands; train none"
+    )
+    p.set_defaults(func=run_sentiment)
+    study.set_defaults(func=lambda args: study.print_help() or 2)

@@ -1,0 +1,220 @@
+"""Study tables (Markdown + CSV), the Pareto front, and the plots (matplotlib, Agg backend)."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+COLUMNS = [
+    ("name", "run"),
+    ("label", "model"),
+    ("max_length", "maxlen"),
+    ("optimizer", "optimizer"),
+    ("lr", "lr"),
+    ("params", "params"),
+    ("epochs_run", "epochs"),
+    ("valid_accuracy", "valid acc"),
+    ("test_accuracy", "test acc"),
+    ("train_wall_s", "train s"),
+]
+CURVE_KEYS = ["train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr", "time_s"]
+
+
+def layer_table(model: Any, length: int) -> str:
+    """A Keras-style summary: each top-level layer, its output shape and parameter count.
+
+    Output shapes come from one forward pass of one example of `length` tokens (forward hooks),
+    as Keras prints them for `input_length`; `None` is the batch dimension. A recurrent layer's
+    output is every step's state (B, T, H); the classifier then takes the last real one.
+    """
+    import torch
+
+    rows, shapes, hooks = [], {}, []
+    for name, child in model.named_children():
+
+        def hook(_module, _inputs, output, name=name):
+            out = output[0] if isinstance(output, tuple) else output
+            shapes[name] = ("None", *out.shape[1:]) if torch.is_tensor(out) else ("?",)
+
+        hooks.append(child.register_forward_hook(hook))
+    batch = model.example_batch(1, length=length)
+    with torch.no_grad():
+        model.eval()(**batch)
+    for h in hooks:
+        h.remove()
+    for name, child in model.named_children():
+        params = sum(p.numel() for p in child.parameters())
+        shape = "(" + ", ".join(str(s) for s in shapes.get(name, ("-",))) + ")"
+        rows.append((f"{name} ({type(child).__name__})", shape, f"{params:,}"))
+    total = sum(p.numel() for p in model.parameters())
+    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEAD)]
+    line = "  ".join(f"{{:<{w}}}" for w in widths)
+    out = [line.format(*HEAD), "-" * (sum(widths) + 4)]
+    out += [line.format(*r) for r in rows]
+    out += ["-" * (sum(widths) + 4), f"Total params: {total:,}"]
+    return "\n".join(out)
+
+
+HEAD = ("Layer (type)", "Output Shape", "Param #")
+
+
+def pareto_front(params: Sequence[float], scores: Sequence[float]) -> list[int]:
+    """Indices of the runs no other run beats: none has fewer (or equal) params and a higher
+    score, or equal score with fewer params. Sorted by params."""
+    order = sorted(range(len(params)), key=lambda i: (params[i], -scores[i]))
+    front, best = [], float("-inf")
+    for i in order:
+        if scores[i] > best:
+            front.append(i)
+            best = scores[i]
+    return front
+
+
+def row(result: dict[str, Any], notes: Sequence[str] = ()) -> dict[str, Any]:
+    """The CSV row of one result: the common columns, the table's notes, the command."""
+    out = {
+        "name": result["name"],
+        "label": result["label"],
+        "model": result["model"]["model"],
+        "layers": result["model"].get("layers", 1),
+        "hidden": result["model"].get("hidden"),
+        "embed": result["model"].get("embed"),
+        "bidirectional": bool(result["model"].get("bidirectional", False)),
+        "max_length": result["max_length"],
+        "optimizer": result["train"].get("optimizer"),
+        "lr": result["train"].get("lr"),
+        "params": result["params"],
+        "epochs_run": result["epochs_run"],
+        "selected_epoch": result["selected_epoch"],
+        "valid_accuracy": round(result["valid_accuracy"], 4),
+        "test_accuracy": round(result["test_accuracy"], 4),
+        "train_wall_s": result["train_wall_s"],
+    }
+    out |= {k: result["notes"].get(k) for k in notes}
+    out["command"] = result["command"]
+    return out
+
+
+def write_csv(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Rows (dicts with the same keys) as CSV."""
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]), lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(rows)
+    path.write_text(buf.getvalue(), encoding="utf-8")
+
+
+def markdown(rows: list[dict[str, Any]], columns: Sequence[tuple[str, str]]) -> str:
+    """A Markdown table of `rows` with (key, header) `columns`; numbers right-aligned."""
+
+    def cell(key: str, v: Any) -> str:
+        if isinstance(v, float):
+            return f"{v:.4f}" if key.endswith("accuracy") else f"{v:g}"
+        if isinstance(v, int) and not isinstance(v, bool):
+            return f"{v:,}"
+        return "" if v is None else str(v)
+
+    numeric = [isinstance(rows[0].get(k), (int, float)) for k, _ in columns]
+    head = "| " + " | ".join(h for _, h in columns) + " |"
+    rule = "| " + " | ".join("---:" if n else "---" for n in numeric) + " |"
+    body = ["| " + " | ".join(cell(k, r.get(k)) for k, _ in columns) + " |" for r in rows]
+    return "\n".join([head, rule, *body])
+
+
+def curve_rows(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per-epoch numbers of every run, one row per (run, epoch): table f's CSV."""
+    return [
+        {"name": r["name"], "table": r["table"], "epoch": h["epoch"]}
+        | {k: h.get(k) for k in CURVE_KEYS}
+        for r in results
+        for h in r["history"]
+    ]
+
+
+# -- plots ------------------------------------------------------------------------------------
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_curves(path: Path, result: dict[str, Any]) -> None:
+    """Train/valid loss and accuracy per epoch of one run (Keras' plot(history))."""
+    plt = _pyplot()
+    history = result["history"]
+    epochs = [h["epoch"] for h in history]
+    fig, axes = plt.subplots(1, 2, figsize=(8, 3))
+    for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for split, style in (("train", "o--"), ("valid", "o-")):
+            ax.plot(epochs, [h[f"{split}_{metric}"] for h in history], style, label=split)
+        ax.set_xlabel("epoch")
+        ax.set_ylabel(metric)
+        ax.legend()
+    fig.suptitle(f"{result['name']}: {result['label']}", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+
+
+def plot_pareto(path: Path, results: list[dict[str, Any]]) -> list[int]:
+    """Test accuracy against parameters (log scale) with the Pareto front; returns its indices."""
+    plt = _pyplot()
+    params = [r["params"] for r in results]
+    scores = [r["test_accuracy"] for r in results]
+    front = pareto_front(params, scores)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.scatter(params, scores, s=18, color="tab:blue", label="trial")
+    ax.step([params[i] for i in front], [scores[i] for i in front], "r-", where="post")
+    ax.scatter([params[i] for i in front], [scores[i] for i in front], s=40,
+               facecolors="none", edgecolors="r", label="Pareto front")  # fmt: skip
+    ax.set_xscale("log")
+    ax.set_xlabel("parameters")
+    ax.set_ylabel("test accuracy")
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+    return front
+
+
+def plot_bars(path: Path, rows: list[dict[str, Any]], group: str, bar: str) -> None:
+    """Grouped bars of test accuracy: one group per `group` value, one bar per `bar` value."""
+    plt = _pyplot()
+    groups = list(dict.fromkeys(r[group] for r in rows))
+    bars = list(dict.fromkeys(r[bar] for r in rows))
+    width = 0.8 / len(bars)
+    fig, ax = plt.subplots(figsize=(7, 3.5))
+    for j, b in enumerate(bars):
+        values = {r[group]: r["test_accuracy"] for r in rows if r[bar] == b}
+        xs = [i + j * width for i, g in enumerate(groups) if g in values]
+        ax.bar(xs, [values[g] for g in groups if g in values], width, label=str(b))
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups)
+    ax.set_ylabel("test accuracy")
+    ax.set_ylim(0, 1)
+    ax.legend(fontsize=7)
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)
+
+
+def plot_sweeps(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Table c: test accuracy against each swept factor (depth, hidden, embedding, dropout)."""
+    plt = _pyplot()
+    factors = list(dict.fromkeys(r["factor"] for r in rows))
+    fig, axes = plt.subplots(1, len(factors), figsize=(3 * len(factors), 3), squeeze=False)
+    for ax, factor in zip(axes[0], factors, strict=True):
+        picked = sorted((r["value"], r["test_accuracy"]) for r in rows if r["factor"] == factor)
+        ax.plot([v for v, _ in picked], [a for _, a in picked], "o-")
+        if factor in ("hidden", "embed"):
+            ax.set_xscale("log")
+        ax.set_xlabel(factor)
+        ax.set_ylabel("test accuracy")
+    fig.tight_layout()
+    fig.savefig(path, dpi=90)
+    plt.close(fig)

@@ -1,0 +1,296 @@
+"""The IMDB sentiment study as data: one list of named runs per table (a-e), full or quick.
+
+Each run changes a few settings of a base model and trains it from the same seed, so rows differ
+only in what their names say. Table a follows the Keras course (Chollet, *Deep Learning with
+Python* §6.1-6.3: maxlen 20, Embedding(10000, 16), RMSprop, validation_split 0.2); tables b-e
+study one LSTM/GRU base. Table e is planned after b-d have run (it needs their best model);
+table f (learning curves) is drawn from the histories of every run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from seqlab.errors import SeqlabError
+
+TABLES = ("a", "b", "c", "d", "e", "f")
+TITLES = {
+    "a": "Keras-style models (maxlen 20, embedding 16) and their extensions",
+    "b": "Optimizers for LSTM and GRU",
+    "c": "Depth, width, embedding size and dropout",
+    "d": "Compound scaling of depth, width and embedding",
+    "e": "A bidirectional version of the best model",
+    "f": "Learning curves of every model",
+}
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One training run: model and training overrides of the study's defaults."""
+
+    table: str
+    name: str  # unique in the study; names the result files runs/NAME.json and .jsonl
+    label: str  # the row label in its table
+    model: dict[str, Any]  # ClassifyConfig model fields (the `seqlab train classify` options)
+    train: dict[str, Any]  # TrainConfig fields
+    max_length: int
+    notes: dict[str, Any] = field(default_factory=dict)  # extra table columns (e.g. phi)
+
+    def key(self, settings: StudySettings) -> str:
+        """A hash of the run's name and everything that decides its result."""
+        return _hash([dataclasses.asdict(self), settings.data_key()])
+
+    def config_key(self, settings: StudySettings) -> str:
+        """A hash of what decides the result only: equal for runs that train the same model."""
+        return _hash([self.model, self.train, self.max_length, settings.data_key()])
+
+
+def _hash(obj: Any) -> str:
+    blob = json.dumps(obj, sort_keys=True, default=str)
+    return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class StudySettings:
+    """Data and training settings shared by every run of a study."""
+
+    quick: bool = False
+    seed: int = 0
+    vocab_size: int = 10_000  # Vocab max_size, specials included (Keras num_words)
+    batch_size: int = 128
+    valid_fraction: float = 0.2  # Keras' validation_split
+    limit: int | None = None  # class-balanced subset of each split (the quick study)
+    data_dir: str | None = None
+    device: str = "auto"
+    # CPU threads per run. These models are small: one thread wastes nothing, and two threads
+    # on a busy 2-core machine can be 10x slower than one (they wait for each other).
+    threads: int | None = None
+
+    @classmethod
+    def for_mode(
+        cls,
+        quick: bool,
+        seed: int = 0,
+        data_dir: str | None = None,
+        device: str = "auto",
+        threads: int | None = None,
+    ) -> StudySettings:
+        """The full study, or the quick one on 2,000 reviews per split (train, valid, test)."""
+        limit = 2000 if quick else None
+        return cls(quick, seed, limit=limit, data_dir=data_dir, device=device, threads=threads)
+
+    def data_key(self) -> dict[str, Any]:
+        """The settings that change results (the device does not, up to rounding)."""
+        d = dataclasses.asdict(self)
+        for key in ("device", "data_dir", "threads"):
+            d.pop(key)
+        return d
+
+
+# -- the base models --------------------------------------------------------------------------
+KERAS = {"embed": 16, "hidden": 32}
+KERAS_TRAIN = {"optimizer": "rmsprop", "lr": 1e-3, "epochs": 10}
+# Tables b-e: the course LSTM (Adam at 1e-3) on longer reviews (the quick study: shorter).
+BASE_LENGTH = 200
+QUICK_LENGTH = 100
+BASE = {"model": "lstm", "embed": 16, "hidden": 32, "layers": 1}
+BASE_TRAIN = {"optimizer": "adam", "lr": 1e-3, "epochs": 10}
+# Wider/deeper runs stop early on the validation loss and keep their best epoch (Keras'
+# EarlyStopping(restore_best_weights=True)), so no model is judged on an over-fitted epoch.
+SWEEP_TRAIN = {**BASE_TRAIN, "patience": 2}
+
+
+def length(quick: bool) -> int:
+    """maxlen of tables b-e."""
+    return QUICK_LENGTH if quick else BASE_LENGTH
+
+
+def table_a(quick: bool) -> list[RunSpec]:
+    """Dense baseline, SimpleRNN(32), LSTM(32) at maxlen 20; then the course's extensions."""
+    lstm = {**KERAS, "model": "lstm"}
+
+    def run(name: str, label: str, model: dict, train: dict | None = None, length: int = 20):
+        return RunSpec("a", f"a-{name}", label, model, {**KERAS_TRAIN, **(train or {})}, length)
+
+    return [
+        run("dense", "Dense (Embedding, Flatten, Dense 32)", {**KERAS, "model": "dense"}),
+        run("rnn", "SimpleRNN(32)", {**KERAS, "model": "rnn"}),
+        run("lstm", "LSTM(32)", lstm),
+        run("lstm-len100", "LSTM(32), maxlen 100", lstm, length=100),
+        run("lstm-len200", "LSTM(32), maxlen 200", lstm, length=200),
+        # Keras' recurrent_dropout exists only in the scratch backend (the fused kernel has none).
+        run(
+            "lstm2-dropout",
+            "2 x LSTM(32), dropout 0.2, recurrent dropout 0.2",
+            {**lstm, "layers": 2, "layer_dropout": 0.2, "dropout": 0.2}
+            | {"recurrent_dropout": 0.2, "backend": "scratch"},
+        ),
+        # Labels name the settings as {field} of the run's train config (the quick study's differ).
+        run(
+            "lstm-decay",
+            "LSTM(32), lr x exp(-0.1) per epoch after {decay_after}",
+            lstm,
+            {"schedule": "exp", "decay_after": 5},
+        ),
+        run(
+            "lstm-early",
+            "LSTM(32), early stopping (patience {patience})",
+            lstm,
+            {"epochs": 20, "patience": 2},
+        ),  # fmt: skip
+    ]
+
+
+def table_b(quick: bool) -> list[RunSpec]:
+    """LSTM and GRU: SGD for 5 epochs as a sanity check, then four optimizers."""
+    optimizers = [
+        ("sgd-sanity", "SGD 1e-3, {epochs} epochs (sanity check)",
+         {"optimizer": "sgd", "lr": 1e-3, "epochs": 5}),
+        ("adam", "Adam 1e-3", {"optimizer": "adam", "lr": 1e-3}),
+        ("adagrad", "Adagrad 1e-3", {"optimizer": "adagrad", "lr": 1e-3}),
+        ("rmsprop", "RMSprop 1e-3", {"optimizer": "rmsprop", "lr": 1e-3}),
+        ("sgd", "SGD 1e-2", {"optimizer": "sgd", "lr": 1e-2}),
+    ]  # fmt: skip
+    return [
+        RunSpec(
+            "b",
+            f"b-{cell}-{name}",
+            f"{cell.upper()}, {label}",
+            {**BASE, "model": cell},
+            {**BASE_TRAIN, **train},
+            length(quick),
+            {"cell": cell.upper(), "optimizer": label},
+        )
+        for cell in ("lstm", "gru")
+        for name, label, train in optimizers
+    ]
+
+
+def table_c(quick: bool) -> list[RunSpec]:
+    """One factor at a time from the base LSTM: depth, hidden size, embedding size, dropout."""
+    depths = [1, 2] if quick else [1, 2, 3, 4]
+    hiddens = [25, 80] if quick else [25, 40, 80, 160, 320]
+    embeds = [4, 64] if quick else [1, 4, 16, 64, 256]
+    runs = []
+
+    def run(factor: str, value: Any, label: str, model: dict) -> None:
+        name = f"c-{factor}-{value}"
+        notes = {"factor": factor, "value": value}
+        runs.append(RunSpec("c", name, label, {**BASE, **model}, SWEEP_TRAIN, length(quick), notes))
+
+    for d in depths:
+        run("depth", d, f"{d} LSTM layer(s)", {"layers": d})
+    for h in hiddens:
+        run("hidden", h, f"hidden {h}", {"hidden": h})
+    for e in embeds:
+        run("embed", e, f"embedding {e}", {"embed": e})
+    # Dropout on a model with room to over-fit: 2 x LSTM(80); 0.5 is Srivastava et al.'s default.
+    big = {"layers": 2, "hidden": 80}
+    run("dropout", 0.0, "2 x LSTM(80), no dropout", big)
+    run("dropout", 0.5, "2 x LSTM(80), dropout 0.5", {**big, "dropout": 0.5, "layer_dropout": 0.5})
+    return runs
+
+
+def compound_grid(quick: bool) -> list[tuple[float, float, float, int]]:
+    """(alpha, beta, gamma, phi) for EfficientNet-style scaling (Tan & Le 2019, eq. 3).
+
+    depth = alpha^phi, width = beta^phi, embedding = gamma^phi with alpha * beta^2 * gamma^2 ~ 2,
+    so each step of phi roughly doubles the work per token. Instead of EfficientNet's two
+    stages (search alpha, beta, gamma at phi = 1, then scale phi) this grids both: a few
+    coefficient triples on the constraint surface times phi = 1..4 (36 trials before rounding
+    makes some alike). alpha <= 1.4 keeps depth <= 4 at phi = 4, the range of table c.
+    """
+    grid = []
+    for alpha in [1.0, 1.4] if quick else [1.0, 1.2, 1.4]:
+        rest = 2.0 / alpha  # what beta^2 * gamma^2 must give
+        triples = [(alpha, rest**0.25, rest**0.25)]  # width and embedding grow alike
+        if not quick:
+            triples += [(alpha, rest**0.5, 1.0), (alpha, 1.0, rest**0.5)]
+        for triple in triples:
+            for phi in [1, 2] if quick else [1, 2, 3, 4]:
+                grid.append((*triple, phi))
+    return grid
+
+
+def table_d(quick: bool) -> list[RunSpec]:
+    """Compound scaling from the base LSTM; configurations that round alike run once."""
+    base = {**BASE, "hidden": 32, "embed": 16, "layers": 1}
+    runs = [RunSpec("d", "d-base", "base (phi 0)", base, SWEEP_TRAIN, length(quick), {"phi": 0})]
+    seen = {(1, 32, 16)}
+    for alpha, beta, gamma, phi in compound_grid(quick):
+        shape = (
+            max(1, round(alpha**phi)),
+            max(1, round(32 * beta**phi)),
+            max(1, round(16 * gamma**phi)),
+        )
+        if shape in seen:
+            continue
+        seen.add(shape)
+        depth, hidden, embed = shape
+        notes = {"alpha": round(alpha, 3), "beta": round(beta, 3), "gamma": round(gamma, 3)}
+        notes["phi"] = phi
+        model = {**base, "layers": depth, "hidden": hidden, "embed": embed}
+        label = f"{depth} x LSTM({hidden}), embedding {embed}"
+        name = f"d-l{depth}-h{hidden}-e{embed}"
+        runs.append(RunSpec("d", name, label, model, SWEEP_TRAIN, length(quick), notes))
+    if len(runs) > 50:
+        raise AssertionError(f"compound scaling plans {len(runs)} trials; the budget is 50")
+    return runs
+
+
+def table_e(best: RunSpec) -> list[RunSpec]:
+    """The best unidirectional model of tables b-d again, bidirectional."""
+    model = {**best.model, "bidirectional": True}
+    label = f"bidirectional {best.label}"
+    notes = {"from": best.name}
+    return [RunSpec("e", "e-bi-" + best.name, label, model, best.train, best.max_length, notes)]
+
+
+def quicken(spec: RunSpec, quick: bool) -> RunSpec:
+    """The quick study's version of a run: at most 2 epochs, schedules and patience shortened."""
+    if not quick:
+        notes = {
+            k: v.format(**spec.train) if isinstance(v, str) else v for k, v in spec.notes.items()
+        }
+        return dataclasses.replace(spec, label=spec.label.format(**spec.train), notes=notes)
+    train = dict(spec.train)
+    epochs = train.get("epochs", 10)
+    train["epochs"] = 1 if epochs <= 5 else 2  # the 5-epoch SGD sanity check gets 1
+    if train.get("schedule") == "exp":
+        train["decay_after"] = 1  # decay in the second epoch, so the schedule runs at all
+    if train.get("patience"):
+        train["patience"] = 1
+    notes = {k: v.format(**train) if isinstance(v, str) else v for k, v in spec.notes.items()}
+    return dataclasses.replace(spec, train=train, label=spec.label.format(**train), notes=notes)
+
+
+def plan(tables: str | tuple[str, ...] = "abcd", quick: bool = False) -> list[RunSpec]:
+    """The runs of tables a-d in order (table e is planned from their results)."""
+    builders = {"a": table_a, "b": table_b, "c": table_c, "d": table_d}
+    runs = [quicken(s, quick) for t in tables if t in builders for s in builders[t](quick)]
+    names = [s.name for s in runs]
+    if len(set(names)) != len(names):
+        raise AssertionError("run names in the study plan must be unique")
+    return runs
+
+
+def parse_only(only: str | None) -> tuple[str, ...]:
+    """ "a,c" -> ("a", "c"); None -> every table. Unknown letters raise SeqlabError."""
+    if not only:
+        return TABLES
+    picked = tuple(dict.fromkeys(p.strip().lower() for p in only.split(",") if p.strip()))
+    unknown = [p for p in picked if p not in TABLES]
+    if unknown or not picked:
+        raise SeqlabError(
+            f"--only takes table letters from {', '.join(TABLES)} separated by commas, got {only!r}"
+        )
+    return picked
+
+
+def epochs_budget(specs: list[RunSpec]) -> int:
+    """Planned epochs over all runs (an upper bound when early stopping is on)."""
+    return sum(s.train.get("epochs", 10) for s in specs)

@@ -1,0 +1,194 @@
+"""The sentiment study's plan, Pareto front, tables and resumable runner (no training here)."""
+
+import dataclasses
+import itertools
+import json
+import random
+import shlex
+
+import pytest
+
+from seqlab.errors import SeqlabError
+from seqlab.study import report
+from seqlab.study.runner import StudyRunner, command, configs, selected_epoch
+from seqlab.study.sentiment import StudySettings, compound_grid, parse_only, plan, table_e
+
+
+def test_full_plan_has_every_table_row():
+    runs = plan("abcd", quick=False)
+    names = [s.name for s in runs]
+    assert len(names) == len(set(names))
+    by_table = {t: [s for s in runs if s.table == t] for t in "abcd"}
+    assert [s.name for s in by_table["a"][:3]] == ["a-dense", "a-rnn", "a-lstm"]
+    assert {s.max_length for s in by_table["a"]} == {20, 100, 200}
+    # b: 2 cells x (SGD sanity check + 4 optimizers); the sanity check runs 5 epochs.
+    assert len(by_table["b"]) == 10
+    sanity = [s for s in by_table["b"] if "sanity" in s.name]
+    assert [s.train["epochs"] for s in sanity] == [5, 5]
+    lrs = {s.train["optimizer"]: s.train["lr"] for s in by_table["b"] if "sanity" not in s.name}
+    assert lrs == {"adam": 1e-3, "adagrad": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
+    factors = {}
+    for s in by_table["c"]:
+        factors.setdefault(s.notes["factor"], []).append(s.notes["value"])
+    assert factors == {
+        "depth": [1, 2, 3, 4],
+        "hidden": [25, 40, 80, 160, 320],
+        "embed": [1, 4, 16, 64, 256],
+        "dropout": [0.0, 0.5],
+    }
+    assert 10 <= len(by_table["d"]) <= 50  # the compound-scaling budget
+    # The base LSTM appears three times; the runner trains it once (same config_key).
+    settings = StudySettings()
+    twins = {
+        s.config_key(settings) for s in runs if s.name in ("c-depth-1", "c-embed-16", "d-base")
+    }
+    assert len(twins) == 1
+
+
+def test_compound_coefficients_double_the_work_per_phi():
+    for quick in (False, True):
+        for alpha, beta, gamma, phi in compound_grid(quick):
+            assert alpha * beta**2 * gamma**2 == pytest.approx(2.0)
+            assert phi >= 1
+    shapes = [(s.model["layers"], s.model["hidden"], s.model["embed"]) for s in plan("d")]
+    assert len(shapes) == len(set(shapes))  # configurations that round alike run once
+    assert max(d for d, _, _ in shapes) <= 4
+
+
+def test_quick_plan_is_short():
+    quick = plan("abcd", quick=True)
+    assert all(s.train["epochs"] <= 2 for s in quick)
+    assert {s.table for s in quick} == set("abcd")
+    assert len(quick) < len(plan("abcd", quick=False)) / 2
+    decay = next(s for s in quick if s.name == "a-lstm-decay")
+    assert decay.train["decay_after"] < decay.train["epochs"]  # the decay happens at all
+
+
+def test_table_a_models_have_the_keras_parameter_counts():
+    from seqlab.tasks.classify import build_model
+
+    settings = StudySettings()
+    want = {"a-dense": 170_305, "a-rnn": 161_601, "a-lstm": 166_305, "a-lstm2-dropout": 174_625}
+    for spec in plan("a"):
+        if spec.name in want:
+            cfg, _ = configs(spec, settings)
+            model = build_model(cfg, settings.vocab_size, 2)
+            assert sum(p.numel() for p in model.parameters()) == want[spec.name], spec.name
+
+
+def test_each_run_command_rebuilds_its_configs():
+    # The `command` column must repeat the run: parse it with the real CLI parser.
+    from seqlab.cli import build_parser
+    from seqlab.commands.train import _classify_configs
+
+    settings = StudySettings.for_mode(quick=True, seed=3)
+    parser = build_parser()
+    for spec in plan("abcd", quick=True):
+        args = parser.parse_args(shlex.split(command(spec, settings))[1:])
+        task, train, _ = _classify_configs(args)
+        want_task, want_train = configs(spec, settings)
+        assert task == want_task
+        assert dataclasses.replace(train, quiet=True) == want_train
+
+
+def test_parse_only():
+    assert parse_only(None) == tuple("abcdef")
+    assert parse_only("a, C,a") == ("a", "c")
+    with pytest.raises(SeqlabError, match="table letters"):
+        parse_only("a,x")
+
+
+def test_pareto_front_matches_brute_force():
+    rng = random.Random(0)
+    for _ in range(200):
+        n = rng.randint(1, 12)
+        params = [rng.choice([10, 20, 30, 40]) for _ in range(n)]
+        scores = [rng.choice([0.5, 0.6, 0.7]) for _ in range(n)]
+
+        def dominated(i, params=params, scores=scores, n=n):
+            return any(
+                (params[j] <= params[i] and scores[j] > scores[i])
+                or (params[j] < params[i] and scores[j] >= scores[i])
+                for j in range(n)
+            )
+
+        front = report.pareto_front(params, scores)
+        keep = [i for i in range(n) if not dominated(i)]
+        # Ties (same params and score) keep one representative.
+        assert {(params[i], scores[i]) for i in front} == {(params[i], scores[i]) for i in keep}
+        assert len(front) == len({(params[i], scores[i]) for i in keep})
+
+
+def test_selected_epoch_is_the_one_early_stopping_restores():
+    history = [{"epoch": e, "valid_loss": v} for e, v in enumerate([0.6, 0.5, 0.5, 0.7], 1)]
+    assert selected_epoch(history, {"patience": 2})["epoch"] == 2  # first minimum
+    assert selected_epoch(history, {})["epoch"] == 4
+
+
+def fake_result(spec, settings, acc):
+    return {
+        "name": spec.name,
+        "key": spec.key(settings),
+        "config_key": spec.config_key(settings),
+        "valid_accuracy": acc,
+        "test_accuracy": acc,
+    }
+
+
+def test_runner_skips_finished_runs_and_refuses_stale_ones(tmp_path, monkeypatch):
+    settings = StudySettings.for_mode(quick=True)
+    specs = plan("c", quick=True)[:2]
+    trained = []
+
+    def train_run(spec, _settings):
+        trained.append(spec.name)
+        return fake_result(spec, _settings, 0.5) | {"params": 1, "epochs_run": 1, "history": []}
+
+    monkeypatch.setattr("seqlab.study.runner.train_run", train_run)
+    runner = StudyRunner(tmp_path, settings, log=lambda _: None)
+    runner.run_all(specs)
+    assert trained == [s.name for s in specs]
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir()) == sorted(
+        f"{s.name}.{ext}" for s in specs for ext in ("json", "jsonl")
+    )
+    StudyRunner(tmp_path, settings, log=lambda _: None).run_all(specs)
+    assert len(trained) == 2  # both skipped the second time
+    other = StudySettings.for_mode(quick=True, seed=1)
+    with pytest.raises(SeqlabError, match="other settings"):
+        StudyRunner(tmp_path, other, log=lambda _: None).run_all(specs)
+
+
+def test_table_e_takes_the_best_unidirectional_run_by_validation(tmp_path):
+    settings = StudySettings.for_mode(quick=True)
+    runner = StudyRunner(tmp_path, settings)
+    with pytest.raises(SeqlabError, match="table e needs"):
+        runner.best_for_e()
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    specs = plan("b", quick=True)[:3]
+    for spec, acc in zip(specs, [0.6, 0.8, 0.7], strict=True):
+        (runs / f"{spec.name}.json").write_text(json.dumps(fake_result(spec, settings, acc)))
+    best = runner.best_for_e()
+    assert best == specs[1]
+    (e,) = table_e(best)
+    assert e.model == {**best.model, "bidirectional": True} and e.train == best.train
+
+
+def test_markdown_and_csv(tmp_path):
+    rows = [{"name": "x", "acc": 0.8765, "params": 170305}, {"name": "y", "acc": 0.5, "params": 1}]
+    md = report.markdown(rows, [("name", "run"), ("acc", "acc"), ("params", "params")])
+    assert md.splitlines()[1] == "| --- | ---: | ---: |"
+    assert "| x | 0.8765 | 170,305 |" in md
+    report.write_csv(tmp_path / "t.csv", rows)
+    assert (tmp_path / "t.csv").read_text().splitlines() == [
+        "name,acc,params",
+        "x,0.8765,170305",
+        "y,0.5,1",
+    ]
+
+
+def test_plan_names_are_stable():
+    # Result files are named after runs; renaming a run would orphan finished results.
+    names = [s.name for s in plan("abcd")]
+    assert names[:3] == ["a-dense", "a-rnn", "a-lstm"]
+    assert all(a != b for a, b in itertools.pairwise(names))
