@@ -140,11 +140,12 @@ def test_runner_skips_finished_runs_and_refuses_stale_ones(tmp_path, monkeypatch
     specs = plan("c", quick=True)[:2]
     trained = []
 
-    def train_run(spec, _settings):
+    def train_run(spec, _settings, _data):
         trained.append(spec.name)
         return fake_result(spec, _settings, 0.5) | {"params": 1, "epochs_run": 1, "history": []}
 
     monkeypatch.setattr("seqlab.study.runner.train_run", train_run)
+    monkeypatch.setattr("seqlab.study.runner.StudyRunner.data", lambda self, spec: None)
     runner = StudyRunner(tmp_path, settings, log=lambda _: None)
     runner.run_all(specs)
     assert trained == [s.name for s in specs]

@@ -85,13 +85,16 @@ def selected_epoch(history: list[dict[str, Any]], train: dict[str, Any]) -> dict
     return best
 
 
-def train_run(spec: RunSpec, settings: StudySettings) -> dict[str, Any]:
-    """Train one run of the plan and return its result (history included)."""
+def train_run(spec: RunSpec, settings: StudySettings, data: Any = None) -> dict[str, Any]:
+    """Train one run of the plan and return its result (history included).
+
+    `data` is what `seqlab.tasks.classify.load_data` gives for the run's config (None: load it).
+    """
     from seqlab.study.report import layer_table
     from seqlab.tasks.classify import train
 
     cfg, train_cfg = configs(spec, settings)
-    result = train(cfg, train_cfg, out_dir=None)
+    result = train(cfg, train_cfg, out_dir=None, data=data)
     final = selected_epoch(result.history, spec.train)
     return {
         "name": spec.name,
@@ -149,6 +152,7 @@ class StudyRunner:
         # Finished results by config_key: a run that trains the same model as another (the base
         # LSTM appears in tables c and d) reuses its numbers instead of training again.
         self.by_config: dict[str, dict[str, Any]] = {}
+        self.datasets: dict[int, Any] = {}  # max_length -> ClassificationData, loaded once
         for path in sorted(self.runs_dir.glob("*.json")):
             try:
                 result = json.loads(path.read_text(encoding="utf-8"))
@@ -160,6 +164,15 @@ class StudyRunner:
     def result_path(self, spec: RunSpec) -> Path:
         """OUT/runs/NAME.json."""
         return self.runs_dir / f"{spec.name}.json"
+
+    def data(self, spec: RunSpec) -> Any:
+        """The run's data set; loaded once per maxlen (the other data settings are shared)."""
+        from seqlab.tasks.classify import load_data
+
+        if spec.max_length not in self.datasets:
+            cfg, train_cfg = configs(spec, self.settings)
+            self.datasets[spec.max_length] = load_data(cfg, seed=train_cfg.seed)
+        return self.datasets[spec.max_length]
 
     def run(self, spec: RunSpec, index: int = 0, total: int = 0) -> dict[str, Any]:
         """The run's result: read from OUT if it exists, else trained and written."""
@@ -175,7 +188,7 @@ class StudyRunner:
             result = {**twin, "name": spec.name, "table": spec.table, "label": spec.label}
             result |= {"key": spec.key(self.settings), "notes": spec.notes, "same_as": twin["name"]}
         else:
-            result = train_run(spec, self.settings)
+            result = train_run(spec, self.settings, self.data(spec))
             self.by_config[result["config_key"]] = result
         lines = "".join(json.dumps(r) + "\n" for r in result["history"])
         write_atomic(path.with_suffix(".jsonl"), lines)
@@ -238,9 +251,20 @@ def run_sentiment_study(
     from seqlab.study.tables import write_readme
 
     start = time.perf_counter()
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    out = Path(out)
+    threads = torch.get_num_threads()
+    try:
+        if settings.threads:
+            torch.set_num_threads(settings.threads)
+        by_table, best = _run_tables(Path(out), settings, tables, log)
+    finally:
+        torch.set_num_threads(threads)  # leave the caller's process as it was
+    return write_readme(Path(out), settings, by_table, best, time.perf_counter() - start)
+
+
+def _run_tables(
+    out: Path, settings: StudySettings, tables: tuple[str, ...], log: Callable[[str], None]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any] | None]:
+    """Run the selected tables; return every table's results in OUT and table e's source."""
     runner = StudyRunner(out, settings, log)
     specs = plan(tables, settings.quick)
     if "e" in tables:
@@ -255,4 +279,4 @@ def run_sentiment_study(
         best = runner.finished([best_spec])[0]
         by_table["e"] = runner.finished(table_e(best_spec))
     # Table f (learning curves) is drawn from the histories of all these runs.
-    return write_readme(out, settings, by_table, best, time.perf_counter() - start)
+    return by_table, best

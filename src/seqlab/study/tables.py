@@ -116,7 +116,8 @@ def settings_section(settings: StudySettings, wall_s: float, results: list[dict]
             f"- Wall time of this invocation: {wall_s:.1f} s; training time summed over the "
             f"{len(results)} runs: {train_s:.1f} s.",
             f"- Machine: {platform.processor() or platform.machine()}, "
-            f"{torch.get_num_threads()} torch thread(s), torch {torch.__version__}, "
+            f"{settings.threads or torch.get_num_threads()} torch thread(s), "
+            f"torch {torch.__version__}, "
             f"{datetime.date.today().isoformat()}.",
         ]
     )
