@@ -18,6 +18,15 @@ from seqlab.models.ngram import hashed_ngrams
 ENCODERS = ["dense", "rnn", "lstm", "gru", "ngram", "transformer"]
 
 
+@pytest.fixture(autouse=True)
+def one_thread():
+    """Tiny models run fastest on one thread (oneDNN's threaded LSTM stalls on a busy machine)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 def count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 
@@ -66,9 +75,11 @@ def test_keras_parameter_counts():
     assert count(stacked.rnn) - count(lstm.rnn) == 8_320  # the second LSTM(32)
 
 
-@pytest.mark.parametrize("encoder", ENCODERS)
-def test_padding_does_not_change_logits(encoder):
-    model = tiny(encoder, num_classes=3, num_layers=2, bidirectional=True).eval()
+@pytest.mark.parametrize(
+    "encoder, bidirectional", [(e, False) for e in ENCODERS] + [("rnn", True), ("lstm", True)]
+)
+def test_padding_does_not_change_logits(encoder, bidirectional):
+    model = tiny(encoder, num_classes=3, num_layers=2, bidirectional=bidirectional).eval()
     b = batch()
     padded = torch.nn.functional.pad(b["ids"], (0, 3))
     with torch.no_grad():
@@ -80,10 +91,11 @@ def test_padding_does_not_change_logits(encoder):
     torch.testing.assert_close(logits_inferred, logits, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("bidirectional", [False, True])
 @pytest.mark.parametrize("pooling", ["last", "mean", "max"])
-def test_scratch_and_fused_backends_agree(pooling):
-    fused = tiny("lstm", bidirectional=True, pooling=pooling, backend="fused")
-    scratch = tiny("lstm", bidirectional=True, pooling=pooling, backend="scratch")
+def test_scratch_and_fused_backends_agree(pooling, bidirectional):
+    fused = tiny("lstm", bidirectional=bidirectional, pooling=pooling, backend="fused")
+    scratch = tiny("lstm", bidirectional=bidirectional, pooling=pooling, backend="scratch")
     scratch.load_state_dict(fused.state_dict())
     b = batch()
     torch.testing.assert_close(scratch(**b)[0], fused(**b)[0], atol=1e-5, rtol=1e-5)
@@ -105,6 +117,14 @@ def test_overfits_one_batch(encoder):
             break
     assert loss.item() < 0.02, f"{encoder} did not fit one batch: loss {loss.item():.3f}"
     assert time.perf_counter() - start < 5
+
+
+def test_last_pooling_is_the_final_state_of_the_layer():
+    model = tiny("gru", num_layers=2).eval()
+    b = batch()
+    with torch.no_grad():
+        _, h = model.rnn(model.embedding(b["ids"]), lengths=b["lengths"])  # packed reference
+        torch.testing.assert_close(model.encode(b["ids"], b["lengths"]), h[-1])
 
 
 def test_multiclass_loss_and_probabilities():
