@@ -181,6 +181,8 @@ def test_checkpoint_of_another_model_is_refused(tmp_path):
         trainer.fit(resume=tmp_path / "last.pt")
     with pytest.raises(CheckpointError, match="'classify' checkpoint, not 'lm'"):
         load_checkpoint(tmp_path / "last.pt", task="lm")
+    with pytest.raises(CheckpointError, match=r"other settings \(optimizer, lr\)"):
+        make_trainer(tmp_path, optimizer="sgd", lr=0.1).fit(resume=tmp_path / "last.pt")
 
 
 def test_truncated_foreign_and_unsafe_files_are_refused(tmp_path):

@@ -15,7 +15,7 @@ import torch
 from torch.nn.parallel import DistributedDataParallel
 from tqdm.auto import tqdm
 
-from seqlab.errors import SeqlabError
+from seqlab.errors import CheckpointError, SeqlabError
 from seqlab.train.checkpoint import (
     load_checkpoint,
     load_model_weights,
@@ -28,6 +28,12 @@ from seqlab.train.device import autocast, select_device
 from seqlab.train.distributed import all_reduce_sum, broadcast_flag, dist_info, init_distributed
 from seqlab.train.metrics import Accuracy, Metric
 from seqlab.train.optim import build_optimizer, build_scheduler
+
+# Settings that change the optimisation; a resumed run must keep them (epochs may grow).
+RESUME_KEYS = (
+    "batch_size", "optimizer", "lr", "momentum", "weight_decay", "clip", "schedule",
+    "step_size", "gamma", "decay_after", "warmup", "plateau_patience", "seed", "amp",
+)  # fmt: skip
 
 
 class DivergedError(SeqlabError):
@@ -276,8 +282,19 @@ class Trainer:
         for key in ("optimizer", "scheduler", "epoch", "rng", "history", "best"):
             if key not in state:
                 raise SeqlabError(f"{path} holds weights only (no {key!r}); it cannot be resumed")
+        saved = state.get("train_config", {})
+        now = self.config.to_dict()
+        changed = [k for k in RESUME_KEYS if k in saved and saved[k] != now[k]]
+        if changed:
+            raise CheckpointError(
+                f"{path} was trained with other settings ({', '.join(changed)}); "
+                "resume with the original ones"
+            )
         load_model_weights(self.model, state["model"], path)
-        self.optimizer.load_state_dict(state["optimizer"])
+        try:
+            self.optimizer.load_state_dict(state["optimizer"])
+        except (ValueError, KeyError) as e:
+            raise CheckpointError(f"{path}: its optimizer state does not fit ({e})") from None
         self.schedule.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
