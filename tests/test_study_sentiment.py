@@ -68,3 +68,15 @@ def test_quick_study_writes_every_table(shared_data, tmp_path, capsys):
     log = capsys.readouterr().out
     assert log.count("done before, skipped") == len(planned["a"]) + len(planned["b"])
     assert (out / tables["b"]).read_text() == before
+
+    # Deterministic: a run trained again from the same seed repeats its history exactly.
+    first = json.loads((out / "runs" / "a-dense.json").read_text())
+    (out / "runs" / "a-dense.json").unlink()
+    assert main(args + ["--only", "a"]) == 0
+    again = json.loads((out / "runs" / "a-dense.json").read_text())
+    for key in ("valid_accuracy", "test_accuracy", "params", "epochs_run"):
+        assert again[key] == first[key]
+    strip = ("time_s",)
+    assert [{k: v for k, v in h.items() if k not in strip} for h in again["history"]] == [
+        {k: v for k, v in h.items() if k not in strip} for h in first["history"]
+    ]

@@ -23,44 +23,6 @@ COLUMNS = [
 CURVE_KEYS = ["train_loss", "train_accuracy", "valid_loss", "valid_accuracy", "lr", "time_s"]
 
 
-def layer_table(model: Any, length: int) -> str:
-    """A Keras-style summary: each top-level layer, its output shape and parameter count.
-
-    Output shapes come from one forward pass of one example of `length` tokens (forward hooks),
-    as Keras prints them for `input_length`; `None` is the batch dimension. A recurrent layer's
-    output is every step's state (B, T, H); the classifier then takes the last real one.
-    """
-    import torch
-
-    rows, shapes, hooks = [], {}, []
-    for name, child in model.named_children():
-
-        def hook(_module, _inputs, output, name=name):
-            out = output[0] if isinstance(output, tuple) else output
-            shapes[name] = ("None", *out.shape[1:]) if torch.is_tensor(out) else ("?",)
-
-        hooks.append(child.register_forward_hook(hook))
-    batch = model.example_batch(1, length=length)
-    with torch.no_grad():
-        model.eval()(**batch)
-    for h in hooks:
-        h.remove()
-    for name, child in model.named_children():
-        params = sum(p.numel() for p in child.parameters())
-        shape = "(" + ", ".join(str(s) for s in shapes.get(name, ("-",))) + ")"
-        rows.append((f"{name} ({type(child).__name__})", shape, f"{params:,}"))
-    total = sum(p.numel() for p in model.parameters())
-    widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(HEAD)]
-    line = "  ".join(f"{{:<{w}}}" for w in widths)
-    out = [line.format(*HEAD), "-" * (sum(widths) + 4)]
-    out += [line.format(*r) for r in rows]
-    out += ["-" * (sum(widths) + 4), f"Total params: {total:,}"]
-    return "\n".join(out)
-
-
-HEAD = ("Layer (type)", "Output Shape", "Param #")
-
-
 def pareto_front(params: Sequence[float], scores: Sequence[float]) -> list[int]:
     """Indices of the runs no other run beats: none has fewer (or equal) params and a higher
     score, or equal score with fewer params. Sorted by params."""
@@ -174,6 +136,8 @@ def plot_pareto(path: Path, results: list[dict[str, Any]]) -> list[int]:
     ax.scatter([params[i] for i in front], [scores[i] for i in front], s=40,
                facecolors="none", edgecolors="r", label="Pareto front")  # fmt: skip
     ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())  # minor labels overlap on short ranges
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:,.0f}"))
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy")
     ax.legend()

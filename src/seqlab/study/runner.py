@@ -90,7 +90,7 @@ def train_run(spec: RunSpec, settings: StudySettings, data: Any = None) -> dict[
 
     `data` is what `seqlab.tasks.classify.load_data` gives for the run's config (None: load it).
     """
-    from seqlab.study.report import layer_table
+    from seqlab.summary import summary
     from seqlab.tasks.classify import train
 
     cfg, train_cfg = configs(spec, settings)
@@ -114,7 +114,9 @@ def train_run(spec: RunSpec, settings: StudySettings, data: Any = None) -> dict[
         "test_accuracy": result.test["accuracy"],
         "test_loss": result.test["loss"],
         "train_wall_s": round(result.train_wall_s, 2),
-        "summary": layer_table(result.model, spec.max_length) if spec.table == "a" else None,
+        "summary": str(summary(result.model, length=spec.max_length))
+        if spec.table == "a"
+        else None,
         "command": command(spec, settings),
         "history": result.history,
     }
@@ -189,6 +191,7 @@ class StudyRunner:
             result |= {"key": spec.key(self.settings), "notes": spec.notes, "same_as": twin["name"]}
         else:
             result = train_run(spec, self.settings, self.data(spec))
+            result["wall_s"] = round(time.perf_counter() - start, 2)  # with data and test
             self.by_config[result["config_key"]] = result
         lines = "".join(json.dumps(r) + "\n" for r in result["history"])
         write_atomic(path.with_suffix(".jsonl"), lines)

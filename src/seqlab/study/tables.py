@@ -36,7 +36,12 @@ def section(
     parts = [f"## {table}. {TITLES[table]}", "", report.markdown(rows, columns), ""]
     parts.append(f"CSV: [{CSV_NAMES[table]}]({CSV_NAMES[table]})")
     if table == "a":
-        parts += ["", "Model summaries (Keras-style; `None` is the batch dimension):", ""]
+        parts += [
+            "",
+            "Model summaries (`seqlab.summary`, on one review of maxlen tokens; a recurrent layer "
+            "outputs every step, the classifier takes the last real one):",
+            "",
+        ]
         shown = set()
         for r in results:
             if r["summary"] and r["summary"] not in shown:  # one per distinct architecture
@@ -95,7 +100,8 @@ def settings_section(settings: StudySettings, wall_s: float, results: list[dict]
         if settings.limit
         else "the official 25,000 train / 25,000 test reviews"
     )
-    train_s = sum(r["train_wall_s"] for r in results)
+    train_s = sum(r["train_wall_s"] for r in results if "same_as" not in r)
+    run_s = sum(r.get("wall_s", r["train_wall_s"]) for r in results if "same_as" not in r)
     return "\n".join(
         [
             "## Settings",
@@ -113,8 +119,9 @@ def settings_section(settings: StudySettings, wall_s: float, results: list[dict]
             "like the model it copies.",
             "- valid acc is the accuracy of the kept epoch (the last, or the best under early "
             "stopping); test acc is measured once, after training.",
-            f"- Wall time of this invocation: {wall_s:.1f} s; training time summed over the "
-            f"{len(results)} runs: {train_s:.1f} s.",
+            f"- Time: training summed over the {len(results)} runs {train_s:.1f} s; with data "
+            f"loading and test evaluation {run_s:.1f} s (runs trained by earlier invocations "
+            f"included); this invocation {wall_s:.1f} s.",
             f"- Machine: {platform.processor() or platform.machine()}, "
             f"{settings.threads or torch.get_num_threads()} torch thread(s), "
             f"torch {torch.__version__}, "
