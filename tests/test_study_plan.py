@@ -193,3 +193,15 @@ def test_plan_names_are_stable():
     names = [s.name for s in plan("abcd")]
     assert names[:3] == ["a-dense", "a-rnn", "a-lstm"]
     assert all(a != b for a, b in itertools.pairwise(names))
+
+
+def test_cli_lists_the_plan_and_rejects_unknown_tables(tmp_path, capsys):
+    from seqlab.cli import main
+
+    assert main(["study", "sentiment", "--quick", "--list", "--out", str(tmp_path)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert len(lines) == len(plan("abcd", quick=True)) + 1  # + table e, planned later
+    assert lines[0].split()[0] == "a-dense" and "--model dense" in lines[0]
+    assert main(["study", "sentiment", "--only", "a,z", "--out", str(tmp_path)]) == 2
+    assert "table letters" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
