@@ -106,6 +106,26 @@ def _pyplot():
     return plt
 
 
+def _log_x(ax: Any, plt: Any, ticks: Sequence[float] | None = None) -> None:
+    """Log-scale x axis with plain numbers (matplotlib's minor labels overlap on short ranges)."""
+    from matplotlib.ticker import LogLocator
+
+    ax.set_xscale("log")
+    ax.xaxis.set_minor_formatter(plt.NullFormatter())
+    if ticks is not None:
+        ax.set_xticks(ticks)
+    else:  # 1, 2, 5 x 10^k: a label even when all points lie within one decade
+        ax.xaxis.set_major_locator(LogLocator(subs=(1.0, 2.0, 5.0)))
+    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: _compact(x)))
+
+
+def _compact(x: float) -> str:
+    """170000 -> "170k", 1200000 -> "1.2M": short tick labels."""
+    if x >= 1e6:
+        return f"{x / 1e6:g}M"
+    return f"{x / 1e3:g}k" if x >= 1e4 else f"{x:g}"
+
+
 def plot_curves(path: Path, result: dict[str, Any]) -> None:
     """Train/valid loss and accuracy per epoch of one run (Keras' plot(history))."""
     plt = _pyplot()
@@ -135,9 +155,7 @@ def plot_pareto(path: Path, results: list[dict[str, Any]]) -> list[int]:
     ax.step([params[i] for i in front], [scores[i] for i in front], "r-", where="post")
     ax.scatter([params[i] for i in front], [scores[i] for i in front], s=40,
                facecolors="none", edgecolors="r", label="Pareto front")  # fmt: skip
-    ax.set_xscale("log")
-    ax.xaxis.set_minor_formatter(plt.NullFormatter())  # minor labels overlap on short ranges
-    ax.xaxis.set_major_formatter(plt.FuncFormatter(lambda x, _: f"{x:,.0f}"))
+    _log_x(ax, plt)
     ax.set_xlabel("parameters")
     ax.set_ylabel("test accuracy")
     ax.legend()
@@ -158,7 +176,8 @@ def plot_bars(path: Path, rows: list[dict[str, Any]], group: str, bar: str) -> N
         values = {r[group]: r["test_accuracy"] for r in rows if r[bar] == b}
         xs = [i + j * width for i, g in enumerate(groups) if g in values]
         ax.bar(xs, [values[g] for g in groups if g in values], width, label=str(b))
-    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(groups))], groups)
+    ticks = [i + 0.4 - width / 2 for i in range(len(groups))]
+    ax.set_xticks(ticks, groups, rotation=15, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy")
     ax.set_ylim(0, 1)
     ax.legend(fontsize=7)
@@ -176,7 +195,7 @@ def plot_sweeps(path: Path, rows: list[dict[str, Any]]) -> None:
         picked = sorted((r["value"], r["test_accuracy"]) for r in rows if r["factor"] == factor)
         ax.plot([v for v, _ in picked], [a for _, a in picked], "o-")
         if factor in ("hidden", "embed"):
-            ax.set_xscale("log")
+            _log_x(ax, plt, ticks=[v for v, _ in picked])
         ax.set_xlabel(factor)
         ax.set_ylabel("test accuracy")
     fig.tight_layout()
