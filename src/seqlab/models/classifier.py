@@ -74,6 +74,12 @@ class SequenceClassifier(nn.Module):
             features = c.embed_dim
         else:
             self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=PAD_ID)
+            # Keras' default uniform(-0.05, 0.05) rather than torch's N(0, 1): with unit-variance
+            # embeddings the course's RMSprop models learn far more slowly (dense baseline 0.66
+            # instead of Chollet's ~0.75 validation accuracy at maxlen 20).
+            nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
+            with torch.no_grad():
+                self.embedding.weight[PAD_ID].zero_()
         if c.encoder == "dense":
             if not c.max_length:
                 raise ValueError("the dense encoder needs a fixed max_length (Keras' maxlen)")
