@@ -36,7 +36,7 @@ RESULTS = Path(__file__).parent / "results" / "throughput.json"
 
 
 class BareLSTM(nn.Module):
-    """The plain PyTorch model: nn.Embedding, nn.LSTM on a packed batch, nn.Linear."""
+    """The plain PyTorch model: nn.Embedding, nn.LSTM (packed if padded), nn.Linear."""
 
     def __init__(self, vocab_size: int, embed: int, hidden: int) -> None:
         super().__init__()
@@ -47,8 +47,11 @@ class BareLSTM(nn.Module):
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         """ids (B, T), lengths (B,) -> logits (B, 1)."""
         x = self.embedding(ids)  # (B, T, C)
-        packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
-        _, (h, _) = self.lstm(packed)  # h: (1, B, H)
+        if int(lengths.min()) == ids.size(1):  # no padding (common: texts cut to max_length)
+            _, (h, _) = self.lstm(x)  # h: (1, B, H)
+        else:
+            packed = pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False)
+            _, (h, _) = self.lstm(packed)
         return self.fc(h[-1])
 
 
@@ -74,7 +77,10 @@ def main() -> None:
     p.add_argument("--batch-size", type=int, default=64, help="batch size (default: 64)")
     p.add_argument("--rounds", type=int, default=3, help="alternating rounds (default: 3)")
     p.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
+    p.add_argument("--threads", type=int, help="torch CPU threads (default: torch's choice)")
     args = p.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
 
     cfg = ClassifyConfig(
         data="imdb",
@@ -93,7 +99,7 @@ def main() -> None:
 
     seqlab_times, bare_times = [], []
     train_cfg = TrainConfig(epochs=1, batch_size=args.batch_size, lr=1e-3, quiet=True)
-    for round in range(args.rounds + 1):  # round 0 warms up kernels and caches; not counted
+    for r in range(args.rounds + 1):  # round 0 warms up kernels and caches; not counted
         seed_everything(0)
         model = classify.build_model(cfg, data.vocab_size, data.num_classes)
         with tempfile.TemporaryDirectory() as out:
@@ -104,8 +110,8 @@ def main() -> None:
         seed_everything(0)
         bare = BareLSTM(data.vocab_size, args.embed, args.hidden)
         bare_times.append(bare_epoch(bare, torch.optim.Adam(bare.parameters(), lr=1e-3), batches))
-        print(f"round {round}: seqlab {seqlab_times[-1]:.2f}s  bare {bare_times[-1]:.2f}s")
-        if round == 0:
+        print(f"round {r}: seqlab {seqlab_times[-1]:.2f}s  bare {bare_times[-1]:.2f}s")
+        if r == 0:
             seqlab_times.clear()
             bare_times.clear()
 
@@ -124,7 +130,7 @@ def main() -> None:
     command = (
         f"python benchmarks/throughput.py --limit {args.limit} --max-length {args.max_length} "
         f"--embed {args.embed} --hidden {args.hidden} --batch-size {args.batch_size} "
-        f"--rounds {args.rounds}"
+        f"--rounds {args.rounds}" + (f" --threads {args.threads}" if args.threads else "")
     )
     run = {
         "name": f"lstm-{args.embed}-{args.hidden}-trainer-vs-bare",

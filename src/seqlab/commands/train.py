@@ -158,6 +158,7 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
     opt("--seed", "random seed (data split, initialisation, order)", t.seed, type=int)
     opt("--device", "auto, cpu, cuda or mps", t.device)
     opt("--amp", "bf16 autocast", action=bool_flag)
+    opt("--threads", "CPU threads (default: all cores; 1 is faster on a busy machine)", type=int)
     opt("--log-every", "steps between progress-bar updates", t.log_every, type=int)
     opt("--quiet", "no progress bar or per-epoch lines", action=bool_flag)
 

@@ -36,6 +36,7 @@ class TrainConfig:
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = False  # bf16 autocast
+    threads: int | None = None  # CPU threads of torch; None: torch's default (all cores)
     limit_batches: int | None = None  # at most this many batches per epoch and split (dry runs)
     log_every: int = 20  # steps between progress-bar updates (each one syncs the loss)
     quiet: bool = False

@@ -141,6 +141,10 @@ class Trainer:
         callbacks: Sequence[Callback] = (),
     ) -> None:
         self.config = config
+        if config.threads is not None:
+            # On a busy machine fewer threads than cores avoid OpenMP threads waiting on
+            # each other; one per process is best when several processes share the cores.
+            torch.set_num_threads(config.threads)
         self.device = select_device(config.device, dist_info().local_rank)
         self.dist = init_distributed(self.device)
         self.model = model.to(self.device)
