@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import os
 import platform
 import statistics
 import tempfile
@@ -148,7 +149,8 @@ def main() -> None:
         "bare_epoch_s": [round(t, 3) for t in bare_times],
         "command": command,
         "date": datetime.date.today().isoformat(),
-        "machine": f"{torch.get_num_threads()} CPU threads, {cpu}, torch {torch.__version__}",
+        "machine": f"{os.cpu_count()} CPU cores ({torch.get_num_threads()} torch threads), {cpu}, "
+        f"torch {torch.__version__}",
     }
     previous = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"runs": []}
     runs = [r for r in previous["runs"] if r["name"] != run["name"]] + [run]
