@@ -21,7 +21,17 @@ COMMAND_MODULES = [
 
 
 class _Parser(argparse.ArgumentParser):
-    """ArgumentParser that lists the valid options when it meets an unknown one."""
+    """ArgumentParser whose unknown-option errors come from the (sub-)command that knows them.
+
+    argparse hands a sub-command's leftovers up to the top-level parser, whose message would list
+    the wrong options; a leaf parser (one without sub-commands) reports them itself instead.
+    """
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
+        namespace, extras = super().parse_known_args(args, namespace)
+        if extras and self._subparsers is None:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
     def error(self, message: str) -> None:  # noqa: D401 - argparse API
         if "unrecognized arguments" in message:

@@ -18,24 +18,6 @@ DRY_RUN_LIMIT = 200  # texts per split in a --dry-run, unless --limit says other
 CLI_ONLY = ("config", "out", "resume", "dry_run")
 
 
-def _strict(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    """Make `parser` report unknown options itself, listing *its* valid options.
-
-    argparse hands a sub-command's unknown arguments up to the top-level parser, whose error
-    would list only the top-level options; this sub-class raises the error where they are known.
-    """
-
-    class Strict(type(parser)):  # type: ignore[misc]
-        def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
-            namespace, extras = super().parse_known_args(args, namespace)
-            if extras:
-                self.error(f"unrecognized arguments: {' '.join(extras)}")
-            return namespace, extras
-
-    parser.__class__ = Strict
-    return parser
-
-
 def _number(text: str) -> int | float:
     """--limit: a count ("2000") or a fraction ("0.1")."""
     try:
@@ -273,7 +255,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_classify_options(classify)
     names = [a.dest for a in classify._actions if a.dest not in ("help", "config")]
     classify.set_defaults(func=run_train_classify, option_names=names)
-    _strict(classify)
 
     ev = subparsers.add_parser(
         "evaluate",
@@ -294,7 +275,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     ev.add_argument("--dry-run", action="store_true", help="evaluate 2 batches only")
     ev.set_defaults(func=run_evaluate)
-    _strict(ev)
 
     pr = subparsers.add_parser(
         "predict",
@@ -304,4 +284,3 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     pr.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train")
     pr.add_argument("texts", nargs="+", metavar="TEXT", help="texts to classify ('-': stdin)")
     pr.set_defaults(func=run_predict)
-    _strict(pr)
