@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from seqlab.data.paths import data_dir
+
+# Tiny test models run fastest on one thread, and oneDNN's threaded LSTM stalls when other
+# processes share the cores. Set before torch is imported, so subprocesses (CLI, torchrun) agree.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -18,15 +18,6 @@ from seqlab.models.ngram import hashed_ngrams
 ENCODERS = ["dense", "rnn", "lstm", "gru", "ngram", "transformer"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (oneDNN's threaded LSTM stalls on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def count(module: torch.nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())
 

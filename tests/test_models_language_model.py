@@ -12,15 +12,6 @@ from seqlab.models import LanguageModel, LanguageModelConfig, model_from_config
 ARCHS = ["transformer", "rnn", "lstm", "gru"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (oneDNN's threaded LSTM stalls on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def tiny(arch: str, **kw) -> LanguageModel:
     torch.manual_seed(0)
     cfg = dict(vocab_size=50, arch=arch, embed_dim=16, hidden_size=16, num_heads=2, dropout=0.0)

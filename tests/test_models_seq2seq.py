@@ -18,15 +18,6 @@ from seqlab.models import (
 SCORES = [None, "dot", "general", "additive", "cosine"]
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """Tiny models run fastest on one thread (oneDNN's threaded LSTM stalls on a busy machine)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def rnn_model(cell: str = "gru", attention: str | None = "general", **kw) -> Seq2Seq:
     torch.manual_seed(0)
     cfg = Seq2SeqConfig(30, 40, cell=cell, embed_dim=8, hidden_size=16, attention=attention, **kw)
