@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+from seqlab.tasks.configs import ENCODERS
+
 TASK_MODELS = {
-    "classify": ("dense", "rnn", "lstm", "gru", "ngram", "transformer"),
+    "classify": ENCODERS,
     "lm": ("transformer", "rnn", "lstm", "gru"),
     "translate": ("rnn", "lstm", "gru", "transformer", "compact"),
 }
@@ -24,7 +26,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--model",
         default=None,
-        help="classify: dense|rnn|lstm|gru|ngram|transformer (default lstm); lm: transformer|rnn|"
+        help=f"classify: {'|'.join(ENCODERS)} (default lstm); lm: transformer|rnn|"
         "lstm|gru (default transformer); translate: rnn|lstm|gru|transformer|compact (default gru)",
     )
     p.add_argument("--checkpoint", default=None, help="summarise the model saved in this file")
@@ -46,8 +48,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=None,
         help="translate (rnn|lstm|gru): attention score; none by default",
     )
-    p.add_argument("--buckets", type=int, default=2**18, help="classify ngram: hash buckets")
-    p.add_argument("--ngrams", type=int, default=2, help="classify ngram: use 1..N-grams")
+    p.add_argument("--buckets", type=int, default=2**18, help="classify ngram/nbsvm: hash buckets")
+    p.add_argument("--ngram", type=int, default=2, help="classify ngram/nbsvm: use 1..N-grams")
     p.set_defaults(func=run)
 
 
@@ -77,7 +79,7 @@ def build_model(args: argparse.Namespace):
             cfg = SequenceClassifierConfig(
                 args.vocab_size, args.num_classes, name, args.embed, args.hidden, args.layers,
                 args.bidirectional, max_length=args.max_length, num_heads=args.heads,
-                ngram_n=args.ngrams, num_buckets=args.buckets,
+                ngram_n=args.ngram, num_buckets=args.buckets,
             )  # fmt: skip
             return SequenceClassifier(cfg)
         if args.task == "lm":

@@ -99,7 +99,8 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
         choices=("last", "mean", "max"),
     )
     opt("--heads", "Transformer attention heads", d.heads, type=int)
-    opt("--ngram", "ngram model: use 1..N-grams", d.ngram, type=int)
+    opt("--ngram", "ngram/nbsvm models: use 1..N-grams", d.ngram, type=int)
+    opt("--buckets", "ngram/nbsvm models: hash buckets for 2..N-grams", d.buckets, type=int)
     opt(
         "--backend",
         "fused (fast) or scratch (readable) layers",

@@ -2,13 +2,16 @@
 
 Encoders: "dense" (the Keras "ordinary network": Embedding, Flatten, Dense(relu); needs a fixed
 `max_length`), "rnn", "lstm", "gru" (seqlab.nn recurrent layers), "ngram" (fastText bag of hashed
-n-grams) and "transformer" (a Transformer encoder stack). With two classes the model has one output
-unit (Keras' sigmoid + binary cross-entropy), so parameter counts match the Keras course models.
+n-grams), "nbsvm" (NB-weighted binarized n-grams, Wang & Manning 2012; call `prepare` with the
+training batches before training) and "transformer" (a Transformer encoder stack). With two
+classes the model has one output unit (Keras' sigmoid + binary cross-entropy), so parameter
+counts match the Keras course models.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
@@ -26,10 +29,10 @@ from seqlab.models.common import (
     pool,
     recurrent_layer,
 )
-from seqlab.models.ngram import NgramBag
+from seqlab.models.ngram import NBWeightedBag, NgramBag
 from seqlab.nn.transformer import TransformerEncoder, positional_encoding
 
-ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "transformer")
+ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "transformer")
 
 
 @dataclass
@@ -52,8 +55,10 @@ class SequenceClassifierConfig:
     num_heads: int = 2
     norm_first: bool = False
     positional: str = "sinusoidal"  # or "learned"
-    ngram_n: int = 2  # ngram encoder: features are 1..n-grams
-    num_buckets: int = 2**18  # ngram encoder: hash buckets for the n-grams with n >= 2
+    ngram_n: int = 2  # ngram/nbsvm encoders: features are 1..n-grams
+    num_buckets: int = 2**18  # ngram/nbsvm encoders: hash buckets for the n-grams with n >= 2
+    nb_alpha: float = 0.5  # nbsvm: Laplace smoothing of the NB feature counts
+    nb_min_count: int = 2  # nbsvm: features in fewer training documents get no weight
 
 
 class SequenceClassifier(nn.Module):
@@ -71,6 +76,11 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"pooling must be one of {POOLINGS}, got {c.pooling!r}")
         if c.encoder == "ngram":
             self.bag = NgramBag(c.vocab_size, c.embed_dim, c.ngram_n, c.num_buckets)
+            features = c.embed_dim
+        elif c.encoder == "nbsvm":
+            if c.num_classes != 2:
+                raise ValueError(f"the nbsvm encoder needs two classes, got {c.num_classes}")
+            self.bag = NBWeightedBag(c.vocab_size, c.embed_dim, c.ngram_n, c.num_buckets)
             features = c.embed_dim
         else:
             self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=PAD_ID)
@@ -120,7 +130,7 @@ class SequenceClassifier(nn.Module):
     def encode(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Sentence features (B, F) for ids (B, T) and lengths (B,)."""
         c = self.config
-        if c.encoder == "ngram":
+        if c.encoder in ("ngram", "nbsvm"):
             return self.bag(ids, length_mask(lengths, ids.size(1)))
         if c.encoder == "dense":
             T = ids.size(1)
@@ -151,6 +161,20 @@ class SequenceClassifier(nn.Module):
         x = self.positions(x * math.sqrt(c.embed_dim))
         x = self.transformer(x, key_mask=length_mask(lengths, x.size(1)))
         return pool(x, lengths, self.pooling)
+
+    @torch.no_grad()
+    def prepare(self, batches: Iterable[dict[str, Tensor]]) -> None:
+        """Data-dependent set-up from the training batches, before training.
+
+        Only the nbsvm encoder has any (its NB log-count ratios); for the others this is a no-op.
+        """
+        if self.config.encoder != "nbsvm":
+            return
+        self.bag.fit_ratio(
+            ((b["ids"], length_mask(b["lengths"], b["ids"].size(1)), b["labels"]) for b in batches),
+            self.config.nb_alpha,
+            self.config.nb_min_count,
+        )
 
     def forward(
         self, ids: Tensor, lengths: Tensor | None = None, labels: Tensor | None = None

@@ -83,6 +83,7 @@ def build_model(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> Seque
         max_length=cfg.max_length if cfg.model in ("dense", "transformer") else None,
         num_heads=cfg.heads,
         ngram_n=cfg.ngram,
+        num_buckets=cfg.buckets,
     )
     try:
         return SequenceClassifier(config)
@@ -129,6 +130,8 @@ def train(
         data = load_data(cfg, seed=train_cfg.seed)
     seed_everything(train_cfg.seed)
     model = build_model(cfg, data.vocab_size, data.num_classes)
+    if not resume:  # a resumed run takes its fitted state from the checkpoint
+        model.prepare(DataLoader(data.train, batch_size=256, collate_fn=pad_collate))
     meta = {
         "task": TASK,
         "data": dataclasses.asdict(cfg),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # The SequenceClassifier encoders (seqlab.models.classifier.ENCODERS; a test keeps them equal).
-ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "transformer")
+ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "transformer")
 
 
 @dataclass
@@ -23,7 +23,7 @@ class ClassifyConfig:
     max_vocab: int | None = None
     max_length: int | None = 256
     truncate: str = "pre"  # "pre" keeps the end of long texts (Keras), "post" the beginning
-    model: str = "lstm"  # dense | rnn | lstm | gru | ngram | transformer
+    model: str = "lstm"  # one of ENCODERS
     embed: int = 100
     hidden: int = 100
     layers: int = 1
@@ -34,4 +34,5 @@ class ClassifyConfig:
     pooling: str | None = None
     heads: int = 2
     ngram: int = 2
+    buckets: int = 2**18
     backend: str = "fused"
