@@ -157,3 +157,25 @@ def test_bad_state_and_configuration_raise() -> None:
         LSTM(4, 3, recurrent_dropout=0.2, backend="fused")
     with pytest.raises(ValueError, match="dropout must be in"):
         GRU(4, 3, dropout=1.0)
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+@pytest.mark.parametrize("layers, bidirectional", [(1, False), (1, True), (2, True)])
+@pytest.mark.parametrize("batch_first", [True, False])
+def test_outputs_fast_path_equals_forward(cls, layers, bidirectional, batch_first) -> None:
+    """`outputs()` (unpacked, reversed within lengths) == forward()[0]: values and gradients."""
+    torch.manual_seed(0)
+    layer = cls(5, 7, layers, bidirectional, backend="fused", batch_first=batch_first)
+    x = torch.randn(4, 9, 5, requires_grad=True)
+    lengths = torch.tensor([9, 3, 6, 1])
+    inputs = x if batch_first else x.transpose(0, 1)
+    expected = layer(inputs, lengths=lengths)[0]
+    got = layer.outputs(inputs, lengths)
+    torch.testing.assert_close(got, expected, atol=1e-6, rtol=1e-5)
+    weights = torch.randn_like(expected)
+    grads = [
+        torch.autograd.grad((out * weights).sum(), [x, *layer.parameters()])
+        for out in (layer(inputs, lengths=lengths)[0], layer.outputs(inputs, lengths))
+    ]
+    for a, b in zip(*grads, strict=True):
+        torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)

@@ -24,7 +24,6 @@ from seqlab.models.common import (
     RECURRENT,
     check_ids,
     check_lengths,
-    final_hidden,
     length_mask,
     pool,
     recurrent_layer,
@@ -147,15 +146,14 @@ class SequenceClassifier(nn.Module):
             return torch.relu(self.dense(self.flatten(x)))
         x = self.embedding(ids)  # (B, T, C)
         if c.encoder in RECURRENT:
-            if not c.bidirectional:
-                # A forward RNN is causal: outputs at real steps ignore the right padding, and the
-                # output at step lengths-1 is the final state. Running unpacked is the same
-                # function and several times faster than torch's packed-sequence kernels on CPU.
-                outputs, _ = self.rnn(x)  # (B, T, H)
-                return pool(outputs, lengths, self.pooling)
-            outputs, state = self.rnn(x, lengths=lengths)  # (B, T, 2H)
-            if self.pooling == "last":
-                return final_hidden(state, self.rnn.num_directions)
+            # Outputs only (no final state): the fused layers then skip the slow packed kernels.
+            outputs = self.rnn.outputs(x, lengths)  # (B, T, dirs*H)
+            if self.pooling == "last" and c.bidirectional:
+                # Keras' Bidirectional final state: forward after the last real token, backward
+                # after the first one.
+                H = c.hidden_size
+                last = pool(outputs[..., :H], lengths, "last")
+                return torch.cat([last, outputs[:, 0, H:]], dim=1)  # (B, 2H)
             return pool(outputs, lengths, self.pooling)
         # Transformer: scale embeddings by sqrt(C) before adding positions (Vaswani §3.4).
         x = self.positions(x * math.sqrt(c.embed_dim))
