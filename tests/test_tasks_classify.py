@@ -74,3 +74,13 @@ def test_checkpoint_names_its_task(trained):
     assert task_of_checkpoint(run / "best.pt") is classify
     with pytest.raises(CheckpointError, match="unknown task 'speech'"):
         task_module("speech")
+
+
+def test_no_validation_split_trains_on_all_of_train(tmp_path, monkeypatch):
+    """An empty validation split: the run watches the training loss."""
+    monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
+    data = write_reviews(tmp_path / "reviews.csv", 60)
+    cfg = ClassifyConfig(data=str(data), model="nbsvm", embed=1, split="9:0:1")
+    result = classify.train(cfg, TrainConfig(epochs=2, quiet=True, patience=1), tmp_path / "run")
+    assert len(result.data.valid) == 0 and len(result.history) >= 1
+    assert "valid_loss" not in result.history[0] and 0.0 <= result.test["accuracy"] <= 1.0

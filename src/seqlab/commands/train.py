@@ -68,7 +68,17 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
     opt("--text-column", "text column of a data file", d.text_column)
     opt("--label-column", "label column of a data file", d.label_column)
     opt("--limit", "class-balanced subset of each split: a count or a fraction", type=_number)
-    opt("--valid-fraction", "part of train held out for validation", d.valid_fraction, type=float)
+    opt(
+        "--split",
+        "official (the data's train/test) or a:b:c to pool and re-split, e.g. 7:1:2 "
+        "(default: official; 7:1:2 for one file)",
+    )
+    opt(
+        "--valid-fraction",
+        "with the official split: part of train held out for validation (0: none)",
+        d.valid_fraction,
+        type=float,
+    )
     opt("--tokenizer", "basic_english, whitespace, bpe or spacy", d.tokenizer)
     opt("--min-freq", "drop words seen fewer times in train", d.min_freq, type=int)
     opt("--max-vocab", "keep the most frequent words only", type=int)

@@ -49,6 +49,7 @@ def load_data(cfg: ClassifyConfig, seed: int = 0) -> ClassificationData:
     from seqlab.data import load_imdb, load_text_classification
 
     common = {
+        "split": cfg.split,
         "valid_fraction": cfg.valid_fraction,
         "seed": seed,
         "tokenizer": cfg.tokenizer,
@@ -59,7 +60,7 @@ def load_data(cfg: ClassifyConfig, seed: int = 0) -> ClassificationData:
         "limit": cfg.limit,
     }
     if cfg.data == "imdb":
-        return load_imdb(cfg.data_dir, **common)
+        return load_imdb(cfg.data_dir, **{**common, "split": cfg.split or "official"})
     columns = {"text_column": cfg.text_column, "label_column": cfg.label_column}
     return load_text_classification(cfg.data, **columns, **common)
 
@@ -143,7 +144,8 @@ def train(
         model,
         train_cfg,
         make_loader(data.train, b, shuffle=True, seed=seed),
-        make_loader(data.valid, b, shuffle=False),
+        # --valid-fraction 0 trains on all of train; the Trainer then watches the training loss.
+        make_loader(data.valid, b, shuffle=False) if len(data.valid) else None,
         metric=Accuracy(),
         out_dir=out_dir,
         meta=meta,
@@ -176,6 +178,7 @@ def train(
     trainer.log(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}")
     if out_dir is not None and trainer.dist.is_main:
         results = {"history": history, "test": test, "params": params, "train_wall_s": wall}
+        results["train_tokens"] = int(data.train.lengths.sum())  # per epoch, after truncation
         results |= {"config": meta["data"], "train_config": train_cfg.to_dict()}
         (Path(out_dir) / "results.json").write_text(json.dumps(results, indent=1) + "\n")
     return ClassifyResult(model, data, history, test, params, wall)
@@ -222,7 +225,7 @@ def read_split(
     if cfg.data == "imdb":
         source = imdb_source(cfg.data_dir)
         train_pool, test_pool = read_imdb_split(source, "train"), read_imdb_split(source, "test")
-        ratio = "official"
+        ratio = cfg.split or "official"
     else:
         records = read_records(cfg.data, cfg.text_column, cfg.label_column)
         index = {name: i for i, name in enumerate(label_names)}
@@ -230,7 +233,8 @@ def read_split(
         if unknown:
             raise SeqlabError(f"{cfg.data}: labels {unknown} are not the model's {label_names}")
         labels = np.array([index[label] for _, label, _ in records], dtype=np.int64)
-        train_pool, test_pool, ratio = ([t for t, _, _ in records], labels), None, "7:1:2"
+        train_pool, test_pool = ([t for t, _, _ in records], labels), None
+        ratio = cfg.split or "7:1:2"
     if split == "all":
         pools = [p for p in (train_pool, test_pool) if p is not None]
         texts = [t for p in pools for t in p[0]]

@@ -17,6 +17,9 @@ class ClassifyConfig:
     text_column: str = "text"
     label_column: str = "label"
     limit: int | float | None = None  # class-balanced subset of each split: a count or fraction
+    # "official" (the data set's own train/test; valid carved from train by valid_fraction) or
+    # "a:b:c" (pool all labelled texts, split a:b:c); None: official, or 7:1:2 for one user file.
+    split: str | None = None
     valid_fraction: float = 0.2
     tokenizer: str = "basic_english"
     min_freq: int = 1

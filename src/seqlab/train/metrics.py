@@ -41,7 +41,8 @@ class Accuracy:
 
     def summarize(self, loss: float, totals: dict[str, float]) -> dict[str, float]:
         """{"accuracy": correct / count}."""
-        return {"accuracy": totals["correct"] / max(1.0, totals["count"])}
+        # An empty split sums no batches at all: report 0 rather than fail.
+        return {"accuracy": totals.get("correct", 0.0) / max(1.0, totals.get("count", 0.0))}
 
 
 class Perplexity:

@@ -1,0 +1,147 @@
+"""IMDB sentiment: train the headline models on the full data and record what they reach.
+
+Each run is one `seqlab train classify` command (the `command` field reproduces it); its
+OUT/results.json gives test accuracy, the best validation accuracy, parameters, epochs and the
+training wall time. Results go to benchmarks/results/imdb.json in the format of BENCHMARKS.md;
+re-running a run replaces its entry.
+
+    python benchmarks/imdb.py --list            # the runs and their commands
+    python benchmarks/imdb.py                   # all runs (about half an hour on 2 cores)
+    python benchmarks/imdb.py --only nbsvm-fast # one run
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results" / "imdb.json"
+
+# name -> (tags, options of `seqlab train classify`). Every run holds out 20% of train for
+# validation and, with --patience, keeps the weights of the best validation epoch.
+RUNS: dict[str, tuple[list[str], str]] = {
+    # A fast baseline: NB-weighted uni+bigrams (NBSVM's features, logistic regression), 1 epoch.
+    "nbsvm-fast": (
+        ["baseline"],
+        "--model nbsvm --embed 1 --ngram 2 --buckets 1048576 --max-length none "
+        "--optimizer adam --lr 1e-3 --batch-size 64 --epochs 1",
+    ),
+    # The best model without pretrained weights: the same with trigrams and 16M hash buckets.
+    "nbsvm-trigram": (
+        ["baseline"],
+        "--model nbsvm --embed 1 --ngram 3 --buckets 16777216 --max-length none "
+        "--optimizer adam --lr 1e-3 --batch-size 64 --epochs 4 --patience 2 "
+        "--monitor valid_accuracy",
+    ),
+    # The course's LSTM: Adam at 1e-3, embedding and state 100, 256 tokens, 5 epochs.
+    "course-lstm": (
+        ["course", "rnn"],
+        "--model lstm --embed 100 --hidden 100 --layers 1 --bidirectional --pooling max "
+        "--max-length 256 --min-freq 5 --optimizer adam --lr 1e-3 --batch-size 64 --epochs 5 "
+        "--patience 2 --monitor valid_accuracy",
+    ),
+    # The strongest recurrent model we train here: a BiGRU over 512 tokens with max pooling.
+    "bigru-512": (
+        ["rnn"],
+        "--model gru --embed 128 --hidden 128 --layers 1 --bidirectional --pooling max "
+        "--dropout 0.3 --max-length 512 --min-freq 5 --optimizer adamw --lr 2e-3 "
+        "--weight-decay 0.01 --schedule cosine --warmup 0.1 --batch-size 64 --epochs 5 "
+        "--patience 2 --monitor valid_accuracy",
+    ),
+}
+
+
+def command(name: str, out: Path, threads: int) -> str:
+    """The full, reproducible command line of a run."""
+    options = RUNS[name][1]
+    return f"seqlab train classify --data imdb {options} --seed 0 --threads {threads} --out {out}"
+
+
+def machine(threads: int) -> str:
+    """Cores, processor and torch version, as BENCHMARKS.md asks."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} CPU cores ({threads} torch threads), {cpu}, torch {torch.__version__}"
+
+
+def record(name: str, out: Path, cmd: str, threads: int) -> dict:
+    """The BENCHMARKS.md entry of a finished run, from its results.json."""
+    results = json.loads((out / "results.json").read_text())
+    history = results["history"]
+    epochs = len(history)
+    return {
+        "name": name,
+        "tags": RUNS[name][0],
+        "metrics": {
+            "test_accuracy": round(results["test"]["accuracy"], 4),
+            "valid_accuracy": round(max(h["valid_accuracy"] for h in history), 4),
+        },
+        "params": results["params"],
+        "epochs": epochs,
+        "train_wall_s": round(results["train_wall_s"], 1),
+        # training tokens (after truncation) of all epochs over the wall time, validation included
+        "tokens_per_s": round(results["train_tokens"] * epochs / results["train_wall_s"]),
+        "command": cmd,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(threads),
+    }
+
+
+def save(entry: dict) -> None:
+    """Replace the run's entry in benchmarks/results/imdb.json (written atomically)."""
+    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"benchmark": "imdb"}
+    runs = [r for r in data.get("runs", []) if r["name"] != entry["name"]] + [entry]
+    data["runs"] = sorted(
+        runs, key=lambda r: list(RUNS).index(r["name"]) if r["name"] in RUNS else 99
+    )
+    tmp = RESULTS.with_suffix(".tmp")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    os.replace(tmp, RESULTS)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help=f"comma-separated runs from {', '.join(RUNS)}")
+    parser.add_argument("--list", action="store_true", help="print the runs and their commands")
+    parser.add_argument("--out", default="runs/imdb", help="folder for checkpoints and logs")
+    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else list(RUNS)
+    unknown = [n for n in names if n not in RUNS]
+    if unknown:
+        parser.error(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
+    for name in names:
+        out = Path(args.out) / name
+        cmd = command(name, out, args.threads)
+        if args.list:
+            print(f"{name}: {cmd}")
+            continue
+        print(f"== {name}: {cmd}", flush=True)
+        seqlab = [sys.executable, "-m", "seqlab", *shlex.split(cmd)[1:]]
+        if subprocess.run(seqlab).returncode != 0:
+            print(f"{name} failed", file=sys.stderr)
+            return 1
+        entry = record(name, out, cmd, args.threads)
+        save(entry)
+        print(f"== {name}: {json.dumps(entry['metrics'])} in {entry['train_wall_s']} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
