@@ -103,3 +103,12 @@ def token_loss(logits: Tensor, targets: Tensor) -> Tensor:
     return nn.functional.cross_entropy(
         logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=PAD_ID
     )
+
+
+def translation_example(src_vocab: int, tgt_vocab: int, B: int, T: int) -> dict[str, Tensor]:
+    """A random full-length translate batch: src (B, T), src_lengths (B,), tgt (B, T)."""
+    return {
+        "src": torch.randint(1, src_vocab, (B, T)),
+        "src_lengths": torch.full((B,), T, dtype=torch.long),
+        "tgt": torch.randint(1, tgt_vocab, (B, T)),
+    }

@@ -21,6 +21,7 @@ from seqlab.models.common import (
     length_mask,
     recurrent_layer,
     token_loss,
+    translation_example,
 )
 from seqlab.nn.attention import SCORES, Seq2SeqAttention
 
@@ -152,10 +153,5 @@ class Seq2Seq(nn.Module):
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random translation batch, e.g. for `seqlab.summary`."""
-        S = T = length or 8
         c = self.config
-        return {
-            "src": torch.randint(1, c.src_vocab_size, (batch_size, S)),
-            "src_lengths": torch.full((batch_size,), S, dtype=torch.long),
-            "tgt": torch.randint(1, c.tgt_vocab_size, (batch_size, T)),
-        }
+        return translation_example(c.src_vocab_size, c.tgt_vocab_size, batch_size, length or 8)

@@ -17,7 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.models.common import PAD_ID, check_ids, check_lengths, length_mask, token_loss
+from seqlab.models.common import (
+    PAD_ID,
+    check_ids,
+    check_lengths,
+    length_mask,
+    token_loss,
+    translation_example,
+)
 from seqlab.models.seq2seq import check_target
 from seqlab.nn.transformer import TransformerDecoder, TransformerEncoder, positional_encoding
 
@@ -127,10 +134,5 @@ class TransformerTranslator(nn.Module):
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random translation batch, e.g. for `seqlab.summary`."""
-        S = T = length or 8
         c = self.config
-        return {
-            "src": torch.randint(1, c.src_vocab_size, (batch_size, S)),
-            "src_lengths": torch.full((batch_size,), S, dtype=torch.long),
-            "tgt": torch.randint(1, c.tgt_vocab_size, (batch_size, T)),
-        }
+        return translation_example(c.src_vocab_size, c.tgt_vocab_size, batch_size, length or 8)
