@@ -22,6 +22,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from seqlab.atomic import write_text_atomic
+
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results" / "imdb.json"
 
@@ -110,9 +112,7 @@ def save(entry: dict) -> None:
     data["runs"] = sorted(
         runs, key=lambda r: list(RUNS).index(r["name"]) if r["name"] in RUNS else 99
     )
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, RESULTS)
+    write_text_atomic(RESULTS, json.dumps(data, indent=2) + "\n")
 
 
 def main() -> int:

@@ -10,30 +10,16 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from seqlab.atomic import write_text_atomic
 from seqlab.errors import SeqlabError
 from seqlab.study.sentiment import RunSpec, StudySettings, plan, table_e
 
 RECURRENT = ("rnn", "lstm", "gru")
-
-
-def write_atomic(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file and os.replace (never a half-written file)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def configs(spec: RunSpec, settings: StudySettings) -> tuple[Any, Any]:
@@ -194,8 +180,8 @@ class StudyRunner:
             result["wall_s"] = round(time.perf_counter() - start, 2)  # with data and test
             self.by_config[result["config_key"]] = result
         lines = "".join(json.dumps(r) + "\n" for r in result["history"])
-        write_atomic(path.with_suffix(".jsonl"), lines)
-        write_atomic(path, json.dumps(result, indent=1) + "\n")  # last: marks the run done
+        write_text_atomic(path.with_suffix(".jsonl"), lines)
+        write_text_atomic(path, json.dumps(result, indent=1) + "\n")  # last: marks the run done
         self.trained += twin is None
         same = f" (same model as {twin['name']})" if twin is not None else ""
         self.log(

@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
+from seqlab.atomic import write_text_atomic
 from seqlab.data import BucketBatchSampler, ClassificationData, TextEncoder, pad_collate
 from seqlab.data.classification import ClassificationDataset, make_splits
 from seqlab.errors import CheckpointError, SeqlabError
@@ -180,7 +181,7 @@ def train(
         results = {"history": history, "test": test, "params": params, "train_wall_s": wall}
         results["train_tokens"] = int(data.train.lengths.sum())  # per epoch, after truncation
         results |= {"config": meta["data"], "train_config": train_cfg.to_dict()}
-        (Path(out_dir) / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+        write_text_atomic(Path(out_dir) / "results.json", json.dumps(results, indent=1) + "\n")
     return ClassifyResult(model, data, history, test, params, wall)
 
 
