@@ -80,3 +80,28 @@ def test_two_process_ddp_matches_single_process(tmp_path):
         "last.pt",
         "log.jsonl",
     ]
+
+
+@pytest.mark.slow
+def test_cli_under_torchrun_with_a_rank_that_gets_no_validation_batch(tmp_path, monkeypatch):
+    """`torchrun -m seqlab train classify`: 20 validation texts are one batch, so rank 1 has no
+    validation batch; the run must still finish, and its sharded validation loss must equal a
+    single-process evaluation of the saved model (each example counted exactly once)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_cli_train import write_reviews
+
+    monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
+    data = write_reviews(tmp_path / "reviews.csv", 200)
+    out = tmp_path / "run"
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    options = ["--data", str(data), "--model", "gru", "--embed", "8", "--hidden", "8"]
+    run([*torchrun, "--nproc_per_node", "2", "-m", "seqlab", "train", "classify", *options,
+         "--epochs", "2", "--out", str(out), "--quiet"])  # fmt: skip
+    logged = json.loads((out / "log.jsonl").read_text().splitlines()[-1])
+    evaluated = subprocess.run(
+        [sys.executable, "-m", "seqlab", "evaluate", str(out / "last.pt"), "--split", "valid"],
+        capture_output=True, text=True, timeout=120, check=True,
+    ).stdout  # fmt: skip
+    assert "(20 examples)" in evaluated
+    loss = float(evaluated.split("loss ")[1].split()[0])
+    assert loss == pytest.approx(logged["valid_loss"], abs=1e-4)

@@ -15,8 +15,11 @@ class Metric(Protocol):
 
     `counts` returns tensors to be summed over an epoch; "count" (required) is the number of
     targets the batch's mean loss was taken over, so the epoch loss is a true per-target mean.
-    `summarize` turns the summed counts and that epoch loss into named metrics.
+    `summarize` turns the summed counts and that epoch loss into named metrics. `keys` names
+    the counts, so a process that saw no batch still contributes zeros to the all-reduce.
     """
+
+    keys: tuple[str, ...]
 
     def counts(self, logits: torch.Tensor, batch: Batch) -> Batch:
         """Per-batch sums, including "count"."""
@@ -30,6 +33,8 @@ class Metric(Protocol):
 class Accuracy:
     """Classification accuracy; logits (B, 1) are one sigmoid unit (> 0: positive), else (B, C)."""
 
+    keys = ("count", "correct")
+
     def counts(self, logits: torch.Tensor, batch: Batch) -> Batch:
         """Number of labels and of correct predictions in the batch."""
         labels = batch["labels"]  # (B,)
@@ -41,8 +46,7 @@ class Accuracy:
 
     def summarize(self, loss: float, totals: dict[str, float]) -> dict[str, float]:
         """{"accuracy": correct / count}."""
-        # An empty split sums no batches at all: report 0 rather than fail.
-        return {"accuracy": totals.get("correct", 0.0) / max(1.0, totals.get("count", 0.0))}
+        return {"accuracy": totals["correct"] / max(1.0, totals["count"])}
 
 
 class Perplexity:
@@ -51,6 +55,8 @@ class Perplexity:
     `target_key` names the target tokens in the batch; `offset` skips leading positions that are
     not predicted (1 for a seq2seq `tgt`, whose first token is `<sos>`). Pad id 0 is not counted.
     """
+
+    keys = ("count",)
 
     def __init__(self, target_key: str = "targets", offset: int = 0) -> None:
         self.target_key = target_key

@@ -72,8 +72,12 @@ def run_epoch(
     Losses are accumulated on the device and synced only every `log_every` steps, so a GPU
     is not stalled by a `.item()` per batch.
     """
-    totals: dict[str, torch.Tensor] = {}
-    loss_sum = torch.zeros((), device=device, dtype=torch.float64)
+
+    def zero() -> torch.Tensor:
+        return torch.zeros((), device=device, dtype=torch.float64)
+
+    totals = {k: zero() for k in metric.keys}  # present even if this process gets no batch
+    loss_sum = zero()
     for i, batch in enumerate(loader):
         if limit is not None and i >= limit:
             break
@@ -85,7 +89,7 @@ def run_epoch(
         counts = metric.counts(logits.detach(), batch)
         loss_sum += loss.detach().double() * counts["count"].to(device)
         for k, v in counts.items():
-            totals[k] = totals.get(k, 0) + v.to(device, torch.float64)
+            totals[k] = totals[k] + v.to(device, torch.float64)
         if bar is not None:
             bar.update()
             if (i + 1) % log_every == 0:
