@@ -50,13 +50,23 @@ RUNS: dict[str, tuple[list[str], str]] = {
         "--max-length 256 --min-freq 5 --optimizer adam --lr 1e-3 --batch-size 64 --epochs 5 "
         "--patience 2 --monitor valid_accuracy",
     ),
-    # The strongest recurrent model we train here: a BiGRU over 512 tokens with max pooling.
-    "bigru-512": (
+    # The strongest recurrent model: a BiGRU over whole reviews, max pooling, dropout 0.5.
+    # (The same at 512 tokens with dropout 0.3 and min-freq 5 reached 0.889 test.) Validation
+    # picks epoch 2 of 4 ...
+    "bigru-validated": (
         ["rnn"],
         "--model gru --embed 128 --hidden 128 --layers 1 --bidirectional --pooling max "
-        "--dropout 0.3 --max-length 512 --min-freq 5 --optimizer adamw --lr 2e-3 "
-        "--weight-decay 0.01 --schedule cosine --warmup 0.1 --batch-size 64 --epochs 5 "
+        "--dropout 0.5 --max-length none --min-freq 2 --optimizer adamw --lr 2e-3 "
+        "--weight-decay 0.05 --schedule cosine --warmup 0.1 --batch-size 64 --epochs 4 "
         "--patience 2 --monitor valid_accuracy",
+    ),
+    # ... so the final model trains for 2 epochs on all 25,000 training reviews (no validation).
+    "bigru-full": (
+        ["rnn"],
+        "--model gru --embed 128 --hidden 128 --layers 1 --bidirectional --pooling max "
+        "--dropout 0.5 --max-length none --min-freq 2 --optimizer adamw --lr 2e-3 "
+        "--weight-decay 0.05 --schedule cosine --warmup 0.1 --batch-size 64 --epochs 2 "
+        "--valid-fraction 0",
     ),
 }
 
@@ -87,13 +97,12 @@ def record(name: str, out: Path, cmd: str, threads: int) -> dict:
     results = json.loads((out / "results.json").read_text())
     history = results["history"]
     epochs = len(history)
+    valid = [h["valid_accuracy"] for h in history if "valid_accuracy" in h]  # none: no valid split
     return {
         "name": name,
         "tags": RUNS[name][0],
-        "metrics": {
-            "test_accuracy": round(results["test"]["accuracy"], 4),
-            "valid_accuracy": round(max(h["valid_accuracy"] for h in history), 4),
-        },
+        "metrics": {"test_accuracy": round(results["test"]["accuracy"], 4)}
+        | ({"valid_accuracy": round(max(valid), 4)} if valid else {}),
         "params": results["params"],
         "epochs": epochs,
         "train_wall_s": round(results["train_wall_s"], 1),
