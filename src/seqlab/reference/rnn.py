@@ -38,14 +38,20 @@ class RNNOutput(NamedTuple):
     tokens: tuple[str, ...] | None = None
 
 
+def square(name: str, W: np.ndarray) -> np.ndarray:
+    """W as a float (n, n) matrix, or a ValueError naming the expected shape."""
+    W = matrix(name, W, "(n, n)")
+    if W.shape[1] != W.shape[0]:
+        raise ValueError(f"{name} must be square with shape (n, n), got shape {W.shape}")
+    return W
+
+
 def check_params(
     W: np.ndarray, V: np.ndarray, U: np.ndarray, b: np.ndarray, c: np.ndarray
 ) -> RNNParams:
     """Validate the shapes of W, V, U, b, c against each other; return them as float arrays."""
-    W = matrix("W", W, "(n, n)")
+    W = square("W", W)
     n = W.shape[0]
-    if W.shape[1] != n:
-        raise ValueError(f"W must be square with shape (n, n), got shape {W.shape}")
     U = matrix("U", U, f"(n={n}, C)", rows=n)
     V = matrix("V", V, f"(K, n={n})", cols=n)
     b = vector("b", b, f"(n={n},)", size=n)
@@ -57,10 +63,8 @@ def rnn_unit(
     h_prev: np.ndarray, x_t: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray
 ) -> np.ndarray:
     """The activation input a_t = b + W h_{t-1} + U x_t (Goodfellow et al. eq. 10.8); shape (n,)."""
-    W = matrix("W", W, "(n, n)")
+    W = square("W", W)
     n = W.shape[0]
-    if W.shape[1] != n:
-        raise ValueError(f"W must be square with shape (n, n), got shape {W.shape}")
     U = matrix("U", U, f"(n={n}, C)", rows=n)
     b = vector("b", b, f"(n={n},)", size=n)
     h_prev = vector("h_prev", h_prev, f"(n={n},)", size=n)
