@@ -62,17 +62,6 @@ def pool(outputs: Tensor, lengths: Tensor, how: str) -> Tensor:
     raise ValueError(f"pooling must be one of {POOLINGS}, got {how!r}")
 
 
-def final_hidden(state: Tensor | tuple[Tensor, Tensor], num_directions: int) -> Tensor:
-    """Top layer's final hidden state(s) from a recurrent state -> (B, dirs*H).
-
-    For a bidirectional layer this joins the forward state after the last real token with the
-    backward state after the first token, as Keras' Bidirectional(return_sequences=False) does.
-    """
-    h = state[0] if isinstance(state, tuple) else state  # (layers*dirs, B, H)
-    top = h[-num_directions:]  # (dirs, B, H)
-    return top.transpose(0, 1).reshape(h.size(1), -1)
-
-
 def recurrent_layer(
     cell: str,
     input_size: int,
