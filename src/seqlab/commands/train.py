@@ -1,4 +1,4 @@
-"""`seqlab train classify`, `seqlab evaluate CHECKPOINT`, `seqlab predict CHECKPOINT TEXT...`.
+"""`seqlab train classify|lm`, `seqlab evaluate CHECKPOINT`, `seqlab predict CHECKPOINT TEXT...`.
 
 Training options come from three layers: the dataclass defaults, a TOML file (`--config`, keys
 are the option names), then the flags given on the command line.
@@ -31,20 +31,22 @@ def _optional_int(text: str) -> int | None:
     return None if text.lower() == "none" else int(text)
 
 
-def _add_classify_options(p: argparse.ArgumentParser) -> None:
-    """Every option of `seqlab train classify`; dests are the config field names."""
-    from seqlab.tasks.configs import ENCODERS, ClassifyConfig
-    from seqlab.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
-
-    d, t = ClassifyConfig(), TrainConfig()
-    bool_flag = argparse.BooleanOptionalAction
-    group = p
+def _opt_adder(p: argparse.ArgumentParser) -> Any:
+    """`opt(flag, help, default, **kw)` adding to the current group, with the default shown."""
+    state = {"group": p}
 
     def opt(flag: str, help: str, default: Any = None, **kw: Any) -> None:
         suffix = f" (default: {default})" if default is not None else ""
-        group.add_argument(flag, help=help + suffix, **kw)
+        state["group"].add_argument(flag, help=help + suffix, **kw)
 
-    group = p.add_argument_group("run")
+    def group(title: str) -> None:
+        state["group"] = p.add_argument_group(title)
+
+    return opt, group
+
+
+def _add_run_options(p: argparse.ArgumentParser, opt: Any, default_out: str, dry: str) -> None:
+    """--config, --out, --resume, --dry-run."""
     opt(
         "--config",
         "read options from a TOML file (keys: option names); flags override it",
@@ -53,16 +55,23 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
     opt(
         "--out",
         "folder for last.pt, best.pt, log.jsonl, results.json",
-        "runs/classify",
+        default_out,
         metavar="DIR",
     )
     opt("--resume", "continue from OUT/last.pt", action="store_true")
-    opt(
-        "--dry-run",
-        f"1 epoch of 2 batches on {DRY_RUN_LIMIT} texts, to check a setup",
-        action="store_true",
-    )
-    group = p.add_argument_group("data")
+    opt("--dry-run", f"1 epoch of 2 batches{dry}, to check a setup", action="store_true")
+
+
+def _add_classify_options(p: argparse.ArgumentParser) -> None:
+    """Every option of `seqlab train classify`; dests are the config field names."""
+    from seqlab.tasks.configs import ENCODERS, ClassifyConfig
+
+    d = ClassifyConfig()
+    bool_flag = argparse.BooleanOptionalAction
+    opt, group = _opt_adder(p)
+    group("run")
+    _add_run_options(p, opt, "runs/classify", f" on {DRY_RUN_LIMIT} texts")
+    group("data")
     opt("--data", "'imdb' or a .csv/.tsv/.jsonl file with text and label columns", d.data)
     opt("--data-dir", "data folder (default: $SEQLAB_DATA or ../shared/data)")
     opt("--text-column", "text column of a data file", d.text_column)
@@ -89,7 +98,7 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
         d.truncate,
         choices=("pre", "post"),
     )
-    group = p.add_argument_group("model")
+    group("model")
     opt("--model", "encoder", d.model, choices=ENCODERS)
     opt("--embed", "embedding size", d.embed, type=int)
     opt(
@@ -117,7 +126,18 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
         d.backend,
         choices=("fused", "scratch"),
     )
-    group = p.add_argument_group("training")
+    _add_training_options(p, opt, group, ("valid_loss", "valid_accuracy"))
+
+
+def _add_training_options(
+    p: argparse.ArgumentParser, opt: Any, group: Any, monitors: tuple[str, ...]
+) -> None:
+    """The TrainConfig options every `seqlab train` task shares."""
+    from seqlab.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
+
+    t = TrainConfig()
+    bool_flag = argparse.BooleanOptionalAction
+    group("training")
     opt("--optimizer", "optimizer", t.optimizer, choices=OPTIMIZERS)
     opt("--lr", "learning rate", t.lr, type=float)
     opt("--momentum", "SGD momentum", t.momentum, type=float)
@@ -146,7 +166,7 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
         "--monitor",
         "what early stopping and best.pt watch",
         t.monitor,
-        choices=("valid_loss", "valid_accuracy"),
+        choices=monitors,
     )
     opt("--seed", "random seed (data split, initialisation, order)", t.seed, type=int)
     opt("--device", "auto, cpu, cuda or mps", t.device)
@@ -154,6 +174,65 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
     opt("--threads", "CPU threads (default: all cores; 1 is faster on a busy machine)", type=int)
     opt("--log-every", "steps between progress-bar updates", t.log_every, type=int)
     opt("--quiet", "no progress bar or per-epoch lines", action=bool_flag)
+
+
+def _add_lm_options(p: argparse.ArgumentParser) -> None:
+    """Every option of `seqlab train lm`; dests are the config field names."""
+    from seqlab.tasks.configs import LM_ARCHS, LM_PRESETS, LMConfig
+
+    d = LMConfig()
+    bool_flag = argparse.BooleanOptionalAction
+    opt, group = _opt_adder(p)
+    group("run")
+    _add_run_options(p, opt, "runs/lm", "")
+    opt(
+        "--preset",
+        "named settings (flags and --config override them): course = the assignment's "
+        "Transformer; cpu-lstm = seqlab's fast LSTM with an adaptive softmax",
+        choices=sorted(LM_PRESETS),
+    )
+    group("data")
+    opt("--data", "'wikitext-2', a .txt file (split 90:5:5) or TRAIN,VALID,TEST files", d.data)
+    opt("--data-dir", "data folder (default: $SEQLAB_DATA or ../shared/data)")
+    opt("--tokenizer", "whitespace, basic_english, bpe or spacy", d.tokenizer)
+    opt("--lower", "lower-case the text", action=bool_flag)
+    opt("--sos", "a <sos> token before every line", action=bool_flag)
+    opt("--min-freq", "words seen fewer times in train become <unk>", d.min_freq, type=int)
+    opt("--max-vocab", "keep the most frequent words only", type=int)
+    opt("--bptt", "tokens per truncated-BPTT window", d.bptt, type=int)
+    opt("--eval-batch-size", "columns of the valid/test streams", d.eval_batch_size, type=int)
+    group("model")
+    opt("--model", "architecture", d.model, choices=LM_ARCHS)
+    opt("--embed", "embedding size", d.embed, type=int)
+    opt("--hidden", "recurrent state / Transformer feed-forward size", d.hidden, type=int)
+    opt("--layers", "stacked layers", d.layers, type=int)
+    opt("--heads", "Transformer attention heads", d.heads, type=int)
+    opt("--dropout", "dropout", d.dropout, type=float)
+    opt("--tie-weights", "share the embedding and output matrices", action=bool_flag)
+    opt(
+        "--adaptive",
+        "adaptive softmax with these cutoffs, e.g. 2000,10000 ('none': full softmax)",
+        type=_cutoffs,
+    )
+    opt(
+        "--backend",
+        "fused (fast) or scratch (readable) layers",
+        d.backend,
+        choices=("fused", "scratch"),
+    )
+    _add_training_options(p, opt, group, ("valid_loss", "valid_perplexity"))
+
+
+def _cutoffs(text: str) -> list[int] | None:
+    """--adaptive: comma-separated increasing word ranks, or 'none'."""
+    if text.lower() == "none":
+        return None
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected cutoffs like 2000,10000, got {text!r}"
+        ) from None
 
 
 def _read_toml(path: str, valid: set[str]) -> dict[str, Any]:
@@ -175,12 +254,13 @@ def _read_toml(path: str, valid: set[str]) -> dict[str, Any]:
     return values
 
 
-def _classify_configs(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any]]:
-    """(ClassifyConfig, TrainConfig, run options) from defaults < TOML file < flags."""
-    from seqlab.tasks.configs import ClassifyConfig
+def _configs(
+    args: argparse.Namespace, task_class: type, presets: dict[str, dict[str, Any]] | None = None
+) -> tuple[Any, Any, dict[str, Any]]:
+    """(task config, TrainConfig, run options) from defaults < preset < TOML file < flags."""
     from seqlab.train.config import TrainConfig
 
-    task_fields = {f.name for f in dataclasses.fields(ClassifyConfig)}
+    task_fields = {f.name for f in dataclasses.fields(task_class)}
     train_fields = {f.name for f in dataclasses.fields(TrainConfig)}
     internal = ("func", "command", "task", "option_names")
     given = {k: v for k, v in vars(args).items() if k not in internal}
@@ -188,12 +268,20 @@ def _classify_configs(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any
     if "config" in given:
         values = _read_toml(given["config"], set(args.option_names))
     values.update(given)
+    preset = values.pop("preset", None)
+    if preset is not None:
+        if preset not in (presets or {}):
+            raise SeqlabError(
+                f"unknown preset {preset!r}; choose one of {', '.join(presets or {})}"
+            )
+        values = {**presets[preset], **values}
     run = {k: values.pop(k, None) for k in CLI_ONLY}
     if run["dry_run"]:
-        values.setdefault("limit", DRY_RUN_LIMIT)
+        if "limit" in task_fields:
+            values.setdefault("limit", DRY_RUN_LIMIT)
         values.update(epochs=1, limit_batches=2)
     try:
-        task = ClassifyConfig(**{k: v for k, v in values.items() if k in task_fields})
+        task = task_class(**{k: v for k, v in values.items() if k in task_fields})
         train = TrainConfig(**{k: v for k, v in values.items() if k in train_fields})
     except TypeError as e:  # a TOML value of the wrong type
         raise SeqlabError(f"bad option value: {e}") from None
@@ -203,12 +291,28 @@ def _classify_configs(args: argparse.Namespace) -> tuple[Any, Any, dict[str, Any
 def run_train_classify(args: argparse.Namespace) -> int:
     """Handler of `seqlab train classify`."""
     from seqlab.tasks import classify
+    from seqlab.tasks.configs import ClassifyConfig
     from seqlab.train.distributed import shutdown
 
-    task, train_cfg, run = _classify_configs(args)
+    task, train_cfg, run = _configs(args, ClassifyConfig)
     out = Path(run["out"] or "runs/classify")
     try:
         classify.train(task, train_cfg, out, resume=bool(run["resume"]))
+    finally:
+        shutdown()
+    return 0
+
+
+def run_train_lm(args: argparse.Namespace) -> int:
+    """Handler of `seqlab train lm`."""
+    from seqlab.tasks import lm
+    from seqlab.tasks.configs import LM_PRESETS, LMConfig
+    from seqlab.train.distributed import shutdown
+
+    task, train_cfg, run = _configs(args, LMConfig, LM_PRESETS)
+    out = Path(run["out"] or "runs/lm")
+    try:
+        lm.train(task, train_cfg, out, resume=bool(run["resume"]))
     finally:
         shutdown()
     return 0
@@ -229,9 +333,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
         device=args.device,
         limit_batches=2 if args.dry_run else None,
     )
-    n = metrics.pop("examples", None)
+    counts = {k: metrics.pop(k) for k in ("examples", "tokens") if k in metrics}
     shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
-    print(f"{args.split}: {shown}" + (f"  ({n:,} examples)" if n is not None else ""))
+    print(f"{args.split}: {shown}" + "".join(f"  ({n:,} {k})" for k, n in counts.items()))
     return 0
 
 
@@ -253,7 +357,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `train`, `evaluate` and `predict` to the seqlab command line."""
     train = subparsers.add_parser(
         "train",
-        help="train a model (classify)",
+        help="train a model (classify, lm)",
         description="Train a model; run under torchrun for DDP.",
     )
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
@@ -266,14 +370,24 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_classify_options(classify)
     names = [a.dest for a in classify._actions if a.dest not in ("help", "config")]
     classify.set_defaults(func=run_train_classify, option_names=names)
+    lm = tasks.add_parser(
+        "lm",
+        help="language modelling (WikiText-2 or your text)",
+        description="Train a language model, then report its test perplexity. Recurrent models "
+        "carry their state across bptt windows (truncated BPTT).",
+        argument_default=argparse.SUPPRESS,
+    )
+    _add_lm_options(lm)
+    names = [a.dest for a in lm._actions if a.dest not in ("help", "config")]
+    lm.set_defaults(func=run_train_lm, option_names=names)
 
     ev = subparsers.add_parser(
         "evaluate",
-        help="loss and accuracy of a checkpoint on a split",
+        help="loss and accuracy (or perplexity) of a checkpoint on a split",
         description="Evaluate a checkpoint on a data split.",
     )
     ev.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train")
-    ev.add_argument("--data", help="data set (default: the one it was trained on)")
+    ev.add_argument("--data", help="data set or file (default: the one it was trained on)")
     ev.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
     ev.add_argument(
         "--split",
@@ -281,7 +395,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("train", "valid", "test", "all"),
         help="which split (default: test; all: every record)",
     )
-    ev.add_argument("--batch-size", type=int, default=256, help="batch size (default: 256)")
+    ev.add_argument(
+        "--batch-size", type=int, help="batch size (default: 256; language models: as trained)"
+    )
     ev.add_argument("--limit", type=_number, help="a class-balanced subset: count or fraction")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     ev.add_argument("--dry-run", action="store_true", help="evaluate 2 batches only")

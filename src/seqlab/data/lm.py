@@ -106,7 +106,8 @@ class LMData:
         return len(self.vocab) - 1
 
 
-def _line_tokens(lines: Sequence[str], tokenizer, lower: bool, sos: bool, eos: bool) -> list[str]:
+def line_tokens(lines: Sequence[str], tokenizer, lower: bool, sos: bool, eos: bool) -> list[str]:
+    """Every line's tokens in order, each line framed by `<sos>`/`<eos>` as asked."""
     head, tail = ([SOS] if sos else []), ([EOS] if eos else [])
     out: list[str] = []
     for line in lines:
@@ -139,7 +140,7 @@ def load_lm_text(
     settings = dict(tokenizer=tokenizer, lower=lower, sos=sos, eos=eos, min_freq=min_freq)
 
     def build() -> dict[str, np.ndarray]:
-        tokens = {k: _line_tokens(read_lines(p), tok, lower, sos, eos) for k, p in files.items()}
+        tokens = {k: line_tokens(read_lines(p), tok, lower, sos, eos) for k, p in files.items()}
         vocab = Vocab.build(
             [tokens["train"]], min_freq=min_freq, max_size=max_size, specials=specials
         )

@@ -4,17 +4,26 @@ Transformer (pytorch tutorial "Language Modeling with nn.Transformer"): embeddin
 positional encoding, encoder stack under a square subsequent (causal) mask, linear decoder.
 Recurrent (pytorch/examples word_language_model): embedding, dropout, RNN, dropout, linear decoder.
 `tie_weights` shares the embedding and decoder matrices (Press & Wolf 2017; Inan et al. 2017).
+`adaptive_cutoffs` replaces the decoder by an adaptive softmax (Grave et al. 2017): frequent words
+get the full hidden size, rare ones a smaller projection, which makes a 33k-word output layer
+several times cheaper on a CPU. It needs token ids sorted by frequency, as `Vocab` gives them.
+
+One interface for both families: `decode(tokens, state) -> (logits, state)` continues a text
+from a state (the RNN's hidden state, or the Transformer's `KVCache` of keys and values), so
+generation and truncated BPTT never branch on the architecture.
 """
 
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-from seqlab.models.common import check_ids, recurrent_layer, token_loss
+from seqlab.models.common import PAD_ID, check_ids, recurrent_layer, token_loss
+from seqlab.nn.attention import KVCache
 from seqlab.nn.transformer import TransformerEncoder, positional_encoding
 
 ARCHS = ("transformer", "rnn", "lstm", "gru")
@@ -36,6 +45,7 @@ class LanguageModelConfig:
     positional: str = "sinusoidal"  # or "learned"
     max_length: int = 5000  # longest sequence the positional encoding covers
     norm_first: bool = False
+    adaptive_cutoffs: list[int] | None = None  # e.g. [2000, 10000]; None: a full softmax
 
 
 class LanguageModel(nn.Module):
@@ -70,9 +80,19 @@ class LanguageModel(nn.Module):
                 backend=c.backend,
             )
             out_size = c.hidden_size
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # the tutorial's initialisation
+        if c.adaptive_cutoffs:
+            if c.tie_weights:
+                raise ValueError("tie_weights and an adaptive softmax cannot be combined")
+            cutoffs = list(c.adaptive_cutoffs)
+            if cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] >= c.vocab_size:
+                raise ValueError(
+                    f"adaptive_cutoffs must increase strictly within (0, vocab_size="
+                    f"{c.vocab_size}), got {cutoffs}"
+                )
+            self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(out_size, c.vocab_size, cutoffs, 4.0)
+            return
         self.decoder = nn.Linear(out_size, c.vocab_size)
-        # The tutorial's initialisation: uniform(-0.1, 0.1) weights, zero decoder bias.
-        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
         nn.init.zeros_(self.decoder.bias)
         if c.tie_weights:
@@ -82,42 +102,75 @@ class LanguageModel(nn.Module):
                 )
             self.decoder.weight = self.embedding.weight
 
-    def forward(
-        self, tokens: Tensor, targets: Tensor | None = None
-    ) -> tuple[Tensor, Tensor | None]:
-        """tokens (B, T) -> logits (B, T, V); loss = mean cross-entropy over non-pad targets."""
-        check_ids("tokens", tokens, self.config.vocab_size)
+    @property
+    def is_transformer(self) -> bool:
+        """True for the Transformer (a key/value cache), False for RNNs (a hidden state)."""
+        return self.config.arch == "transformer"
+
+    def _features(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
+        """Top-layer outputs h (B, T, C) of tokens (B, T) after `state`, and the new state."""
         x = self.embedding(tokens)  # (B, T, C)
-        if self.config.arch == "transformer":
-            # Causal self-attention: position t sees tokens <= t only. Right padding needs no key
-            # mask, since pads come after every real token they could disturb.
-            x = self.positions(x * math.sqrt(self.config.embed_dim))
-            h = self.transformer(x, causal=True)
-        else:
-            h, _ = self.rnn(self.dropout(x))
-            h = self.dropout(h)
-        logits = self.decoder(h)  # (B, T, V)
+        if self.is_transformer:
+            # Causal self-attention: position t sees tokens <= t only (cached ones included).
+            # Right padding needs no key mask: pads come after every real token they could
+            # disturb.
+            start = 0 if state is None else len(state)
+            x = self.positions(x * math.sqrt(self.config.embed_dim), start)
+            return self.transformer(x, causal=True, cache=state), state
+        h, state = self.rnn(self.dropout(x), state)
+        return self.dropout(h), state
+
+    def _logits(self, h: Tensor) -> Tensor:
+        """Next-token scores (B, T, V); log-probabilities for the adaptive softmax."""
+        if self.config.adaptive_cutoffs:
+            B, T, C = h.shape
+            return self.adaptive.log_prob(h.reshape(B * T, C)).view(B, T, -1)
+        return self.decoder(h)
+
+    def decode(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Logits (B, T, V) of the tokens after each of tokens (B, T), continuing from `state`.
+
+        The returned state continues the text: `decode(b, decode(a)[1])` gives the logits of
+        `decode(cat(a, b))` for the positions of b. For the Transformer the state is a `KVCache`,
+        updated in place; for RNNs the hidden state (h, or (h, c) for the LSTM).
+        """
+        check_ids("tokens", tokens, self.config.vocab_size)
+        if self.is_transformer and state is None:
+            state = KVCache(self.config.num_layers)
+        h, state = self._features(tokens, state)
+        return self._logits(h), state
+
+    def forward(
+        self, tokens: Tensor, targets: Tensor | None = None, carry: Any = None
+    ) -> tuple[Tensor | None, Tensor | None]:
+        """tokens (B, T) -> logits (B, T, V); loss = mean cross-entropy over non-pad targets.
+
+        `carry` (a `seqlab.train.CarryState`) continues an RNN from `carry.state` and leaves the
+        final state there (truncated BPTT). A Transformer sees each batch as its own window, as
+        in the PyTorch tutorial, and ignores it. With an adaptive softmax and targets, logits
+        are None: the full (B, T, V) scores are the very cost it avoids.
+        """
+        check_ids("tokens", tokens, self.config.vocab_size)
+        state = None
+        if carry is not None and not self.is_transformer:
+            state = carry.state
+        h, state = self._features(tokens, state)
+        if carry is not None and not self.is_transformer:
+            carry.state = state
         if targets is None:
-            return logits, None
+            return self._logits(h), None
         check_ids("targets", targets, self.config.vocab_size)
         if targets.shape != tokens.shape:
             raise ValueError(
                 f"targets must have the shape of tokens (B, T)={tuple(tokens.shape)}, "
                 f"got {tuple(targets.shape)}"
             )
-        return logits, token_loss(logits, targets)
-
-    @torch.no_grad()
-    def generate(self, tokens: Tensor, max_new_tokens: int, temperature: float = 1.0) -> Tensor:
-        """Extend tokens (B, T) by sampling (temperature 0: greedy); returns (B, T+new)."""
-        for _ in range(max_new_tokens):
-            logits = self(tokens[:, -self.config.max_length :])[0][:, -1]  # (B, V)
-            if temperature == 0:
-                nxt = logits.argmax(-1, keepdim=True)
-            else:
-                nxt = torch.multinomial((logits / temperature).softmax(-1), 1)
-            tokens = torch.cat([tokens, nxt], dim=1)
-        return tokens
+        if not self.config.adaptive_cutoffs:
+            logits = self._logits(h)
+            return logits, token_loss(logits, targets)
+        keep = targets.reshape(-1) != PAD_ID  # the adaptive softmax has no ignore_index
+        h = h.reshape(-1, h.size(-1))[keep]  # (N, C)
+        return None, self.adaptive(h, targets.reshape(-1)[keep]).loss
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random (tokens, targets) batch, e.g. for `seqlab.summary`."""

@@ -56,9 +56,39 @@ def _combine_masks(
             raise ValueError(f"key_mask must have shape (B, S={S}), got {tuple(key_mask.shape)}")
         mask = key_mask[:, None, None, :]  # (B, 1, 1, S)
     if causal:
-        tri = torch.ones(T, S, dtype=torch.bool, device=device).tril()[None, None]  # (1, 1, T, S)
+        # Query i sits at position S - T + i (after S - T cached keys) and sees keys up to there.
+        tri = torch.ones(T, S, dtype=torch.bool, device=device).tril(S - T)[None, None]
         mask = tri if mask is None else mask & tri
     return mask
+
+
+class KVCache:
+    """Keys and values of earlier positions, one (k, v) pair per attention layer, for decoding.
+
+    Each self-attention layer appends the keys and values of its new positions and attends over
+    all of them, so generating token t costs O(t) instead of re-running the whole prefix
+    (O(t^2)). The cache is updated in place, as Hugging Face's `DynamicCache` is.
+    """
+
+    def __init__(self, num_layers: int) -> None:
+        self.layers: list[tuple[Tensor, Tensor] | None] = [None] * num_layers
+
+    def __len__(self) -> int:
+        """Number of cached positions."""
+        first = self.layers[0]
+        return 0 if first is None else first[0].size(2)
+
+    def append(self, layer: int, k: Tensor, v: Tensor) -> tuple[Tensor, Tensor]:
+        """Add k, v (B, H, T, D) of new positions to `layer`; return all of them (B, H, S, D)."""
+        past = self.layers[layer]
+        if past is not None:
+            k, v = torch.cat([past[0], k], dim=2), torch.cat([past[1], v], dim=2)
+        self.layers[layer] = (k, v)
+        return k, v
+
+    def select(self, index: Tensor) -> None:
+        """Keep batch rows `index` (B',), e.g. the surviving hypotheses of a beam search."""
+        self.layers = [None if kv is None else (kv[0][index], kv[1][index]) for kv in self.layers]
 
 
 class MultiHeadAttention(nn.Module):
@@ -101,10 +131,14 @@ class MultiHeadAttention(nn.Module):
         value: Tensor | None = None,
         key_mask: Tensor | None = None,
         causal: bool = False,
+        cache: KVCache | None = None,
+        layer: int = 0,
     ) -> tuple[Tensor, Tensor | None]:
         """Attend from query (B, T, C) to key/value (B, S, C); returns (output (B, T, C), weights).
 
         key_mask (B, S) is True at real keys; `causal=True` forbids attending to later positions.
+        With a `cache` (self-attention only), the new keys and values are appended to entry
+        `layer` and the queries attend over every cached position too.
         Weights (B, H, T, S) are returned by the scratch backend only (the fused kernel keeps them).
         """
         key = query if key is None else key
@@ -112,18 +146,27 @@ class MultiHeadAttention(nn.Module):
         if query.dim() != 3 or key.dim() != 3:
             raise ValueError(f"query/key must have shape (B, T, C), got {tuple(query.shape)}")
         B, T, C = query.shape
-        S = key.size(1)
         q, k, v = (
             self._split(self.Wq(query)),
             self._split(self.Wk(key)),
             self._split(self.Wv(value)),
-        )
-        mask = _combine_masks(key_mask, causal, T, S, query.device)
+        )  # (B, H, T, D), (B, H, S, D), (B, H, S, D)
+        if cache is not None:
+            k, v = cache.append(layer, k, v)  # (B, H, past + S, D)
+        S = k.size(2)
         p = self.dropout if self.training else 0.0
         if self.backend == "fused":
-            out = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)
+            # Plain causal attention (or one new query that may see everything cached) needs no
+            # mask tensor: SDPA's own causal path is faster than a boolean mask.
+            plain = key_mask is None and causal and (S == T or T == 1)
+            mask = None if plain else _combine_masks(key_mask, causal, T, S, query.device)
+            is_causal = plain and S == T and T > 1
+            out = F.scaled_dot_product_attention(
+                q, k, v, attn_mask=mask, dropout_p=p, is_causal=is_causal
+            )
             weights = None
         else:
+            mask = _combine_masks(key_mask, causal, T, S, query.device)
             out, weights = scaled_dot_product_attention(q, k, v, mask, p)
         out = out.transpose(1, 2).reshape(B, T, C)  # (B, T, H*D)
         return self.Wo(out), weights

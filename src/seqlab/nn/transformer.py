@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor, nn
 
-from seqlab.nn.attention import MultiHeadAttention
+from seqlab.nn.attention import KVCache, MultiHeadAttention
 
 
 class SinusoidalPositionalEncoding(nn.Module):
@@ -31,14 +31,12 @@ class SinusoidalPositionalEncoding(nn.Module):
         # A fixed table, not a parameter: non-persistent so checkpoints and counts exclude it.
         self.register_buffer("pe", pe, persistent=False)  # (T, C)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x (B, T, C) -> x + PE[:T], with dropout."""
-        T = x.size(1)
-        if T > self.pe.size(0):
-            raise ValueError(
-                f"sequence length {T} exceeds the positional table ({self.pe.size(0)})"
-            )
-        return self.dropout(x + self.pe[:T])
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        """x (B, T, C) -> x + PE[start:start+T], with dropout (`start` > 0 when decoding on)."""
+        end = start + x.size(1)
+        if end > self.pe.size(0):
+            raise ValueError(f"position {end} exceeds the positional table ({self.pe.size(0)})")
+        return self.dropout(x + self.pe[start:end])
 
 
 class LearnedPositionalEncoding(nn.Module):
@@ -49,14 +47,14 @@ class LearnedPositionalEncoding(nn.Module):
         self.dropout = nn.Dropout(dropout)
         self.embedding = nn.Embedding(max_len, d_model)
 
-    def forward(self, x: Tensor) -> Tensor:
-        """x (B, T, C) -> x + P[:T], with dropout."""
-        T = x.size(1)
-        if T > self.embedding.num_embeddings:
+    def forward(self, x: Tensor, start: int = 0) -> Tensor:
+        """x (B, T, C) -> x + P[start:start+T], with dropout."""
+        end = start + x.size(1)
+        if end > self.embedding.num_embeddings:
             raise ValueError(
-                f"sequence length {T} exceeds max_len={self.embedding.num_embeddings} positions"
+                f"position {end} exceeds max_len={self.embedding.num_embeddings} positions"
             )
-        return self.dropout(x + self.embedding.weight[:T])
+        return self.dropout(x + self.embedding.weight[start:end])
 
 
 def positional_encoding(kind: str, d_model: int, max_len: int, dropout: float) -> nn.Module:
@@ -107,15 +105,24 @@ class TransformerEncoderLayer(nn.Module):
         self.dropout1 = nn.Dropout(dropout)
         self.dropout2 = nn.Dropout(dropout)
 
-    def _sa(self, x: Tensor, key_mask: Tensor | None, causal: bool) -> Tensor:
-        return self.dropout1(self.self_attn(x, key_mask=key_mask, causal=causal)[0])
+    def _sa(self, x: Tensor, key_mask: Tensor | None, causal: bool, cache, layer: int) -> Tensor:
+        out = self.self_attn(x, key_mask=key_mask, causal=causal, cache=cache, layer=layer)[0]
+        return self.dropout1(out)
 
-    def forward(self, x: Tensor, key_mask: Tensor | None = None, causal: bool = False) -> Tensor:
-        """x (B, T, C) -> (B, T, C); key_mask (B, T) True at real tokens."""
+    def forward(
+        self,
+        x: Tensor,
+        key_mask: Tensor | None = None,
+        causal: bool = False,
+        cache: KVCache | None = None,
+        layer: int = 0,
+    ) -> Tensor:
+        """x (B, T, C) -> (B, T, C); key_mask (B, T) True at real tokens; `cache` entry `layer`
+        holds the keys/values of earlier positions (see `KVCache`)."""
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), key_mask, causal)
+            x = x + self._sa(self.norm1(x), key_mask, causal, cache, layer)
             return x + self.dropout2(self.ffn(self.norm2(x)))
-        x = self.norm1(x + self._sa(x, key_mask, causal))
+        x = self.norm1(x + self._sa(x, key_mask, causal, cache, layer))
         return self.norm2(x + self.dropout2(self.ffn(x)))
 
 
@@ -186,10 +193,16 @@ class TransformerEncoder(nn.Module):
         )
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
 
-    def forward(self, x: Tensor, key_mask: Tensor | None = None, causal: bool = False) -> Tensor:
-        """(B, T, C) -> (B, T, C)."""
-        for layer in self.layers:
-            x = layer(x, key_mask, causal)
+    def forward(
+        self,
+        x: Tensor,
+        key_mask: Tensor | None = None,
+        causal: bool = False,
+        cache: KVCache | None = None,
+    ) -> Tensor:
+        """(B, T, C) -> (B, T, C); with a `cache`, x holds the positions after the cached ones."""
+        for i, layer in enumerate(self.layers):
+            x = layer(x, key_mask, causal, cache, i)
         return self.norm(x)
 
 

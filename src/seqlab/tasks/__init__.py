@@ -1,6 +1,6 @@
 """Glue per task: build data and model from a config, train, evaluate, predict.
 
-Each task module (`classify`; later `lm`, `translate`) offers `train(task_cfg, train_cfg, out,
+Each task module (`classify`, `lm`; later `translate`) offers `train(task_cfg, train_cfg, out,
 resume=...)`, `evaluate_checkpoint(path, ...)` and `predict(path, inputs)`. A checkpoint names
 its task, so `seqlab evaluate` and `seqlab predict` dispatch on it without flags.
 """
@@ -13,7 +13,7 @@ from types import ModuleType
 
 from seqlab.errors import CheckpointError
 
-TASKS = ("classify",)
+TASKS = ("classify", "lm")
 
 
 def task_module(name: str) -> ModuleType:

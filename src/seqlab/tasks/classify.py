@@ -261,7 +261,7 @@ def evaluate_checkpoint(
     data: str | None = None,
     data_dir: str | None = None,
     split: str = "test",
-    batch_size: int = 256,
+    batch_size: int | None = None,
     limit: int | float | None = None,
     limit_batches: int | None = None,
     device: str = "auto",
@@ -277,7 +277,7 @@ def evaluate_checkpoint(
         cfg.limit = limit
     seed = state.get("train_config", {}).get("seed", 0)
     dataset = read_split(cfg, split, encoder, label_names, seed)
-    loader = make_loader(dataset, batch_size, shuffle=False)
+    loader = make_loader(dataset, batch_size or 256, shuffle=False)
     metrics = evaluate(model, loader, Accuracy(), dev, limit=limit_batches)
     return {**metrics, "examples": len(dataset)}
 

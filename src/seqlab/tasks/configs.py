@@ -39,3 +39,79 @@ class ClassifyConfig:
     ngram: int = 2
     buckets: int = 2**18
     backend: str = "fused"
+
+
+# The LanguageModel architectures (seqlab.models.language_model.ARCHS; a test keeps them equal).
+LM_ARCHS = ("transformer", "rnn", "lstm", "gru")
+
+
+@dataclass
+class LMConfig:
+    """Data and model settings of a language-modelling run (the CLI options besides training)."""
+
+    data: str = "wikitext-2"  # "wikitext-2", a .txt file, or "train.txt,valid.txt,test.txt"
+    data_dir: str | None = None
+    tokenizer: str = "whitespace"  # WikiText-2 is tokenized already
+    lower: bool = False
+    sos: bool = False  # a <sos> before every line (after the <eos> of the line before)
+    min_freq: int = 1
+    max_vocab: int | None = None
+    bptt: int = 35  # tokens per truncated-BPTT window
+    eval_batch_size: int = 10
+    model: str = "transformer"  # one of LM_ARCHS
+    embed: int = 200
+    hidden: int = 200  # Transformer feed-forward size / recurrent state size
+    layers: int = 2
+    heads: int = 2
+    dropout: float = 0.2
+    tie_weights: bool = False
+    adaptive: list[int] | None = None  # adaptive-softmax cutoffs, e.g. [2000, 10000]
+    backend: str = "fused"
+
+
+# Named settings of `seqlab train lm --preset NAME`: task options and training options together.
+# Flags and a --config file override them.
+LM_PRESETS: dict[str, dict[str, object]] = {
+    # The course assignment (= PyTorch's "Language Modeling with nn.Transformer" tutorial): the
+    # torchtext field's lower-cased basic_english tokens, batch 20, bptt 35, a 2-layer 2-head
+    # Transformer of size 200, SGD at 5.0 with StepLR(1.0, gamma 0.95), clipping at 0.5.
+    "course": {
+        "tokenizer": "basic_english",
+        "lower": True,
+        "model": "transformer",
+        "embed": 200,
+        "hidden": 200,
+        "layers": 2,
+        "heads": 2,
+        "dropout": 0.2,
+        "bptt": 35,
+        "eval_batch_size": 10,
+        "batch_size": 20,
+        "optimizer": "sgd",
+        "lr": 5.0,
+        "schedule": "step",
+        "step_size": 1,
+        "gamma": 0.95,
+        "clip": 0.5,
+        "epochs": 3,
+    },
+    # seqlab's fast CPU model: a 2-layer LSTM of 256 units whose state is carried across
+    # windows, an adaptive softmax (cutoffs 2000, 10000), Adam with a cosine schedule.
+    "cpu-lstm": {
+        "model": "lstm",
+        "embed": 256,
+        "hidden": 256,
+        "layers": 2,
+        "dropout": 0.25,
+        "adaptive": [2000, 10000],
+        "bptt": 70,
+        "eval_batch_size": 10,
+        "batch_size": 32,
+        "optimizer": "adam",
+        "lr": 2e-3,
+        "schedule": "cosine",
+        "warmup": 0.02,
+        "clip": 0.5,
+        "epochs": 11,
+    },
+}

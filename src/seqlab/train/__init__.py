@@ -13,6 +13,8 @@ _EXPORTS = {
     "Perplexity": "metrics",
     "TrainConfig": "config",
     "Callback": "trainer",
+    "CarryState": "forward",
+    "Forward": "forward",
     "DivergedError": "trainer",
     "Trainer": "trainer",
     "evaluate": "trainer",

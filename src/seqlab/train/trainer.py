@@ -26,6 +26,7 @@ from seqlab.train.checkpoint import (
 from seqlab.train.config import TrainConfig
 from seqlab.train.device import autocast, select_device
 from seqlab.train.distributed import all_reduce_sum, broadcast_flag, dist_info, init_distributed
+from seqlab.train.forward import Forward
 from seqlab.train.metrics import Accuracy, Metric
 from seqlab.train.optim import build_optimizer, build_scheduler
 
@@ -61,12 +62,17 @@ def run_epoch(
     device: torch.device,
     *,
     step: Callable[[torch.Tensor], None] | None = None,
+    forward: Forward | None = None,
     amp: bool = False,
     limit: int | None = None,
     bar: Any = None,
     log_every: int = 20,
 ) -> dict[str, float]:
     """One pass over `loader`; `step(loss)` updates the weights when training.
+
+    `forward(model, batch)` runs the model (default: `model(**batch)`; see seqlab.train.forward).
+    A model may return `logits=None` when it computes the loss without them (an adaptive
+    softmax); the metric is then given None and must not need them (Perplexity does not).
 
     Returns the per-target mean "loss" plus the metric's summary, summed over all processes.
     Losses are accumulated on the device and synced only every `log_every` steps, so a GPU
@@ -76,6 +82,8 @@ def run_epoch(
     def zero() -> torch.Tensor:
         return torch.zeros((), device=device, dtype=torch.float64)
 
+    forward = forward or Forward()
+    forward.start()
     totals = {k: zero() for k in metric.keys}  # present even if this process gets no batch
     loss_sum = zero()
     for i, batch in enumerate(loader):
@@ -83,10 +91,10 @@ def run_epoch(
             break
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         with autocast(device, amp):
-            logits, loss = model(**batch)
+            logits, loss = forward(model, batch)
         if step is not None:
             step(loss)
-        counts = metric.counts(logits.detach(), batch)
+        counts = metric.counts(None if logits is None else logits.detach(), batch)
         loss_sum += loss.detach().double() * counts["count"].to(device)
         for k, v in counts.items():
             totals[k] = totals[k] + v.to(device, torch.float64)
@@ -111,6 +119,7 @@ def evaluate(
     metric: Metric | None = None,
     device: torch.device | str = "cpu",
     *,
+    forward: Forward | None = None,
     amp: bool = False,
     limit: int | None = None,
 ) -> dict[str, float]:
@@ -119,7 +128,8 @@ def evaluate(
     model.eval()
     try:
         metric = metric or Accuracy()
-        return run_epoch(model, loader, metric, torch.device(device), amp=amp, limit=limit)
+        dev = torch.device(device)
+        return run_epoch(model, loader, metric, dev, forward=forward, amp=amp, limit=limit)
     finally:
         model.train(was_training)
 
@@ -130,6 +140,8 @@ class Trainer:
     `meta` is task data saved in every checkpoint (at least "task"; e.g. the text encoder and
     label names), so a checkpoint alone rebuilds the model and its input pipeline. Under
     `torchrun` the model is wrapped in DistributedDataParallel and only rank 0 writes files.
+    `forward` says how a batch is run (default `model(**batch)`; `CarryState()` for truncated
+    BPTT), for training and validation alike.
     """
 
     def __init__(
@@ -143,8 +155,10 @@ class Trainer:
         out_dir: str | Path | None = None,
         meta: dict[str, Any] | None = None,
         callbacks: Sequence[Callback] = (),
+        forward: Forward | None = None,
     ) -> None:
         self.config = config
+        self.forward = forward or Forward()
         if config.threads is not None:
             # On a busy machine fewer threads than cores avoid OpenMP threads waiting on
             # each other; one per process is best when several processes share the cores.
@@ -189,6 +203,7 @@ class Trainer:
                     self.metric,
                     self.device,
                     step=self._step,
+                    forward=self.forward,
                     amp=cfg.amp,
                     limit=cfg.limit_batches,
                     bar=bar,
@@ -205,6 +220,7 @@ class Trainer:
                     self.valid_loader,
                     self.metric,
                     self.device,
+                    forward=self.forward,
                     amp=cfg.amp,
                     limit=cfg.limit_batches,
                 )

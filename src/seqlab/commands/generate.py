@@ -1,0 +1,65 @@
+"""`seqlab generate CHECKPOINT`: sample text from a language model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def run_generate(args: argparse.Namespace) -> int:
+    """Handler of `seqlab generate`."""
+    from seqlab.tasks import lm
+
+    texts, unknown = lm.generate_text(
+        args.checkpoint,
+        prompt=args.prompt,
+        words=args.words,
+        num=args.num,
+        temperature=args.temperature,
+        top_k=args.top_k,
+        top_p=args.top_p,
+        seed=args.seed,
+        cached=args.cached,
+        device=args.device,
+    )
+    if unknown:
+        words = ", ".join(sorted(set(unknown)))
+        print(f"seqlab: note: not in the vocabulary, read as <unk>: {words}", file=sys.stderr)
+    for text in texts:
+        print(text)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `generate` to the seqlab command line."""
+    p = subparsers.add_parser(
+        "generate",
+        help="sample text from a language model checkpoint",
+        description="Continue a prompt (or a random first word) with a trained language model. "
+        "Transformers decode with a key/value cache, RNNs carry their state: each new word "
+        "costs one step, not a re-run over the whole text.",
+    )
+    p.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train lm")
+    p.add_argument("--prompt", default="", help="text to continue (default: a random word)")
+    p.add_argument("--words", type=int, default=20, help="words to generate (default: 20)")
+    p.add_argument("--num", type=int, default=3, help="how many texts (default: 3)")
+    p.add_argument(
+        "--temperature",
+        type=float,
+        default=1.0,
+        help="softmax temperature; 0 = always the most likely word (default: 1.0)",
+    )
+    p.add_argument("--top-k", type=int, help="sample among the k most likely words only")
+    p.add_argument(
+        "--top-p", type=float, help="nucleus sampling: the smallest set with this probability"
+    )
+    p.add_argument("--seed", type=int, help="random seed (default: a fresh one each run)")
+    p.add_argument(
+        "--cached",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="carry the state / key-value cache (--no-cached re-runs the whole prefix, as the "
+        "course's reference does; same words, slower)",
+    )
+    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
+    p.set_defaults(func=run_generate)
