@@ -15,17 +15,12 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import os
-import platform
 import shlex
 import subprocess
 import sys
 from pathlib import Path
 
-from seqlab.atomic import write_text_atomic
-
-HERE = Path(__file__).resolve().parent
-RESULTS = HERE / "results" / "imdb.json"
+from common import machine, save_run
 
 # name -> (tags, options of `seqlab train classify`). Every run holds out 20% of train for
 # validation and, with --patience, keeps the weights of the best validation epoch.
@@ -77,21 +72,6 @@ def command(name: str, out: Path, threads: int) -> str:
     return f"seqlab train classify --data imdb {options} --seed 0 --threads {threads} --out {out}"
 
 
-def machine(threads: int) -> str:
-    """Cores, processor and torch version, as BENCHMARKS.md asks."""
-    import torch
-
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{os.cpu_count()} CPU cores ({threads} torch threads), {cpu}, torch {torch.__version__}"
-
-
 def record(name: str, out: Path, cmd: str, threads: int) -> dict:
     """The BENCHMARKS.md entry of a finished run, from its results.json."""
     results = json.loads((out / "results.json").read_text())
@@ -112,16 +92,6 @@ def record(name: str, out: Path, cmd: str, threads: int) -> dict:
         "date": datetime.date.today().isoformat(),
         "machine": machine(threads),
     }
-
-
-def save(entry: dict) -> None:
-    """Replace the run's entry in benchmarks/results/imdb.json (written atomically)."""
-    data = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {"benchmark": "imdb"}
-    runs = [r for r in data.get("runs", []) if r["name"] != entry["name"]] + [entry]
-    data["runs"] = sorted(
-        runs, key=lambda r: list(RUNS).index(r["name"]) if r["name"] in RUNS else 99
-    )
-    write_text_atomic(RESULTS, json.dumps(data, indent=2) + "\n")
 
 
 def main() -> int:
@@ -147,7 +117,7 @@ def main() -> int:
             print(f"{name} failed", file=sys.stderr)
             return 1
         entry = record(name, out, cmd, args.threads)
-        save(entry)
+        save_run("imdb", entry, list(RUNS))
         print(f"== {name}: {json.dumps(entry['metrics'])} in {entry['train_wall_s']} s", flush=True)
     return 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -31,7 +32,7 @@ def test_keras_parameter_counts() -> None:
     assert _count(LSTM(16, 32, bidirectional=True)) == 2 * 6_272  # Bidirectional(LSTM(32))
     # Same count under either backend: the fused kernel's zero b_hh is a buffer, not a parameter.
     assert _count(LSTM(16, 32, backend="fused")) == 6_272
-    assert list(LSTM(16, 32).state_dict()) == ["cells.0.W", "cells.0.U", "cells.0.b"]
+    assert list(LSTM(16, 32).state_dict()) == ["cells.0.U", "cells.0.W", "cells.0.b"]
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -179,3 +180,43 @@ def test_outputs_fast_path_equals_forward(cls, layers, bidirectional, batch_firs
     ]
     for a, b in zip(*grads, strict=True):
         torch.testing.assert_close(a, b, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("cls", [RNN, LSTM, GRU])
+def test_fused_kernels_run_in_float32_under_cpu_autocast(cls):
+    """oneDNN's bf16 LSTM primitive fails on some CPUs; under --amp the kernel stays float32."""
+    torch.manual_seed(0)
+    layer = cls(8, 8, num_layers=2, bidirectional=True, backend="fused")
+    x, lengths = torch.randn(3, 6, 8), torch.tensor([6, 4, 1])
+    expected, _ = layer(x)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, state = layer(x)
+        pooled = layer.outputs(x, lengths)
+    (out.sum() + pooled.sum()).backward()
+    assert out.dtype == pooled.dtype == torch.float32
+    torch.testing.assert_close(out, expected)
+    torch.testing.assert_close(pooled, layer.outputs(x, lengths))
+
+
+def test_cell_notation_matches_the_reference_rnn_on_the_course_data(shared_data):
+    """The course's W (hidden-to-hidden), U (input-to-hidden) and b go into seqlab's RNN under
+    the same names and give the reference RNN's hidden states (Goodfellow eq. 10.8)."""
+    from seqlab.examples import load_uuml
+    from seqlab.reference import rnn_layer
+
+    ex = load_uuml("rnn_example", shared_data)
+    X = ex["embeddings"]  # (9, 5): the quick brown fox ...
+    expected = rnn_layer(X, ex["W"], ex["V"], ex["U"], ex["b"], ex["c"]).h  # (9, 4)
+    for backend in BACKENDS:
+        layer = RNN(5, 4, backend=backend).double()
+        cell = layer.cells[0]
+        with torch.no_grad():
+            cell.U.weight.copy_(torch.from_numpy(ex["U"]))  # (4, 5) input-to-hidden
+            cell.W.weight.copy_(torch.from_numpy(ex["W"]))  # (4, 4) hidden-to-hidden
+            cell.U.bias.copy_(torch.from_numpy(ex["b"][:, 0]))
+        out, _ = layer(torch.from_numpy(X)[None])
+        np.testing.assert_allclose(out[0].detach().numpy(), expected, rtol=1e-12, atol=1e-12)
+    # The course's first step, a_1 = b + W h0 + U x1, printed in assignment 5
+    np.testing.assert_allclose(
+        np.arctanh(expected[0]), [0.5819145, -2.2686535, -0.6410312, 1.4891931], atol=1e-6
+    )

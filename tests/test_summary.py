@@ -2,6 +2,7 @@
 
 import dataclasses
 
+import pytest
 import torch
 
 from seqlab.cli import main
@@ -33,13 +34,51 @@ def test_keras_dense_table():
     assert "Total params: 170,305" in text and "embedding (Embedding)" in text
 
 
-def test_recurrent_layer_is_one_row_and_frozen_weights_count_as_non_trainable():
+def test_stacked_recurrent_layers_show_one_row_each_in_execution_order():
+    """Keras' LSTM(32) x 2 on 16-dim embeddings: 6,272 then 8,320, each with its output shape."""
     model = SequenceClassifier(SequenceClassifierConfig(10_000, encoder="lstm", num_layers=2))
     model.embedding.weight.requires_grad_(False)
     s = summary(model, length=20)
-    assert [(r.name, r.params) for r in s.rows if r.kind == "LSTM"] == [("rnn", 14_592)]
+    assert [(r.name, r.kind, r.output_shape, r.params) for r in s.rows] == [
+        ("embedding", "Embedding", "[1, 20, 16]", 160_000),
+        ("rnn.0", "LSTM", "[1, 20, 32]", 6_272),
+        ("rnn.1", "LSTM", "[1, 20, 32]", 8_320),
+        ("dropout", "Dropout", "[1, 32]", 0),
+        ("output", "Linear", "[1, 1]", 33),
+    ]
     assert s.total_params == 174_625
     assert s.non_trainable_params == 160_000 and "Non-trainable params: 160,000" in str(s)
+
+
+@pytest.mark.parametrize("encoder", ["rnn", "lstm", "gru"])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_recurrent_classifier_rows_have_real_shapes(encoder, bidirectional):
+    cfg = SequenceClassifierConfig(
+        10_000, encoder=encoder, hidden_size=32, bidirectional=bidirectional
+    )
+    s = summary(SequenceClassifier(cfg), length=20)
+    names = [r.name for r in s.rows]
+    assert names.index("embedding") < names.index("rnn") < names.index("output")
+    rnn = s.rows[names.index("rnn")]
+    assert rnn.output_shape == f"[1, 20, {64 if bidirectional else 32}]"
+    assert "(unused)" not in str(s)
+
+
+def test_gru_bias_convention_is_explained():
+    cfg = SequenceClassifierConfig(10_000, encoder="gru", hidden_size=32)
+    text = str(summary(SequenceClassifier(cfg)))
+    assert "4,800 parameters for GRU(32) on 16 inputs" in text and "reset_after=True" in text
+
+
+def test_explain_splits_a_simple_rnn_into_U_W_b_V_c(capsys):
+    assert main(["summary", "--task", "classify", "--model", "rnn", "--vocab-size", "10000",
+                 "--embed", "16", "--hidden", "32", "--explain"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    assert "U (32, 16) 512 (input-to-hidden)" in out
+    assert "W (32, 32) 1,024 (hidden-to-hidden)" in out
+    assert "b (32,) 32 (bias)" in out
+    assert "output: V (1, 32) 32 (hidden-to-output); c (1,) 1 (output bias)" in out
+    assert "Total params: 161,601" in out  # 512 + 1,024 + 32 = 1,568 in the rnn row
 
 
 def test_tied_weights_are_counted_once():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 from dataclasses import dataclass
@@ -206,3 +207,30 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
     save_checkpoint(tmp_path / "a.pt", {"x": torch.zeros(3)})
     assert [p.name for p in tmp_path.iterdir()] == ["a.pt"]
     assert torch.equal(torch.load(tmp_path / "a.pt", weights_only=True)["x"], torch.zeros(3))
+
+
+def test_format_1_checkpoints_get_the_new_cell_names(tmp_path):
+    """Format 1 named input weights W and recurrent ones U; loading swaps them (eq. 10.8 names)."""
+    from seqlab.models import LanguageModel, LanguageModelConfig
+    from seqlab.train.checkpoint import load_checkpoint, load_model_weights
+
+    torch.manual_seed(0)
+    for arch in ("rnn", "lstm", "gru"):
+        cfg = LanguageModelConfig(30, arch=arch, embed_dim=8, hidden_size=8, num_layers=2)
+        model = LanguageModel(cfg).eval()
+        swap = {"W": "U", "U": "W", "b_W": "b_U"}
+        old = {}
+        for key, value in model.state_dict().items():
+            parts = key.split(".")
+            if "cells" in parts:
+                i = parts.index("cells") + 2
+                parts[i] = swap.get(parts[i], parts[i])
+            old[".".join(parts)] = value
+        state = {"format_version": 1, "model_kind": "LanguageModel", "task": "lm",
+                 "model_config": dataclasses.asdict(cfg), "model": old}  # fmt: skip
+        torch.save(state, tmp_path / "old.pt")
+        loaded = load_checkpoint(tmp_path / "old.pt")
+        fresh = LanguageModel(cfg).eval()
+        load_model_weights(fresh, loaded["model"], "old.pt")
+        tokens = torch.randint(1, 30, (2, 5))
+        torch.testing.assert_close(fresh(tokens)[0], model(tokens)[0])

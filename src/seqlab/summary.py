@@ -1,8 +1,9 @@
 """A Keras-like model summary: one row per layer (output shape, parameters) and the totals.
 
 Rows come from forward hooks, in the order layers run on an example input. A "layer" is a module
-without children, or one of the composite layers in `LAYER_TYPES` (a recurrent layer, an attention
-block), whose parts are not listed separately. Use: `from seqlab.summary import summary`.
+without children, or one of the composite layers in `_layer_types()` (a recurrent layer, an
+attention block), whose parts are not listed separately. A stacked recurrent layer shows one row
+per layer, as Keras does. Use: `from seqlab.summary import summary`.
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class ModelSummary:
     rows: list[LayerRow] = field(default_factory=list)
     total_params: int = 0
     trainable_params: int = 0
+    notes: list[str] = field(default_factory=list)  # printed under the table
 
     @property
     def non_trainable_params(self) -> int:
@@ -73,6 +75,7 @@ class ModelSummary:
         if shared > 0:
             lines.append(f"({shared:,} parameters are shared by layers and counted once in total)")
         lines.append("_" * width)
+        lines += self.notes
         return "\n".join(lines)
 
 
@@ -118,8 +121,12 @@ def summary(
     dtype: torch.dtype = torch.long,
     batch_size: int = 1,
     length: int | None = None,
+    explain: bool = False,
 ) -> ModelSummary:
     """Run `model` once on an example and tabulate its layers, Keras-style.
+
+    `explain=True` adds, under the table, each recurrent cell's parameters split into U
+    (input-to-hidden), W (hidden-to-hidden) and biases, in Goodfellow's notation (eq. 10.8).
 
     example: a batch dict (called as model(**example)), a tuple of inputs, or one tensor;
     input_shape: build a tensor of ones with this shape and `dtype` instead (token id 1 is valid);
@@ -132,6 +139,8 @@ def summary(
             example = model.example_batch(batch_size, length)
         else:
             raise ValueError("summary needs an example input or an input_shape for this model")
+    from seqlab.nn.recurrent import _Recurrent
+
     layers = _layers(model)
     shapes: dict[str, str] = {}
     order: list[str] = []
@@ -144,7 +153,21 @@ def summary(
 
         return hook
 
+    def outputs_for(name: str, module: nn.Module):
+        # Classifiers call a recurrent layer's `outputs()`, which bypasses forward hooks.
+        method = module.outputs
+
+        def outputs(*args: Any, **kwargs: Any) -> Tensor:
+            result = method(*args, **kwargs)
+            hook_for(name)(module, args, result)
+            return result
+
+        return outputs
+
     handles = [m.register_forward_hook(hook_for(n)) for n, m in layers]
+    recurrent = [(n, m) for n, m in layers if isinstance(m, _Recurrent)]
+    for name, module in recurrent:
+        module.outputs = outputs_for(name, module)  # an instance attribute, removed below
     was_training = model.training
     try:
         model.eval()
@@ -158,18 +181,73 @@ def summary(
     finally:
         for h in handles:
             h.remove()
+        for _, module in recurrent:
+            del module.outputs
         model.train(was_training)
     by_name = dict(layers)
     # Layers in call order; layers the example never reached go last, so every parameter shows.
     names = order + [n for n, _ in layers if n not in shapes]
     result = ModelSummary(type(model).__name__, _describe(example))
     for name in names:
-        module = by_name[name]
+        module, shape = by_name[name], shapes.get(name, "(unused)")
+        if isinstance(module, _Recurrent) and module.num_layers > 1:
+            # One row per stacked layer, as Keras lists LSTM(32) twice: 6,272 then 8,320.
+            dirs = module.num_directions
+            for k in range(module.num_layers):
+                cells = module.cells[k * dirs : (k + 1) * dirs]
+                params = sum(p.numel() for p in cells.parameters())
+                result.rows.append(LayerRow(f"{name}.{k}", type(module).__name__, shape, params))
+            continue
         params = sum(p.numel() for p in module.parameters())
-        result.rows.append(
-            LayerRow(name, type(module).__name__, shapes.get(name, "(unused)"), params)
-        )
+        result.rows.append(LayerRow(name, type(module).__name__, shape, params))
+    result.notes += _recurrent_notes(recurrent, explain)
+    linear = [(n, m) for n, m in layers if isinstance(m, nn.Linear)]
+    if explain and recurrent and linear:
+        name, out = linear[-1]  # the output layer: o = c + V h
+        shape = tuple(out.weight.shape)
+        line = f"  {name}: V {shape} {out.weight.numel():,} (hidden-to-output)"
+        if out.bias is not None:
+            line += f"; c ({out.bias.numel()},) {out.bias.numel():,} (output bias)"
+        result.notes.append(line)
     unique = {id(p): p for p in model.parameters()}.values()  # tied weights count once
     result.total_params = sum(p.numel() for p in unique)
     result.trainable_params = sum(p.numel() for p in unique if p.requires_grad)
     return result
+
+
+def _recurrent_notes(recurrent: list[tuple[str, nn.Module]], explain: bool) -> list[str]:
+    """The GRU bias convention (when there is a GRU) and, with `explain`, U / W / b per cell."""
+    from seqlab.nn import GRU
+
+    notes = []
+    grus = [m for _, m in recurrent if isinstance(m, GRU)]
+    if grus:
+        g = grus[0]
+        C, H = g.input_size, g.hidden_size
+        n = 3 * (C * H + H * H + 2 * H)
+        notes.append(
+            f"GRU: two biases per gate (b and b_W; Keras' reset_after=True, torch.nn.GRU): "
+            f"3 x ({C}*{H} + {H}*{H} + 2*{H}) = {n:,} parameters for GRU({H}) on {C} inputs."
+        )
+    if not explain:
+        return notes
+    notes.append(
+        "Recurrent parameters (a = b + W h + U x, Goodfellow eq. 10.8; output o = c + V h):"
+    )
+    for name, module in recurrent:
+        dirs = module.num_directions
+        for i, cell in enumerate(module.cells):
+            where = f"{name} layer {i // dirs}" + (" reverse" if i % dirs else "")
+            roles = {"U": "input-to-hidden", "W": "hidden-to-hidden", "b": "bias"}
+            roles["b_W"] = "recurrent bias"
+            params = {
+                "b" if k == "U.bias" else k.removesuffix(".weight"): p
+                for k, p in cell.named_parameters()
+            }  # RNNCell: U.weight, U.bias (= b), W.weight
+            parts = [
+                f"{k} {tuple(params[k].shape)} {params[k].numel():,} ({role})"
+                for k, role in roles.items()
+                if k in params
+            ]
+            notes.append(f"  {where}: " + "; ".join(parts))
+    return notes

@@ -50,6 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--buckets", type=int, default=2**18, help="classify ngram/nbsvm: hash buckets")
     p.add_argument("--ngram", type=int, default=2, help="classify ngram/nbsvm: use 1..N-grams")
+    p.add_argument(
+        "--explain",
+        action="store_true",
+        help="split each recurrent cell's parameters into U (input-to-hidden), W "
+        "(hidden-to-hidden) and biases, as in Goodfellow eq. 10.8",
+    )
     p.set_defaults(func=run)
 
 
@@ -137,5 +143,5 @@ def run(args: argparse.Namespace) -> int:
             raise SeqlabError(f"--{option.replace('_', '-')} must be >= 1")
     model = load_checkpoint_model(args.checkpoint) if args.checkpoint else build_model(args)
     length = args.max_length if not args.checkpoint else None
-    print(summary(model, length=length))
+    print(summary(model, length=length, explain=args.explain))
     return 0

@@ -2,6 +2,7 @@
 
 from seqlab.nn.attention import (
     AttentionScore,
+    KVCache,
     MultiHeadAttention,
     Seq2SeqAttention,
     causal_mask,
@@ -25,6 +26,7 @@ __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
 __all__ += [
     "AttentionScore",
     "FeedForward",
+    "KVCache",
     "LearnedPositionalEncoding",
     "MultiHeadAttention",
     "Seq2SeqAttention",

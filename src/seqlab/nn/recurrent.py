@@ -23,6 +23,16 @@ BACKENDS = ("scratch", "fused")
 State = Tensor | tuple[Tensor, Tensor]
 
 
+def _fp32_kernels(x: Tensor) -> bool:
+    """True under CPU bf16 autocast: the fused kernels must then run in float32.
+
+    oneDNN's bf16 LSTM primitive fails on some CPUs ("could not create a primitive descriptor"),
+    so under `--amp` the recurrent kernels stay in float32 while the layers around them (output
+    layers, attention) run in bf16.
+    """
+    return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+
+
 def _reverse_padded(seq: Tensor, index: Tensor) -> Tensor:
     """Reverse each sequence within its own length: seq (B, T, C), index (B, T) -> (B, T, C)."""
     return seq.gather(1, index.unsqueeze(2).expand(-1, -1, seq.size(2)))
@@ -156,7 +166,11 @@ class _Recurrent(nn.Module):
         if not self.batch_first:
             inputs = inputs.transpose(0, 1)  # (T, B, C) -> (B, T, C)
         hx = self._initial_state(state, inputs)
-        if self.backend == "fused":
+        if self.backend == "fused" and _fp32_kernels(inputs):
+            with torch.autocast("cpu", enabled=False):
+                hx = tuple(h.float() for h in hx)
+                outputs, hx = self._forward_fused(inputs.float(), hx, lengths)
+        elif self.backend == "fused":
             outputs, hx = self._forward_fused(inputs, hx, lengths)
         else:
             outputs, hx = self._forward_scratch(inputs, hx, lengths)
@@ -175,6 +189,9 @@ class _Recurrent(nn.Module):
         checked = self._check_inputs(inputs, lengths)
         if self.backend != "fused" or checked is None:
             return self.forward(inputs, lengths=lengths)[0]
+        if _fp32_kernels(inputs):
+            with torch.autocast("cpu", enabled=False):
+                return self.outputs(inputs.float(), lengths)
         x = inputs if self.batch_first else inputs.transpose(0, 1)  # (B, T, C)
         B, T, _ = x.shape
         steps = torch.arange(T, device=x.device)

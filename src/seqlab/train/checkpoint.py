@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pickle
 import random
+import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -14,7 +15,10 @@ import torch
 
 from seqlab.errors import CheckpointError
 
-FORMAT_VERSION = 1
+# 2: recurrent cells name input-to-hidden weights U and hidden-to-hidden W (Goodfellow eq. 10.8);
+# format 1 had them the other way round, and `_upgrade` renames them when it loads one.
+FORMAT_VERSION = 2
+_CELL_KEY = re.compile(r"^(.*\bcells\.\d+\.)(W|U|b_U)(\.weight|\.bias)?$")
 # Keys every seqlab checkpoint has (docs/design.md, "Checkpoints").
 REQUIRED_KEYS = ("format_version", "model_kind", "model_config", "task", "model")
 
@@ -71,6 +75,8 @@ def load_checkpoint(
             f"{path} has format version {state['format_version']}; this seqlab reads up to "
             f"{FORMAT_VERSION}; upgrade seqlab"
         )
+    if state["format_version"] < 2:
+        _upgrade(state)
     if task is not None and state["task"] != task:
         raise CheckpointError(f"{path} is a {state['task']!r} checkpoint, not {task!r}")
     if model_kind is not None and state["model_kind"] != model_kind:
@@ -87,6 +93,21 @@ def load_checkpoint(
             f"{path} holds another model: its config differs in {', '.join(diff)}"
         )
     return state
+
+
+def _upgrade(state: dict[str, Any]) -> None:
+    """Format 1 -> 2: swap the recurrent cells' W and U (and b_U -> b_W) in the model weights.
+
+    Parameters keep their registration order (input weights first), so optimizer state, which
+    is stored by position, needs no change.
+    """
+    swap = {"W": "U", "U": "W", "b_U": "b_W"}
+    renamed = {}
+    for key, value in state["model"].items():
+        m = _CELL_KEY.match(key)
+        renamed[f"{m[1]}{swap[m[2]]}{m[3] or ''}" if m else key] = value
+    state["model"] = renamed
+    state["format_version"] = 2
 
 
 def load_model_weights(model: torch.nn.Module, weights: dict[str, torch.Tensor], path: Any) -> None:

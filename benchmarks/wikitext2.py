@@ -1,0 +1,96 @@
+"""WikiText-2 language modelling: train the headline models and record their test perplexity.
+
+Each run is one `seqlab train lm` command (the `command` field reproduces it); its
+OUT/results.json gives the test perplexity, the best validation perplexity, parameters, epochs
+and the training wall time (validation passes included). Results go to
+benchmarks/results/wikitext2.json in the format of BENCHMARKS.md.
+
+    python benchmarks/wikitext2.py --list           # the runs and their commands
+    python benchmarks/wikitext2.py --only course    # one run (about 10 minutes on 2 cores)
+    python benchmarks/wikitext2.py --record-only    # record runs already trained in --out
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+from common import machine, save_run
+
+# name -> (tags, options of `seqlab train lm`)
+RUNS: dict[str, tuple[list[str], str]] = {
+    # The course assignment (the PyTorch nn.Transformer tutorial): 3 epochs of SGD.
+    "course": (["course", "transformer"], "--preset course"),
+    # seqlab's fast CPU model: 2-layer LSTM 256, carried state, adaptive softmax, 11 epochs.
+    "cpu-lstm": (["rnn"], "--preset cpu-lstm"),
+}
+
+
+def command(name: str, out: Path) -> str:
+    """The full, reproducible command line of a run (torch's default threads: all cores)."""
+    return f"seqlab train lm --data wikitext-2 {RUNS[name][1]} --seed 0 --out {out}"
+
+
+def record(name: str, out: Path, cmd: str) -> dict:
+    """The BENCHMARKS.md entry of a finished run, from its results.json."""
+    results = json.loads((out / "results.json").read_text())
+    history = results["history"]
+    valid = [h["valid_perplexity"] for h in history]
+    threads = results["train_config"].get("threads")
+    return {
+        "name": name,
+        "tags": RUNS[name][0],
+        "metrics": {
+            "test_perplexity": round(results["test"]["perplexity"], 2),
+            "valid_perplexity": round(min(valid), 2),
+        },
+        "params": results["params"],
+        "epochs": len(history),
+        "train_wall_s": round(results["train_wall_s"], 1),
+        "tokens_per_s": round(results["tokens_per_s"]),
+        "command": cmd,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(threads),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", help=f"comma-separated runs from {', '.join(RUNS)}")
+    parser.add_argument("--list", action="store_true", help="print the runs and their commands")
+    parser.add_argument("--out", default="runs/wikitext2", help="folder for checkpoints and logs")
+    parser.add_argument(
+        "--record-only",
+        action="store_true",
+        help="do not train: record the runs already finished in --out by the same commands",
+    )
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else list(RUNS)
+    unknown = [n for n in names if n not in RUNS]
+    if unknown:
+        parser.error(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
+    for name in names:
+        out = Path(args.out) / name
+        cmd = command(name, out)
+        if args.list:
+            print(f"{name}: {cmd}")
+            continue
+        if not args.record_only:
+            print(f"== {name}: {cmd}", flush=True)
+            seqlab = [sys.executable, "-m", "seqlab", *shlex.split(cmd)[1:]]
+            if subprocess.run(seqlab).returncode != 0:
+                print(f"{name} failed", file=sys.stderr)
+                return 1
+        entry = record(name, out, cmd)
+        save_run("wikitext2", entry, list(RUNS))
+        print(f"== {name}: {json.dumps(entry['metrics'])} in {entry['train_wall_s']} s", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
