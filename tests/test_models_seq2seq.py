@@ -1,12 +1,15 @@
-"""Seq2Seq and TransformerTranslator: cached = full decoding, padding, overfitting, bad input."""
+"""Seq2Seq and TransformerTranslator: cached = full decoding, greedy and beam search (against
+exhaustive search), padding, overfitting, bad input."""
 
 import dataclasses
+import itertools
 import time
 
 import pytest
 import torch
 import torch.nn.functional as F
 
+from seqlab.decoding import beam_search, greedy_decode, length_penalty
 from seqlab.models import (
     Seq2Seq,
     Seq2SeqConfig,
@@ -76,11 +79,11 @@ def test_step_by_step_decoding_equals_full_decoding(cell, attention):
     model = rnn_model(cell, attention, num_layers=2).eval()
     b = batch()
     with torch.no_grad():
-        memory, state, mask = model.encode(b["src"], b["src_lengths"])
-        full, _, weights = model.decode(b["tgt"], state, memory, mask)
-        steps = []
+        memory = model.encode(b["src"], b["src_lengths"])
+        full, _, weights = model.decode_with_attention(b["tgt"], memory)
+        steps, state = [], None
         for t in range(b["tgt"].size(1)):
-            step, state, _ = model.decode(b["tgt"][:, t : t + 1], state, memory, mask)
+            step, state = model.decode(b["tgt"][:, t : t + 1], memory, state)
             steps.append(step)
     torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-5)
     if attention is not None:  # no weight on padded source positions
@@ -88,11 +91,26 @@ def test_step_by_step_decoding_equals_full_decoding(cell, attention):
         torch.testing.assert_close(weights.sum(-1), torch.ones(3, 7))
 
 
+@pytest.mark.parametrize("norm_first", [False, True])
+def test_cached_transformer_decoding_equals_full_recomputation(norm_first):
+    model = transformer("standard", norm_first=norm_first).eval()
+    b = batch()
+    with torch.no_grad():
+        memory = model.encode(b["src"], b["src_lengths"])
+        full, _ = model.decode(b["tgt"], memory)
+        steps, cache = [], None
+        for t in range(b["tgt"].size(1)):
+            step, cache = model.decode(b["tgt"][:, t : t + 1], memory, cache)
+            steps.append(step)
+    assert len(cache) == b["tgt"].size(1)
+    torch.testing.assert_close(torch.cat(steps, 1), full, atol=1e-5, rtol=1e-5)
+
+
 def test_teacher_forcing_zero_feeds_back_greedy_predictions():
     model = rnn_model("gru", "dot", teacher_forcing=0.0).train()  # dropout 0: deterministic
     b = batch()
     logits, _ = model(**b)
-    greedy = model.greedy_decode(b["src"], b["src_lengths"], sos_id=2, eos_id=-1, max_length=6)
+    greedy = greedy_decode(model, b["src"], b["src_lengths"], sos_id=2, eos_id=-1, max_length=6)
     assert torch.equal(logits.argmax(-1), greedy)
 
 
@@ -105,20 +123,68 @@ def test_transformer_decoder_is_causal_and_greedy_is_consistent():
         a, _ = model(**b)
         c, _ = model(**dict(b, tgt=changed))
     torch.testing.assert_close(a[:, :3], c[:, :3], atol=1e-5, rtol=1e-5)
-    out = model.greedy_decode(b["src"], b["src_lengths"], sos_id=2, eos_id=-1, max_length=5)
+    out = greedy_decode(model, b["src"], b["src_lengths"], sos_id=2, eos_id=-1, max_length=5)
     with torch.no_grad():
-        memory, mask = model.encode(b["src"], b["src_lengths"])
+        memory = model.encode(b["src"], b["src_lengths"])
         tgt_in = torch.cat([torch.full((3, 1), 2), out[:, :-1]], 1)
-        assert torch.equal(model.decode(tgt_in, memory, mask).argmax(-1), out)
+        assert torch.equal(model.decode(tgt_in, memory)[0].argmax(-1), out)
 
 
 def test_greedy_decode_pads_after_eos():
     model = rnn_model("gru", None)
     b = batch()
-    first = model.greedy_decode(b["src"], b["src_lengths"], 2, eos_id=-1, max_length=4)
+    first = greedy_decode(model, b["src"], b["src_lengths"], 2, eos_id=-1, max_length=4)
     eos = int(first[0, 1])  # pretend the second token of row 0 is <eos>
-    out = model.greedy_decode(b["src"], b["src_lengths"], 2, eos_id=eos, max_length=4)
+    out = greedy_decode(model, b["src"], b["src_lengths"], 2, eos_id=eos, max_length=4)
     assert out[0, 1] == eos and (out[0, 2:] == 0).all()
+
+
+def exhaustive(model, src, src_lengths, eos: int, max_length: int, alpha: float, V: int):
+    """The best length-normalised hypothesis of every source, by scoring every word sequence."""
+    best = []
+    with torch.no_grad():
+        for b in range(src.size(0)):
+            memory = model.encode(src[b : b + 1], src_lengths[b : b + 1])
+            candidates = []
+            for n in range(1, max_length + 1):
+                for words in itertools.product(range(V), repeat=n):
+                    if eos in words[:-1]:
+                        continue  # a hypothesis ends at its first <eos>
+                    if n < max_length and words[-1] != eos:
+                        continue  # shorter than max_length: must have ended
+                    tgt_in = torch.tensor([[2, *words[:-1]]])
+                    logp = model.decode(tgt_in, memory)[0][0].log_softmax(-1)
+                    total = logp[torch.arange(n), torch.tensor(words)].sum().item()
+                    candidates.append((total / length_penalty(n, alpha), list(words)))
+            best.append(max(candidates)[1])
+    return best
+
+
+@pytest.mark.parametrize("kind", ["gru", "transformer"])
+@pytest.mark.parametrize("alpha", [0.0, 1.0])
+def test_beam_search_equals_exhaustive_search_on_a_tiny_model(kind, alpha):
+    """A beam wider than every step's choices keeps every hypothesis alive: it must find the
+    exhaustive optimum. V = 4 words (one is <eos> = 3), hypotheses up to 4 words."""
+    torch.manual_seed(1)
+    if kind == "gru":
+        cfg = Seq2SeqConfig(6, 4, cell="gru", embed_dim=4, hidden_size=8, attention="dot")
+        model = Seq2Seq(cfg).eval()
+    else:
+        cfg = TransformerTranslatorConfig(6, 4, d_model=8, num_heads=2, d_ff=16,
+                                          num_encoder_layers=1, num_decoder_layers=1,
+                                          dropout=0.0, max_length=16)  # fmt: skip
+        model = TransformerTranslator(cfg).eval()
+    with torch.no_grad():  # sharpen the output so that greedy and beam search disagree
+        model.output.weight.mul_(4.0)
+    src = torch.tensor([[1, 4, 5], [2, 3, 0]])
+    lengths = torch.tensor([3, 2])
+    want = exhaustive(model, src, lengths, eos=3, max_length=4, alpha=alpha, V=4)
+    got = beam_search(model, src, lengths, 2, 3, max_length=4, beam_size=64, alpha=alpha)
+    assert got == want
+    # a beam of one is greedy search
+    one = beam_search(model, src, lengths, 2, 3, max_length=4, beam_size=1, alpha=alpha)
+    greedy = greedy_decode(model, src, lengths, 2, 3, max_length=4).tolist()
+    assert one == [row[: row.index(3) + 1] if 3 in row else row for row in greedy]
 
 
 @pytest.mark.parametrize("make", MODELS[1:4] + MODELS[5:], ids=IDS[1:4] + IDS[5:])
@@ -136,6 +202,16 @@ def test_overfits_one_batch(make):
             break
     assert loss.item() < 0.05, f"loss {loss.item():.3f}"
     assert time.perf_counter() - start < 10
+
+
+def test_compact_decode_pads_after_eos():
+    model = transformer("compact").eval()
+    b = batch()
+    first = model.compact_decode(b["src"], b["src_lengths"], eos_id=-1, max_length=5)
+    assert first.shape == (3, 5)
+    eos = int(first[0, 1])
+    out = model.compact_decode(b["src"], b["src_lengths"], eos_id=eos, max_length=5)
+    assert out[0, 1] == eos and (out[0, 2:] == 0).all()
 
 
 @pytest.mark.parametrize("make", [MODELS[2], MODELS[-2], MODELS[-1]], ids=["gru", "std", "compact"])

@@ -1,4 +1,9 @@
-"""Decoding written once for every model with `decode(tokens, state) -> (logits, state)`.
+"""Decoding written once for every model with a `decode(..., state) -> (logits, state)` method.
+
+Language models: `decode(tokens, state)`; translation models: `memory = encode(src, lengths)`
+then `decode(tgt_in, memory, state)`. States and memories are batch-first (an RNN's state as a
+tuple of (B, layers, H), a Transformer's `KVCache`), so `select_rows` reorders any of them for
+beam search without knowing the model.
 
 Sampling follows the course's `generate` (temperature-scaled softmax, a random first token when
 there is no prompt) and adds top-k (Fan et al. 2018) and nucleus / top-p sampling (Holtzman et
@@ -10,10 +15,13 @@ the course's reference, which re-runs the model over the whole prefix for every 
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import torch
 from torch import Tensor
+
+from seqlab.nn.attention import KVCache
 
 
 def sample_next(
@@ -89,3 +97,112 @@ def generate(
         return tokens
     finally:
         model.train(was_training)
+
+
+def select_rows(obj: Any, index: Tensor) -> Any:
+    """Rows `index` (dim 0) of every tensor in obj (tensor, tuple, NamedTuple, KVCache, None)."""
+    if obj is None:
+        return None
+    if isinstance(obj, Tensor):
+        return obj.index_select(0, index)
+    if isinstance(obj, KVCache):
+        obj.select(index)
+        return obj
+    if isinstance(obj, tuple) and hasattr(obj, "_fields"):  # a NamedTuple
+        return type(obj)(*(select_rows(x, index) for x in obj))
+    if isinstance(obj, tuple | list):
+        return type(obj)(select_rows(x, index) for x in obj)
+    raise TypeError(f"cannot select rows of {type(obj).__name__}")
+
+
+@torch.no_grad()
+def greedy_decode(
+    model: Any, src: Tensor, src_lengths: Tensor | None, sos_id: int, eos_id: int, max_length: int
+) -> Tensor:
+    """The most likely next token at every step: (B, <= max_length), no <sos>, pads after <eos>."""
+    memory = model.encode(src, src_lengths)
+    B = src.size(0)
+    token = torch.full((B, 1), sos_id, dtype=torch.long, device=src.device)
+    done = torch.zeros(B, dtype=torch.bool, device=src.device)
+    out, state = [], None
+    for _ in range(max_length):
+        logits, state = model.decode(token, memory, state)
+        token = logits[:, -1:].argmax(-1).masked_fill(done[:, None], 0)  # (B, 1); pad = 0
+        out.append(token)
+        done |= token[:, 0] == eos_id
+        if bool(done.all()):
+            break
+    return torch.cat(out, dim=1)
+
+
+def length_penalty(length: int, alpha: float) -> float:
+    """GNMT's ((5 + length) / 6) ** alpha (Wu et al. 2016, eq. 14); alpha 0: no penalty."""
+    return ((5 + length) / 6) ** alpha
+
+
+@torch.no_grad()
+def beam_search(
+    model: Any,
+    src: Tensor,
+    src_lengths: Tensor | None,
+    sos_id: int,
+    eos_id: int,
+    max_length: int,
+    beam_size: int = 5,
+    alpha: float = 0.6,
+) -> list[list[int]]:
+    """Batched beam search: for each source, the hypothesis with the best length-normalised
+    log-probability (log p / `length_penalty`), without <sos> and with its <eos> if it ended.
+
+    Every step extends each of the `beam_size` live hypotheses by every word, sets aside those
+    of the best `beam_size` candidates that end in <eos>, and keeps the best `beam_size`
+    continuations that do not end. A source is done when `beam_size` hypotheses have ended; at
+    `max_length` the best live ones end there.
+    """
+    if beam_size < 1 or max_length < 1:
+        raise ValueError(f"beam_size and max_length must be >= 1, got {beam_size}, {max_length}")
+    B, k, device = src.size(0), beam_size, src.device
+    rows = torch.arange(B, device=device).repeat_interleave(k)  # (B*k,): beam j of source b
+    memory = select_rows(model.encode(src, src_lengths), rows)
+    tokens = torch.full((B * k, 1), sos_id, dtype=torch.long, device=device)
+    scores = torch.full((B, k), -math.inf, device=device)
+    scores[:, 0] = 0.0  # all beams start equal: keep one so the first step has no duplicates
+    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
+    done = [False] * B
+    state = None
+    for step in range(1, max_length + 1):
+        logits, state = model.decode(tokens[:, -1:], memory, state)
+        logp = logits[:, -1].float().log_softmax(-1)  # (B*k, V)
+        V = logp.size(-1)
+        candidates = (scores.view(-1, 1) + logp).view(B, k * V)
+        top_scores, top_index = candidates.topk(min(2 * k, k * V), dim=1)  # (B, 2k)
+        next_rows, next_tokens, next_scores = [], [], []
+        for b in range(B):
+            kept = []
+            pairs = zip(top_scores[b].tolist(), top_index[b].tolist(), strict=True)
+            for rank, (score, index) in enumerate(pairs):
+                beam, word = divmod(index, V)
+                if score == -math.inf:
+                    break
+                if word == eos_id or step == max_length:
+                    # Only a top-k candidate may end a hypothesis (so a beam of 1 is greedy).
+                    if rank < k and not done[b]:
+                        words = tokens[b * k + beam, 1:].tolist() + [word]
+                        finished[b].append((score / length_penalty(step, alpha), words))
+                    continue
+                if len(kept) < k:
+                    kept.append((score, beam, word))
+            if len(finished[b]) >= k:
+                done[b] = True
+            kept += [(-math.inf, 0, eos_id)] * (k - len(kept))  # dead beams keep the shape
+            for score, beam, word in kept:
+                next_rows.append(b * k + beam)
+                next_tokens.append(word)
+                next_scores.append(-math.inf if done[b] else score)
+        if all(done):
+            break
+        index = torch.tensor(next_rows, device=device)
+        tokens = torch.cat([tokens[index], torch.tensor(next_tokens, device=device)[:, None]], 1)
+        scores = torch.tensor(next_scores, device=device).view(B, k)
+        state = select_rows(state, index)
+    return [max(f)[1] if f else [] for f in finished]

@@ -87,6 +87,22 @@ def recurrent_layer(
     )
 
 
+def batch_first_state(state: Tensor | tuple[Tensor, ...]) -> tuple[Tensor, ...]:
+    """A recurrent layer's state ((layers*dirs, B, H), or (h, c)) as a tuple of (B, layers*dirs, H).
+
+    Decoding states are batch-first everywhere, so beam search picks rows on dim 0 of every
+    tensor without knowing the model (`seqlab.decoding.select_rows`).
+    """
+    parts = state if isinstance(state, tuple) else (state,)
+    return tuple(p.transpose(0, 1) for p in parts)
+
+
+def layer_first_state(state: tuple[Tensor, ...]) -> Tensor | tuple[Tensor, Tensor]:
+    """Inverse of `batch_first_state`: the layout the recurrent layers take."""
+    parts = tuple(p.transpose(0, 1).contiguous() for p in state)
+    return parts if len(parts) == 2 else parts[0]
+
+
 def token_loss(logits: Tensor, targets: Tensor) -> Tensor:
     """Mean cross-entropy over real targets: logits (B, T, V), targets (B, T) with pad = 0."""
     return nn.functional.cross_entropy(

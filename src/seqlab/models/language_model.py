@@ -22,7 +22,14 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from seqlab.models.common import PAD_ID, check_ids, recurrent_layer, token_loss
+from seqlab.models.common import (
+    PAD_ID,
+    batch_first_state,
+    check_ids,
+    layer_first_state,
+    recurrent_layer,
+    token_loss,
+)
 from seqlab.nn.attention import KVCache
 from seqlab.nn.transformer import TransformerEncoder, positional_encoding
 
@@ -117,8 +124,9 @@ class LanguageModel(nn.Module):
             start = 0 if state is None else len(state)
             x = self.positions(x * math.sqrt(self.config.embed_dim), start)
             return self.transformer(x, causal=True, cache=state), state
-        h, state = self.rnn(self.dropout(x), state)
-        return self.dropout(h), state
+        h0 = None if state is None else layer_first_state(state)
+        h, state = self.rnn(self.dropout(x), h0)
+        return self.dropout(h), batch_first_state(state)
 
     def _logits(self, h: Tensor) -> Tensor:
         """Next-token scores (B, T, V); log-probabilities for the adaptive softmax."""
@@ -132,7 +140,8 @@ class LanguageModel(nn.Module):
 
         The returned state continues the text: `decode(b, decode(a)[1])` gives the logits of
         `decode(cat(a, b))` for the positions of b. For the Transformer the state is a `KVCache`,
-        updated in place; for RNNs the hidden state (h, or (h, c) for the LSTM).
+        updated in place; for RNNs the hidden state, batch-first: (h,) or (h, c), each
+        (B, layers, H).
         """
         check_ids("tokens", tokens, self.config.vocab_size)
         if self.is_transformer and state is None:

@@ -10,14 +10,17 @@ after the recurrence, a teacher-forced decoder runs over the whole target in one
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 from torch import Tensor, nn
 
 from seqlab.models.common import (
     PAD_ID,
+    batch_first_state,
     check_ids,
     check_lengths,
+    layer_first_state,
     length_mask,
     recurrent_layer,
     token_loss,
@@ -26,6 +29,15 @@ from seqlab.models.common import (
 from seqlab.nn.attention import SCORES, Seq2SeqAttention
 
 State = Tensor | tuple[Tensor, Tensor]
+
+
+class Seq2SeqMemory(NamedTuple):
+    """What the decoder reads: encoder outputs (B, S, H), source mask (B, S) (True = real token)
+    and the encoder's final state, batch-first (a tuple of (B, layers, H))."""
+
+    outputs: Tensor
+    mask: Tensor
+    state: tuple[Tensor, ...]
 
 
 @dataclass
@@ -78,26 +90,37 @@ class Seq2Seq(nn.Module):
         self.dropout = nn.Dropout(c.dropout)
         self.output = nn.Linear(H, c.tgt_vocab_size)
 
-    def encode(self, src: Tensor, src_lengths: Tensor | None) -> tuple[Tensor, State, Tensor]:
-        """src (B, S) -> encoder outputs (B, S, H), final state, source mask (B, S)."""
+    def encode(self, src: Tensor, src_lengths: Tensor | None) -> Seq2SeqMemory:
+        """src (B, S) -> encoder outputs, source mask and final state (see Seq2SeqMemory)."""
         check_ids("src", src, self.config.src_vocab_size)
         src_lengths = check_lengths("src_lengths", src_lengths, src)
         outputs, state = self.encoder(self.dropout(self.src_embedding(src)), lengths=src_lengths)
-        return outputs, state, length_mask(src_lengths, src.size(1))
+        mask = length_mask(src_lengths, src.size(1))
+        return Seq2SeqMemory(outputs, mask, batch_first_state(state))
 
     def decode(
-        self, tgt_in: Tensor, state: State, memory: Tensor, src_mask: Tensor
-    ) -> tuple[Tensor, State, Tensor | None]:
-        """Decoder inputs (B, T) from `state` -> logits (B, T, V), new state, attention (B, T, S).
+        self, tgt_in: Tensor, memory: Seq2SeqMemory, state: tuple[Tensor, ...] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:
+        """Decoder inputs (B, T) -> logits (B, T, V) and the state after them (batch-first).
 
-        Feeding one step at a time with the returned state equals feeding all steps at once.
+        `state=None` starts from the encoder's final state. Feeding one step at a time with the
+        returned state equals feeding all steps at once.
         """
-        h, state = self.decoder(self.dropout(self.tgt_embedding(tgt_in)), state)  # (B, T, H)
+        logits, state, _ = self.decode_with_attention(tgt_in, memory, state)
+        return logits, state
+
+    def decode_with_attention(
+        self, tgt_in: Tensor, memory: Seq2SeqMemory, state: tuple[Tensor, ...] | None = None
+    ) -> tuple[Tensor, tuple[Tensor, ...], Tensor | None]:
+        """`decode`, also returning the attention weights (B, T, S) (None without attention)."""
+        check_ids("tgt_in", tgt_in, self.config.tgt_vocab_size)
+        h0 = layer_first_state(memory.state if state is None else state)
+        h, h_last = self.decoder(self.dropout(self.tgt_embedding(tgt_in)), h0)  # (B, T, H)
         weights = None
         if self.config.attention is not None:
-            context, weights = self.attention(h, memory, src_mask)  # (B, T, H), (B, T, S)
+            context, weights = self.attention(h, memory.outputs, memory.mask)  # (B,T,H), (B,T,S)
             h = torch.tanh(self.Wc(torch.cat([context, h], dim=-1)))
-        return self.output(self.dropout(h)), state, weights
+        return self.output(self.dropout(h)), batch_first_state(h_last), weights
 
     def forward(
         self,
@@ -112,17 +135,17 @@ class Seq2Seq(nn.Module):
         decoder being causal, cannot change logits at real positions.
         """
         check_target(tgt, self.config.tgt_vocab_size)
-        memory, state, src_mask = self.encode(src, src_lengths)
+        memory = self.encode(src, src_lengths)
         tgt_in, targets = tgt[:, :-1], tgt[:, 1:]
         ratio = self.config.teacher_forcing if self.training else 1.0
         if ratio >= 1.0:
-            logits, _, _ = self.decode(tgt_in, state, memory, src_mask)
+            logits, _ = self.decode(tgt_in, memory)
         else:
             # Scheduled sampling (Bengio et al. 2015): per token, feed the truth with probability
             # `ratio`, else the model's own previous prediction.
-            steps, token = [], tgt_in[:, :1]
+            steps, token, state = [], tgt_in[:, :1], None
             for t in range(tgt_in.size(1)):
-                step_logits, state, _ = self.decode(token, state, memory, src_mask)
+                step_logits, state = self.decode(token, memory, state)
                 steps.append(step_logits)
                 if t + 1 < tgt_in.size(1):
                     truth = tgt_in[:, t + 1 : t + 2]
@@ -131,25 +154,6 @@ class Seq2Seq(nn.Module):
                     token = torch.where(use_truth, truth, guess)
             logits = torch.cat(steps, dim=1)
         return logits, token_loss(logits, targets)
-
-    @torch.no_grad()
-    def greedy_decode(
-        self, src: Tensor, src_lengths: Tensor | None, sos_id: int, eos_id: int, max_length: int
-    ) -> Tensor:
-        """Greedy translations (B, <= max_length) without <sos>; after <eos> a row holds pads."""
-        memory, state, src_mask = self.encode(src, src_lengths)
-        B = src.size(0)
-        token = torch.full((B, 1), sos_id, dtype=torch.long, device=src.device)
-        done = torch.zeros(B, dtype=torch.bool, device=src.device)
-        out = []
-        for _ in range(max_length):
-            logits, state, _ = self.decode(token, state, memory, src_mask)
-            token = logits.argmax(-1).masked_fill(done[:, None], PAD_ID)  # (B, 1)
-            out.append(token)
-            done |= token[:, 0] == eos_id
-            if done.all():
-                break
-        return torch.cat(out, dim=1)
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random translation batch, e.g. for `seqlab.summary`."""

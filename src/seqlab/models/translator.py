@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import torch
 import torch.nn.functional as F
@@ -26,9 +27,17 @@ from seqlab.models.common import (
     translation_example,
 )
 from seqlab.models.seq2seq import check_target
+from seqlab.nn.attention import KVCache
 from seqlab.nn.transformer import TransformerDecoder, TransformerEncoder, positional_encoding
 
 MODES = ("standard", "compact")
+
+
+class EncoderMemory(NamedTuple):
+    """What the decoder reads: encoder outputs (B, S, C) and source mask (B, S), True = real."""
+
+    outputs: Tensor
+    mask: Tensor
 
 
 @dataclass
@@ -68,24 +77,35 @@ class TransformerTranslator(nn.Module):
             self.decoder = TransformerDecoder(*layers, c.num_decoder_layers, *rest)
         self.output = nn.Linear(c.d_model, c.tgt_vocab_size)
 
-    def _embed(self, embedding: nn.Embedding, ids: Tensor) -> Tensor:
+    def _embed(self, embedding: nn.Embedding, ids: Tensor, start: int = 0) -> Tensor:
         # Embeddings are scaled by sqrt(d_model) before adding positions (Vaswani §3.4).
-        return self.positions(embedding(ids) * math.sqrt(self.config.d_model))
+        return self.positions(embedding(ids) * math.sqrt(self.config.d_model), start)
 
-    def encode(self, src: Tensor, src_lengths: Tensor | None) -> tuple[Tensor, Tensor]:
+    def encode(self, src: Tensor, src_lengths: Tensor | None) -> EncoderMemory:
         """src (B, S) -> memory (B, S, C) and source mask (B, S), True at real tokens."""
         check_ids("src", src, self.config.src_vocab_size)
         src_lengths = check_lengths("src_lengths", src_lengths, src)
         src_mask = length_mask(src_lengths, src.size(1))
-        return self.encoder(self._embed(self.src_embedding, src), key_mask=src_mask), src_mask
+        outputs = self.encoder(self._embed(self.src_embedding, src), key_mask=src_mask)
+        return EncoderMemory(outputs, src_mask)
 
-    def decode(self, tgt_in: Tensor, memory: Tensor, src_mask: Tensor) -> Tensor:
-        """Standard mode: decoder inputs (B, T) over memory (B, S, C) -> logits (B, T, V)."""
+    def decode(
+        self, tgt_in: Tensor, memory: EncoderMemory, state: KVCache | None = None
+    ) -> tuple[Tensor, KVCache]:
+        """Decoder inputs (B, T) after the cached positions -> logits (B, T, V) and the cache.
+
+        The state is a `KVCache` of the decoder's self-attention keys and values (updated in
+        place): decoding one token at a time costs one position per step, and equals decoding
+        the whole prefix at once (tested). Standard mode only; compact mode has no decoder.
+        """
         if self.config.mode != "standard":
             raise ValueError("decode() exists in mode='standard' only; compact mode has no decoder")
+        check_ids("tgt_in", tgt_in, self.config.tgt_vocab_size)
+        cache = KVCache(self.config.num_decoder_layers) if state is None else state
+        x = self._embed(self.tgt_embedding, tgt_in, start=len(cache))
         # Right-padded targets need no key mask: causal attention never looks ahead at the pads.
-        h = self.decoder(self._embed(self.tgt_embedding, tgt_in), memory, src_mask)
-        return self.output(h)
+        h = self.decoder(x, memory.outputs, memory.mask, cache=cache)
+        return self.output(h), cache
 
     def forward(
         self,
@@ -101,36 +121,23 @@ class TransformerTranslator(nn.Module):
             L = max(src.size(1), targets.size(1))
             src = F.pad(src, (0, L - src.size(1)), value=PAD_ID)
             targets = F.pad(targets, (0, L - targets.size(1)), value=PAD_ID)
-            memory, _ = self.encode(src, src_lengths)
-            logits = self.output(memory)  # (B, L, V): one prediction per source position
+            memory = self.encode(src, src_lengths)
+            logits = self.output(memory.outputs)  # (B, L, V): one prediction per source position
         else:
-            memory, src_mask = self.encode(src, src_lengths)
-            logits = self.decode(tgt[:, :-1], memory, src_mask)
+            logits, _ = self.decode(tgt[:, :-1], self.encode(src, src_lengths))
         return logits, token_loss(logits, targets)
 
     @torch.no_grad()
-    def greedy_decode(
-        self, src: Tensor, src_lengths: Tensor | None, sos_id: int, eos_id: int, max_length: int
-    ) -> Tensor:
-        """Greedy translations (B, <= max_length) without <sos>; after <eos> a row holds pads."""
-        if self.config.mode == "compact":
-            L = max(src.size(1), max_length)
-            memory, _ = self.encode(F.pad(src, (0, L - src.size(1)), value=PAD_ID), src_lengths)
-            out = self.output(memory)[:, :max_length].argmax(-1)  # (B, max_length)
-            after_eos = (out == eos_id).long().cumsum(1) - (out == eos_id).long() > 0
-            return out.masked_fill(after_eos, PAD_ID)
-        memory, src_mask = self.encode(src, src_lengths)
-        B = src.size(0)
-        tokens = torch.full((B, 1), sos_id, dtype=torch.long, device=src.device)
-        done = torch.zeros(B, dtype=torch.bool, device=src.device)
-        for _ in range(max_length):
-            nxt = self.decode(tokens, memory, src_mask)[:, -1:].argmax(-1)  # (B, 1)
-            nxt = nxt.masked_fill(done[:, None], PAD_ID)
-            tokens = torch.cat([tokens, nxt], dim=1)
-            done |= nxt[:, 0] == eos_id
-            if done.all():
-                break
-        return tokens[:, 1:]
+    def compact_decode(self, src: Tensor, src_lengths: Tensor | None, eos_id: int, max_length: int):
+        """Compact mode: the most likely target token at each source position, (B, max_length),
+        pads after <eos>. (The model is not autoregressive: this argmax is its exact best.)"""
+        if self.config.mode != "compact":
+            raise ValueError("compact_decode() is for mode='compact'; use seqlab.decoding")
+        L = max(src.size(1), max_length)
+        memory = self.encode(F.pad(src, (0, L - src.size(1)), value=PAD_ID), src_lengths)
+        out = self.output(memory.outputs)[:, :max_length].argmax(-1)  # (B, max_length)
+        after_eos = (out == eos_id).long().cumsum(1) - (out == eos_id).long() > 0
+        return out.masked_fill(after_eos, PAD_ID)
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random translation batch, e.g. for `seqlab.summary`."""

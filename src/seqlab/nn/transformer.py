@@ -150,8 +150,9 @@ class TransformerDecoderLayer(nn.Module):
         self.dropout2 = nn.Dropout(dropout)
         self.dropout3 = nn.Dropout(dropout)
 
-    def _sa(self, x: Tensor, tgt_mask: Tensor | None) -> Tensor:
-        return self.dropout1(self.self_attn(x, key_mask=tgt_mask, causal=True)[0])
+    def _sa(self, x: Tensor, tgt_mask: Tensor | None, cache, layer: int) -> Tensor:
+        out = self.self_attn(x, key_mask=tgt_mask, causal=True, cache=cache, layer=layer)[0]
+        return self.dropout1(out)
 
     def _ca(self, x: Tensor, memory: Tensor, memory_mask: Tensor | None) -> Tensor:
         return self.dropout2(self.cross_attn(x, memory, memory, key_mask=memory_mask)[0])
@@ -162,13 +163,17 @@ class TransformerDecoderLayer(nn.Module):
         memory: Tensor,
         memory_mask: Tensor | None = None,
         tgt_mask: Tensor | None = None,
+        cache: KVCache | None = None,
+        layer: int = 0,
     ) -> Tensor:
-        """x (B, T, C), memory (B, S, C) -> (B, T, C); masks are (B, T)/(B, S), True = real."""
+        """x (B, T, C), memory (B, S, C) -> (B, T, C); masks are (B, T)/(B, S), True = real.
+
+        With a `cache`, x holds the positions after the cached ones (see `KVCache`)."""
         if self.norm_first:
-            x = x + self._sa(self.norm1(x), tgt_mask)
+            x = x + self._sa(self.norm1(x), tgt_mask, cache, layer)
             x = x + self._ca(self.norm2(x), memory, memory_mask)
             return x + self.dropout3(self.ffn(self.norm3(x)))
-        x = self.norm1(x + self._sa(x, tgt_mask))
+        x = self.norm1(x + self._sa(x, tgt_mask, cache, layer))
         x = self.norm2(x + self._ca(x, memory, memory_mask))
         return self.norm3(x + self.dropout3(self.ffn(x)))
 
@@ -232,8 +237,9 @@ class TransformerDecoder(nn.Module):
         memory: Tensor,
         memory_mask: Tensor | None = None,
         tgt_mask: Tensor | None = None,
+        cache: KVCache | None = None,
     ) -> Tensor:
-        """(B, T, C) over memory (B, S, C) -> (B, T, C)."""
-        for layer in self.layers:
-            x = layer(x, memory, memory_mask, tgt_mask)
+        """(B, T, C) over memory (B, S, C) -> (B, T, C); `cache` as in TransformerEncoder."""
+        for i, layer in enumerate(self.layers):
+            x = layer(x, memory, memory_mask, tgt_mask, cache, i)
         return self.norm(x)
