@@ -72,7 +72,13 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
     group("run")
     _add_run_options(p, opt, "runs/classify", f" on {DRY_RUN_LIMIT} texts")
     group("data")
-    opt("--data", "'imdb' or a .csv/.tsv/.jsonl file with text and label columns", d.data)
+    opt("--data", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns", d.data)
+    opt(
+        "--label-set",
+        "trec: coarse (6 classes, TREC-6) or fine (50, TREC-50)",
+        d.label_set,
+        choices=("coarse", "fine"),
+    )
     opt("--data-dir", "data folder (default: $SEQLAB_DATA or ../shared/data)")
     opt("--text-column", "text column of a data file", d.text_column)
     opt("--label-column", "label column of a data file", d.label_column)
@@ -334,9 +340,37 @@ def run_evaluate(args: argparse.Namespace) -> int:
         limit_batches=2 if args.dry_run else None,
     )
     counts = {k: metrics.pop(k) for k in ("examples", "tokens") if k in metrics}
+    confusion, names = metrics.pop("confusion", None), metrics.pop("label_names", None)
     shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"{args.split}: {shown}" + "".join(f"  ({n:,} {k})" for k, n in counts.items()))
+    if confusion is not None:
+        _class_report(args, confusion, names, metrics)
     return 0
+
+
+def _class_report(
+    args: argparse.Namespace, confusion: list[list[int]], names: list[str], metrics: dict
+) -> None:
+    """Print per-class metrics and the confusion matrix; write them as JSON and a PNG heatmap."""
+    import json
+
+    from seqlab.atomic import write_text_atomic
+    from seqlab.report import confusion_table, plot_confusion, report_table
+    from seqlab.train.metrics import class_report
+
+    rows = class_report(confusion, names)
+    print()
+    print(report_table(rows))
+    print()
+    print(confusion_table(confusion, names))
+    folder = Path(args.report or Path(args.checkpoint).parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    report = {"split": args.split, **metrics, "classes": rows, "confusion": confusion}
+    report["label_names"] = names
+    json_path = folder / f"{args.split}-report.json"
+    write_text_atomic(json_path, json.dumps(report, indent=1) + "\n")
+    png = plot_confusion(folder / f"{args.split}-confusion.png", confusion, names)
+    print(f"\nwrote {json_path} and {png}")
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -401,6 +435,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=_number, help="a class-balanced subset: count or fraction")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     ev.add_argument("--dry-run", action="store_true", help="evaluate 2 batches only")
+    ev.add_argument(
+        "--report",
+        metavar="DIR",
+        help="classifiers: folder for SPLIT-report.json (per-class metrics, confusion matrix) "
+        "and SPLIT-confusion.png (default: the checkpoint's folder)",
+    )
     ev.set_defaults(func=run_evaluate)
 
     pr = subparsers.add_parser(

@@ -15,6 +15,7 @@ _EXPORTS = {
     "ClassificationData": "classification",
     "ClassificationDataset": "classification",
     "load_imdb": "imdb",
+    "load_trec": "trec",
     "load_text_classification": "user_data",
     "pad_collate": "batching",
     "BucketBatchSampler": "batching",

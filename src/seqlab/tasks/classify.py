@@ -24,7 +24,14 @@ from seqlab.errors import CheckpointError, SeqlabError
 from seqlab.models import class_probabilities, model_from_config
 from seqlab.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from seqlab.tasks.configs import ClassifyConfig
-from seqlab.train import Accuracy, TrainConfig, Trainer, evaluate, load_checkpoint
+from seqlab.train import (
+    Accuracy,
+    ConfusionMatrix,
+    TrainConfig,
+    Trainer,
+    evaluate,
+    load_checkpoint,
+)
 from seqlab.train.checkpoint import load_model_weights
 from seqlab.train.device import seed_everything, select_device
 from seqlab.train.distributed import dist_info
@@ -62,6 +69,12 @@ def load_data(cfg: ClassifyConfig, seed: int = 0) -> ClassificationData:
     }
     if cfg.data == "imdb":
         return load_imdb(cfg.data_dir, **{**common, "split": cfg.split or "official"})
+    if cfg.data == "trec":
+        from seqlab.data.trec import load_trec
+
+        return load_trec(
+            cfg.data_dir, label_set=cfg.label_set, **{**common, "split": cfg.split or "official"}
+        )
     columns = {"text_column": cfg.text_column, "label_column": cfg.label_column}
     return load_text_classification(cfg.data, **columns, **common)
 
@@ -227,6 +240,15 @@ def read_split(
         source = imdb_source(cfg.data_dir)
         train_pool, test_pool = read_imdb_split(source, "train"), read_imdb_split(source, "test")
         ratio = cfg.split or "official"
+    elif cfg.data == "trec":
+        from seqlab.data.trec import FILES, read_trec, trec_source
+
+        source, index = trec_source(cfg.data_dir), {n: i for i, n in enumerate(label_names)}
+        train_pool, test_pool = (
+            (texts, np.array([index[label] for label in labels], dtype=np.int64))
+            for texts, labels in (read_trec(source / f, cfg.label_set) for f in FILES.values())
+        )
+        ratio = cfg.split or "official"
     else:
         records = read_records(cfg.data, cfg.text_column, cfg.label_column)
         index = {name: i for i, name in enumerate(label_names)}
@@ -266,7 +288,8 @@ def evaluate_checkpoint(
     limit_batches: int | None = None,
     device: str = "auto",
 ) -> dict[str, float]:
-    """Loss and accuracy of a checkpoint on a split of its data set (or of `data`)."""
+    """Loss, accuracy and confusion matrix of a checkpoint on a split of its data (or of `data`);
+    also the example count and the label names."""
     dev = select_device(device)
     model, encoder, label_names, state = load_classifier(path, dev)
     cfg = ClassifyConfig(**state.get("data", {}))
@@ -278,8 +301,9 @@ def evaluate_checkpoint(
     seed = state.get("train_config", {}).get("seed", 0)
     dataset = read_split(cfg, split, encoder, label_names, seed)
     loader = make_loader(dataset, batch_size or 256, shuffle=False)
-    metrics = evaluate(model, loader, Accuracy(), dev, limit=limit_batches)
-    return {**metrics, "examples": len(dataset)}
+    metric = ConfusionMatrix(len(label_names))
+    metrics = evaluate(model, loader, metric, dev, limit=limit_batches)
+    return {**metrics, "examples": len(dataset), "label_names": label_names}
 
 
 def predict(path: str | Path, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:

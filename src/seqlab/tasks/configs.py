@@ -12,8 +12,9 @@ ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "transformer")
 class ClassifyConfig:
     """Data and model settings of a classification run (the CLI options besides training)."""
 
-    data: str = "imdb"  # "imdb" or a .csv/.tsv/.jsonl file with text and label columns
+    data: str = "imdb"  # "imdb", "trec" or a .csv/.tsv/.jsonl file with text and label columns
     data_dir: str | None = None
+    label_set: str = "coarse"  # trec: "coarse" (TREC-6) or "fine" (TREC-50)
     text_column: str = "text"
     label_column: str = "label"
     limit: int | float | None = None  # class-balanced subset of each split: a count or fraction

@@ -9,6 +9,8 @@ import importlib
 
 _EXPORTS = {
     "Accuracy": "metrics",
+    "ConfusionMatrix": "metrics",
+    "class_report": "metrics",
     "Metric": "metrics",
     "Perplexity": "metrics",
     "TrainConfig": "config",

@@ -16,7 +16,8 @@ class Metric(Protocol):
     `counts` returns tensors to be summed over an epoch; "count" (required) is the number of
     targets the batch's mean loss was taken over, so the epoch loss is a true per-target mean.
     `summarize` turns the summed counts and that epoch loss into named metrics. `keys` names
-    the counts, so a process that saw no batch still contributes zeros to the all-reduce.
+    the counts, so a process that saw no batch still contributes zeros to the all-reduce; counts
+    are scalars unless `shapes` (optional) gives one, e.g. a confusion matrix (K, K).
     """
 
     keys: tuple[str, ...]
@@ -47,6 +48,61 @@ class Accuracy:
     def summarize(self, loss: float, totals: dict[str, float]) -> dict[str, float]:
         """{"accuracy": correct / count}."""
         return {"accuracy": totals["correct"] / max(1.0, totals["count"])}
+
+
+class ConfusionMatrix(Accuracy):
+    """Accuracy and the confusion matrix C[true, predicted] of K classes, summed like any count
+    (over batches and DDP processes). For evaluation; `class_report` turns C into per-class
+    precision, recall and F1."""
+
+    keys = ("count", "correct", "confusion")
+
+    def __init__(self, num_classes: int) -> None:
+        self.num_classes = num_classes
+        self.shapes = {"confusion": (num_classes, num_classes)}
+
+    def counts(self, logits: torch.Tensor, batch: Batch) -> Batch:
+        """Accuracy's counts and this batch's confusion matrix (K, K)."""
+        out = super().counts(logits, batch)
+        labels = batch["labels"]
+        predicted = (logits[:, 0] > 0).long() if logits.shape[-1] == 1 else logits.argmax(-1)
+        K = self.num_classes
+        pairs = labels * K + predicted  # (B,): row = true class, column = predicted class
+        out["confusion"] = torch.bincount(pairs, minlength=K * K).view(K, K)
+        return out
+
+    def summarize(self, loss: float, totals: dict) -> dict:
+        """{"accuracy", "confusion": K lists of K counts}."""
+        confusion = [[int(round(float(v))) for v in row] for row in totals["confusion"]]
+        return {**super().summarize(loss, totals), "confusion": confusion}
+
+
+def class_report(confusion: list[list[int]], names: list[str]) -> list[dict]:
+    """Per class (then the macro average): support, accuracy (= recall: the share of the class's
+    examples classified right), precision, recall and F1, from C[true, predicted]."""
+    rows = []
+    K = len(names)
+    for k, name in enumerate(names):
+        support = sum(confusion[k])
+        predicted = sum(confusion[i][k] for i in range(K))
+        tp = confusion[k][k]
+        precision = tp / predicted if predicted else 0.0
+        recall = tp / support if support else 0.0
+        f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
+        rows.append(
+            {
+                "class": name,
+                "support": support,
+                "accuracy": recall,
+                "precision": precision,
+                "recall": recall,
+                "f1": f1,
+            }  # fmt: skip
+        )
+    macro = {key: sum(r[key] for r in rows) / K for key in ("precision", "recall", "f1")}
+    total = sum(r["support"] for r in rows)
+    rows.append({"class": "macro avg", "support": total, "accuracy": macro["recall"], **macro})
+    return rows
 
 
 class Perplexity:

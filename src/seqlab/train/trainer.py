@@ -84,7 +84,9 @@ def run_epoch(
 
     forward = forward or Forward()
     forward.start()
-    totals = {k: zero() for k in metric.keys}  # present even if this process gets no batch
+    shapes = getattr(metric, "shapes", {})
+    # Present even if this process gets no batch, so every process all-reduces the same sizes.
+    totals = {k: zero().expand(shapes.get(k, ())).clone() for k in metric.keys}
     loss_sum = zero()
     for i, batch in enumerate(loader):
         if limit is not None and i >= limit:
@@ -106,8 +108,15 @@ def run_epoch(
                 if not math.isfinite(running) and not torch.distributed.is_initialized():
                     break  # the caller reports it; no point finishing the epoch
     names = sorted(totals)
-    packed = all_reduce_sum(torch.stack([loss_sum, *(totals[k] for k in names)]))
-    summed = dict(zip(names, packed[1:].tolist(), strict=True))
+    flat = [loss_sum.view(1), *(totals[k].reshape(-1) for k in names)]
+    packed = all_reduce_sum(torch.cat(flat)).cpu()
+    summed: dict[str, Any] = {}
+    offset = 1
+    for k in names:  # unpack: scalars as floats, shaped counts as tensors
+        n = totals[k].numel()
+        part = packed[offset : offset + n]
+        summed[k] = part.view(totals[k].shape) if totals[k].dim() else part.item()
+        offset += n
     mean_loss = packed[0].item() / max(1.0, summed.get("count", 0.0))
     return {"loss": mean_loss, **metric.summarize(mean_loss, summed)}
 

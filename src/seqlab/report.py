@@ -1,0 +1,58 @@
+"""Evaluation reports of classifiers: per-class metrics and confusion matrices as text and PNG."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def report_table(rows: list[dict]) -> str:
+    """Per-class rows of `seqlab.train.metrics.class_report` as a Markdown table."""
+    lines = [
+        "| class | support | accuracy | precision | recall | F1 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        values = " | ".join(f"{r[k]:.4f}" for k in ("accuracy", "precision", "recall", "f1"))
+        lines.append(f"| {r['class']} | {r['support']:,} | {values} |")
+    return "\n".join(lines)
+
+
+def confusion_table(confusion: list[list[int]], names: list[str]) -> str:
+    """The confusion matrix as a Markdown table: rows are true classes, columns predictions."""
+    lines = ["| true \\ predicted | " + " | ".join(names) + " |"]
+    lines.append("| --- |" + " ---: |" * len(names))
+    for name, row in zip(names, confusion, strict=True):
+        lines.append(f"| {name} | " + " | ".join(f"{v:,}" for v in row) + " |")
+    return "\n".join(lines)
+
+
+def plot_confusion(path: Path, confusion: list[list[int]], names: list[str]) -> Path:
+    """A heatmap of the confusion matrix, each row normalised to the share of its true class,
+    with the counts written in the cells (up to 20 classes)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    counts = np.asarray(confusion, dtype=float)
+    shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+    K = len(names)
+    size = max(4.0, 0.45 * K + 2)
+    fig, ax = plt.subplots(figsize=(size, size * 0.85))
+    image = ax.imshow(shares, cmap="Blues", vmin=0, vmax=1)
+    ax.set(xlabel="predicted", ylabel="true", title="confusion matrix (row share, counts)")
+    ax.set_xticks(range(K), names, rotation=90 if K > 6 else 0)
+    ax.set_yticks(range(K), names)
+    if K <= 20:
+        for i in range(K):
+            for j in range(K):
+                color = "white" if shares[i, j] > 0.5 else "black"
+                ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", color=color)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
