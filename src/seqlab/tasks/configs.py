@@ -113,6 +113,6 @@ LM_PRESETS: dict[str, dict[str, object]] = {
         "schedule": "cosine",
         "warmup": 0.02,
         "clip": 0.5,
-        "epochs": 11,
+        "epochs": 10,
     },
 }
