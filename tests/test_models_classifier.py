@@ -1,7 +1,6 @@
 """SequenceClassifier: Keras parameter counts, padding invariance, overfitting, bad input."""
 
 import dataclasses
-import time
 
 import pytest
 import torch
@@ -98,7 +97,6 @@ def test_overfits_one_batch(encoder):
     b = batch(B=8, seed=1)
     labels = torch.tensor([0, 1, 1, 0, 1, 0, 0, 1])
     opt = torch.optim.Adam(model.parameters(), lr=0.5 if encoder == "ngram" else 0.02)
-    start = time.perf_counter()
     for _ in range(150):
         opt.zero_grad()
         _, loss = model(**b, labels=labels)
@@ -107,7 +105,6 @@ def test_overfits_one_batch(encoder):
         if loss.item() < 0.02:
             break
     assert loss.item() < 0.02, f"{encoder} did not fit one batch: loss {loss.item():.3f}"
-    assert time.perf_counter() - start < 5
 
 
 def test_last_pooling_is_the_final_state_of_the_layer():

@@ -2,7 +2,6 @@
 
 import dataclasses
 import math
-import time
 
 import pytest
 import torch
@@ -86,7 +85,6 @@ def test_overfits_one_batch(arch):
     model = tiny(arch, num_layers=1)
     batch = model.example_batch(batch_size=4, length=8)
     opt = torch.optim.Adam(model.parameters(), lr=0.03)
-    start = time.perf_counter()
     for _ in range(200):
         opt.zero_grad()
         _, loss = model(**batch)
@@ -95,7 +93,6 @@ def test_overfits_one_batch(arch):
         if loss.item() < 0.05:
             break
     assert loss.item() < 0.05, f"{arch}: loss {loss.item():.3f}"
-    assert time.perf_counter() - start < 5
 
 
 @pytest.mark.parametrize("arch", ARCHS)
