@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import shlex
+import subprocess
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from seqlab.atomic import write_text_atomic
@@ -40,3 +45,51 @@ def save_run(benchmark: str, entry: dict, order: list[str] | None = None) -> Pat
     )
     write_text_atomic(path, json.dumps(data, indent=2) + "\n")
     return path
+
+
+def run_commands(
+    benchmark: str,
+    runs: dict[str, tuple[list[str], str]],
+    command: Callable[[str, Path, argparse.Namespace], str],
+    record: Callable[[str, Path, str, argparse.Namespace], dict],
+    doc: str,
+    default_out: str,
+    extra: Callable[[argparse.ArgumentParser], None] | None = None,
+) -> int:
+    """The command line every training benchmark shares: --only, --list, --out, --record-only.
+
+    Each run is one `seqlab` command (`command(name, out, args)`); after it, `record(name, out,
+    command, args)` turns its OUT/results.json into the run's entry of results/<benchmark>.json.
+    """
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--only", help=f"comma-separated runs from {', '.join(runs)}")
+    parser.add_argument("--list", action="store_true", help="print the runs and their commands")
+    parser.add_argument("--out", default=default_out, help="folder for checkpoints and logs")
+    parser.add_argument(
+        "--record-only",
+        action="store_true",
+        help="do not train: record the runs already finished in --out by the same commands",
+    )
+    if extra is not None:
+        extra(parser)
+    args = parser.parse_args()
+    names = args.only.split(",") if args.only else list(runs)
+    unknown = [n for n in names if n not in runs]
+    if unknown:
+        parser.error(f"unknown runs {unknown}; choose from {', '.join(runs)}")
+    for name in names:
+        out = Path(args.out) / name
+        cmd = command(name, out, args)
+        if args.list:
+            print(f"{name}: {cmd}")
+            continue
+        if not args.record_only:
+            print(f"== {name}: {cmd}", flush=True)
+            seqlab = [sys.executable, "-m", "seqlab", *shlex.split(cmd)[1:]]
+            if subprocess.run(seqlab).returncode != 0:
+                print(f"{name} failed", file=sys.stderr)
+                return 1
+        entry = record(name, out, cmd, args)
+        save_run(benchmark, entry, list(runs))
+        print(f"== {name}: {json.dumps(entry['metrics'])} in {entry['train_wall_s']} s", flush=True)
+    return 0

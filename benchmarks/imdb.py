@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 
-from common import machine, save_run
+from common import machine, run_commands
 
 # name -> (tags, options of `seqlab train classify`). Every run holds out 20% of train for
 # validation and, with --patience, keeps the weights of the best validation epoch.
@@ -66,13 +64,14 @@ RUNS: dict[str, tuple[list[str], str]] = {
 }
 
 
-def command(name: str, out: Path, threads: int) -> str:
+def command(name: str, out: Path, args: argparse.Namespace) -> str:
     """The full, reproducible command line of a run."""
     options = RUNS[name][1]
+    threads = args.threads
     return f"seqlab train classify --data imdb {options} --seed 0 --threads {threads} --out {out}"
 
 
-def record(name: str, out: Path, cmd: str, threads: int) -> dict:
+def record(name: str, out: Path, cmd: str, args: argparse.Namespace) -> dict:
     """The BENCHMARKS.md entry of a finished run, from its results.json."""
     results = json.loads((out / "results.json").read_text())
     history = results["history"]
@@ -90,36 +89,15 @@ def record(name: str, out: Path, cmd: str, threads: int) -> dict:
         "tokens_per_s": round(results["train_tokens"] * epochs / results["train_wall_s"]),
         "command": cmd,
         "date": datetime.date.today().isoformat(),
-        "machine": machine(threads),
+        "machine": machine(args.threads),
     }
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help=f"comma-separated runs from {', '.join(RUNS)}")
-    parser.add_argument("--list", action="store_true", help="print the runs and their commands")
-    parser.add_argument("--out", default="runs/imdb", help="folder for checkpoints and logs")
-    parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
-    args = parser.parse_args()
-    names = args.only.split(",") if args.only else list(RUNS)
-    unknown = [n for n in names if n not in RUNS]
-    if unknown:
-        parser.error(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
-    for name in names:
-        out = Path(args.out) / name
-        cmd = command(name, out, args.threads)
-        if args.list:
-            print(f"{name}: {cmd}")
-            continue
-        print(f"== {name}: {cmd}", flush=True)
-        seqlab = [sys.executable, "-m", "seqlab", *shlex.split(cmd)[1:]]
-        if subprocess.run(seqlab).returncode != 0:
-            print(f"{name} failed", file=sys.stderr)
-            return 1
-        entry = record(name, out, cmd, args.threads)
-        save_run("imdb", entry, list(RUNS))
-        print(f"== {name}: {json.dumps(entry['metrics'])} in {entry['train_wall_s']} s", flush=True)
-    return 0
+    def threads(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
+
+    return run_commands("imdb", RUNS, command, record, __doc__, "runs/imdb", threads)
 
 
 if __name__ == "__main__":

@@ -15,12 +15,10 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
-import shlex
-import subprocess
 import sys
 from pathlib import Path
 
-from common import machine, save_run
+from common import machine, run_commands
 
 # name -> (tags, options of `seqlab train lm`)
 RUNS: dict[str, tuple[list[str], str]] = {
@@ -31,12 +29,12 @@ RUNS: dict[str, tuple[list[str], str]] = {
 }
 
 
-def command(name: str, out: Path) -> str:
+def command(name: str, out: Path, args: argparse.Namespace | None = None) -> str:
     """The full, reproducible command line of a run (torch's default threads: all cores)."""
     return f"seqlab train lm --data wikitext-2 {RUNS[name][1]} --seed 0 --out {out}"
 
 
-def record(name: str, out: Path, cmd: str) -> dict:
+def record(name: str, out: Path, cmd: str, args: argparse.Namespace | None = None) -> dict:
     """The BENCHMARKS.md entry of a finished run, from its results.json."""
     results = json.loads((out / "results.json").read_text())
     history = results["history"]
@@ -60,36 +58,7 @@ def record(name: str, out: Path, cmd: str) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", help=f"comma-separated runs from {', '.join(RUNS)}")
-    parser.add_argument("--list", action="store_true", help="print the runs and their commands")
-    parser.add_argument("--out", default="runs/wikitext2", help="folder for checkpoints and logs")
-    parser.add_argument(
-        "--record-only",
-        action="store_true",
-        help="do not train: record the runs already finished in --out by the same commands",
-    )
-    args = parser.parse_args()
-    names = args.only.split(",") if args.only else list(RUNS)
-    unknown = [n for n in names if n not in RUNS]
-    if unknown:
-        parser.error(f"unknown runs {unknown}; choose from {', '.join(RUNS)}")
-    for name in names:
-        out = Path(args.out) / name
-        cmd = command(name, out)
-        if args.list:
-            print(f"{name}: {cmd}")
-            continue
-        if not args.record_only:
-            print(f"== {name}: {cmd}", flush=True)
-            seqlab = [sys.executable, "-m", "seqlab", *shlex.split(cmd)[1:]]
-            if subprocess.run(seqlab).returncode != 0:
-                print(f"{name} failed", file=sys.stderr)
-                return 1
-        entry = record(name, out, cmd)
-        save_run("wikitext2", entry, list(RUNS))
-        print(f"== {name}: {json.dumps(entry['metrics'])} in {entry['train_wall_s']} s", flush=True)
-    return 0
+    return run_commands("wikitext2", RUNS, command, record, __doc__, "runs/wikitext2")
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ from seqlab.atomic import write_text_atomic
 from seqlab.data import BucketBatchSampler, ClassificationData, TextEncoder, pad_collate
 from seqlab.data.classification import ClassificationDataset, make_splits
 from seqlab.errors import CheckpointError, SeqlabError
-from seqlab.models import class_probabilities, model_from_config
+from seqlab.models import class_probabilities
 from seqlab.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from seqlab.tasks import load_trained
 from seqlab.tasks.configs import ClassifyConfig
 from seqlab.train import (
     Accuracy,
@@ -32,7 +33,6 @@ from seqlab.train import (
     evaluate,
     load_checkpoint,
 )
-from seqlab.train.checkpoint import load_model_weights
 from seqlab.train.device import seed_everything, select_device
 from seqlab.train.distributed import dist_info
 
@@ -213,14 +213,8 @@ def load_classifier(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[SequenceClassifier, TextEncoder, list[str], dict[str, Any]]:
     """Model (eval mode), encoder, label names and the raw state of a classify checkpoint."""
-    state = load_checkpoint(path, task=TASK)
-    model = model_from_config(state["model_kind"], state["model_config"])
-    load_model_weights(model, state["model"], path)
-    try:
-        encoder = TextEncoder.from_dict(state["encoder"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its text encoder cannot be rebuilt ({e})") from None
-    return model.to(device).eval(), encoder, list(state["label_names"]), state
+    model, encoder, state = load_trained(path, TASK, device)
+    return model, encoder, list(state["label_names"]), state
 
 
 def read_split(

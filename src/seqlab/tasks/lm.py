@@ -23,11 +23,10 @@ from seqlab.data.readers import read_lines
 from seqlab.data.text import TextEncoder
 from seqlab.data.tokenizers import get_tokenizer
 from seqlab.errors import CheckpointError, SeqlabError
-from seqlab.models import model_from_config
 from seqlab.models.language_model import LanguageModel, LanguageModelConfig
+from seqlab.tasks import load_trained
 from seqlab.tasks.configs import LMConfig
 from seqlab.train import CarryState, Perplexity, TrainConfig, Trainer, evaluate, load_checkpoint
-from seqlab.train.checkpoint import load_model_weights
 from seqlab.train.device import seed_everything, select_device
 from seqlab.train.distributed import dist_info
 
@@ -221,14 +220,7 @@ def load_lm(
     path: str | Path, device: str | torch.device = "cpu"
 ) -> tuple[LanguageModel, TextEncoder, dict[str, Any]]:
     """Model (eval mode), text encoder and raw state of an lm checkpoint."""
-    state = load_checkpoint(path, task=TASK)
-    model = model_from_config(state["model_kind"], state["model_config"])
-    load_model_weights(model, state["model"], path)
-    try:
-        encoder = TextEncoder.from_dict(state["encoder"])
-    except (KeyError, TypeError, ValueError) as e:
-        raise CheckpointError(f"{path}: its text encoder cannot be rebuilt ({e})") from None
-    return model.to(device).eval(), encoder, state
+    return load_trained(path, TASK, device)
 
 
 def encode_stream(path: Path, encoder: TextEncoder, sos: bool) -> torch.Tensor:
