@@ -1,6 +1,5 @@
 """`seqlab data info`: the real data sets' known numbers, user files, speed of the IMDB cache."""
 
-
 import pytest
 
 from seqlab.cli import main
