@@ -105,3 +105,28 @@ def test_cli_under_torchrun_with_a_rank_that_gets_no_validation_batch(tmp_path, 
     assert "(20 examples)" in evaluated
     loss = float(evaluated.split("loss ")[1].split()[0])
     assert loss == pytest.approx(logged["valid_loss"], abs=1e-4)
+
+
+@pytest.mark.slow
+def test_lm_under_torchrun_matches_one_process_with_the_columns_of_both(tmp_path, monkeypatch):
+    """Truncated BPTT under DDP: rank r reads its own B of the 2B text columns and carries its
+    own state, so 2 processes of batch B equal 1 process of batch 2B (dropout 0)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    from test_tasks_lm import write_corpus
+
+    monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
+    corpus = write_corpus(tmp_path / "corpus.txt", 400)
+    common = ["-m", "seqlab", "train", "lm", "--data", str(corpus), "--model", "lstm",
+              "--embed", "8", "--hidden", "16", "--dropout", "0", "--bptt", "6",
+              "--optimizer", "sgd", "--lr", "1.0", "--epochs", "2", "--quiet"]  # fmt: skip
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    run([*torchrun, "--nproc_per_node", "2", *common, "--batch-size", "4",
+         "--eval-batch-size", "2", "--out", str(tmp_path / "two")])  # fmt: skip
+    run([sys.executable, *common, "--batch-size", "8", "--eval-batch-size", "4",
+         "--out", str(tmp_path / "one")])  # fmt: skip
+    one = json.loads((tmp_path / "one" / "results.json").read_text())
+    two = json.loads((tmp_path / "two" / "results.json").read_text())
+    for a, b in zip(one["history"], two["history"], strict=True):
+        for key in ("train_loss", "valid_loss"):
+            assert b[key] == pytest.approx(a[key], rel=1e-5), key
+    assert two["test"]["loss"] == pytest.approx(one["test"]["loss"], rel=1e-5)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
-from seqlab.errors import CheckpointError
+from seqlab.errors import CheckpointError, SeqlabError
 from seqlab.train import Callback, DivergedError, TrainConfig, Trainer, load_checkpoint
 from seqlab.train.checkpoint import save_checkpoint
 
@@ -234,3 +234,32 @@ def test_format_1_checkpoints_get_the_new_cell_names(tmp_path):
         load_model_weights(fresh, loaded["model"], "old.pt")
         tokens = torch.randint(1, 30, (2, 5))
         torch.testing.assert_close(fresh(tokens)[0], model(tokens)[0])
+
+
+def test_a_callback_metric_with_a_declared_mode_picks_the_best_epoch(tmp_path):
+    """Metrics from decoded text (BLEU, say) are added by `on_validation`, before the best
+    epoch is chosen; `monitor_mode` says that higher is better, nothing guesses from the name."""
+    scores = iter([0.2, 0.9, 0.5])  # epoch 2 is the best, although its loss need not be
+
+    class Score(Callback):
+        def on_validation(self, trainer, record):
+            record["valid_score"] = next(scores)
+
+    with pytest.raises(SeqlabError, match="monitor_mode"):
+        TrainConfig(monitor="valid_score")
+    cfg = TrainConfig(epochs=3, monitor="valid_score", monitor_mode="max", quiet=True)
+    torch.manual_seed(0)
+    trainer = Trainer(
+        TinyClassifier(TinyConfig()),
+        cfg,
+        DataLoader(ToyData(64, seed=1), batch_size=16),
+        DataLoader(ToyData(32, seed=2), batch_size=16),
+        out_dir=tmp_path,
+        callbacks=[Score()],
+    )
+    history = trainer.fit()
+    assert [r["valid_score"] for r in history] == [0.2, 0.9, 0.5]
+    assert trainer.best["epoch"] == 2
+    assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 2
+    assert TrainConfig(monitor="valid_accuracy").monitor_mode == "max"
+    assert TrainConfig().monitor_mode == "min"

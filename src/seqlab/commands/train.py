@@ -174,6 +174,12 @@ def _add_training_options(
         t.monitor,
         choices=monitors,
     )
+    opt(
+        "--monitor-mode",
+        "whether a higher (max) or lower (min) monitored value is better "
+        "(default: min for losses and perplexity, max for accuracy)",
+        choices=("min", "max"),
+    )
     opt("--seed", "random seed (data split, initialisation, order)", t.seed, type=int)
     opt("--device", "auto, cpu, cuda or mps", t.device)
     opt("--amp", "bf16 autocast", action=bool_flag)

@@ -62,8 +62,10 @@ def selected_epoch(history: list[dict[str, Any]], train: dict[str, Any]) -> dict
     (Trainer restores it; first minimum of the monitored value), else the last."""
     if not train.get("patience"):
         return history[-1]
-    key = train.get("monitor", "valid_loss")
-    higher = key.endswith("accuracy")
+    from seqlab.train.config import TrainConfig
+
+    cfg = TrainConfig.from_dict(train)
+    key, higher = cfg.monitor, cfg.monitor_mode == "max"
     best = history[0]
     for record in history[1:]:
         if (record[key] > best[key]) if higher else (record[key] < best[key]):

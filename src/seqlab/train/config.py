@@ -9,6 +9,15 @@ from typing import Any
 from seqlab.errors import SeqlabError
 
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
+# Whether lower ("min") or higher ("max") is better, declared for the metrics seqlab logs; any
+# other `monitor` (e.g. one a callback adds) needs an explicit `monitor_mode`.
+MONITOR_MODES = {
+    "valid_loss": "min",
+    "train_loss": "min",
+    "valid_perplexity": "min",
+    "valid_accuracy": "max",
+    "valid_bleu": "max",
+}
 SCHEDULES = ("none", "step", "exp", "cosine", "plateau")
 
 
@@ -33,6 +42,7 @@ class TrainConfig:
     # Early stopping on `monitor`; the best weights are restored at the end.
     patience: int | None = None
     monitor: str = "valid_loss"
+    monitor_mode: str | None = None  # "min" or "max"; None: MONITOR_MODES[monitor]
     seed: int = 0
     device: str = "auto"  # auto | cpu | cuda | mps
     amp: bool = False  # bf16 autocast
@@ -57,6 +67,15 @@ class TrainConfig:
             raise SeqlabError(f"lr must be positive, got {self.lr}")
         if self.patience is not None and self.patience < 1:
             raise SeqlabError(f"patience must be at least 1, got {self.patience}")
+        if self.monitor_mode is None:
+            if self.monitor not in MONITOR_MODES:
+                raise SeqlabError(
+                    f"say whether a higher or lower {self.monitor} is better: monitor_mode "
+                    "'max' or 'min'"
+                )
+            self.monitor_mode = MONITOR_MODES[self.monitor]
+        if self.monitor_mode not in ("min", "max"):
+            raise SeqlabError(f"monitor_mode must be 'min' or 'max', got {self.monitor_mode!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON- and checkpoint-safe)."""

@@ -44,6 +44,11 @@ class DivergedError(SeqlabError):
 class Callback:
     """Extras hook into the loop here; set `trainer.stop_training = True` to stop after an epoch."""
 
+    def on_validation(self, trainer: Trainer, record: dict[str, Any]) -> None:
+        """Called on every process after validation, before the best epoch is chosen: a callback
+        may add metrics to `record` (e.g. "valid_bleu" from decoded text) that `monitor` then
+        watches (with `monitor_mode` saying whether higher or lower is better)."""
+
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
         """Called on every process after an epoch's record is complete and saved."""
 
@@ -234,6 +239,8 @@ class Trainer:
                     limit=cfg.limit_batches,
                 )
                 record.update({f"valid_{k}": v for k, v in valid.items()})
+            for callback in self.callbacks:
+                callback.on_validation(self, record)
             record["lr"] = self.optimizer.param_groups[0]["lr"]
             record["time_s"] = round(time.perf_counter() - start, 3)
             self.schedule.after_epoch(record.get("valid_loss"))
@@ -264,11 +271,13 @@ class Trainer:
 
     def _track_best(self, record: dict[str, Any]) -> bool:
         """Update the early-stopping state from `record`; True if the monitored value improved."""
-        key = self.config.monitor if self.config.monitor in record else "train_loss"
+        cfg = self.config
+        key, mode = (
+            (cfg.monitor, cfg.monitor_mode) if cfg.monitor in record else ("train_loss", "min")
+        )
         value = record[key]
         best = self.best["value"]
-        higher_is_better = key.endswith(("accuracy", "bleu"))
-        improved = best is None or (value > best if higher_is_better else value < best)
+        improved = best is None or (value > best if mode == "max" else value < best)
         if improved:
             self.best = {"value": value, "epoch": record["epoch"], "bad_epochs": 0}
             self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
