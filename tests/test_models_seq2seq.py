@@ -10,6 +10,8 @@ import torch.nn.functional as F
 
 from seqlab.decoding import beam_search, greedy_decode, length_penalty
 from seqlab.models import (
+    CompactTranslator,
+    CompactTranslatorConfig,
     Seq2Seq,
     Seq2SeqConfig,
     TransformerTranslator,
@@ -26,10 +28,15 @@ def rnn_model(cell: str = "gru", attention: str | None = "general", **kw) -> Seq
     return Seq2Seq(cfg)
 
 
-def transformer(mode: str = "standard", **kw) -> TransformerTranslator:
+def transformer(mode: str = "standard", **kw):
     torch.manual_seed(0)
+    if mode == "compact":
+        cfg = CompactTranslatorConfig(
+            30, 40, d_model=16, num_heads=2, d_ff=32, num_layers=1, dropout=0.0, max_length=32, **kw
+        )
+        return CompactTranslator(cfg)
     cfg = TransformerTranslatorConfig(
-        30, 40, mode=mode, d_model=16, num_heads=2, d_ff=32, num_encoder_layers=1,
+        30, 40, d_model=16, num_heads=2, d_ff=32, num_encoder_layers=1,
         num_decoder_layers=1, dropout=0.0, max_length=32, **kw,
     )  # fmt: skip
     return TransformerTranslator(cfg)
@@ -201,14 +208,18 @@ def test_overfits_one_batch(make):
     assert loss.item() < 0.05, f"loss {loss.item():.3f}"
 
 
-def test_compact_decode_pads_after_eos():
+def test_compact_decoding_reads_off_every_position():
+    """The compact model is not autoregressive: greedy decoding is the per-position argmax of
+    its forward pass, also past the source length (src length 6, 9 target positions)."""
     model = transformer("compact").eval()
     b = batch()
-    first = model.compact_decode(b["src"], b["src_lengths"], eos_id=-1, max_length=5)
-    assert first.shape == (3, 5)
-    eos = int(first[0, 1])
-    out = model.compact_decode(b["src"], b["src_lengths"], eos_id=eos, max_length=5)
-    assert out[0, 1] == eos and (out[0, 2:] == 0).all()
+    tgt = torch.cat([b["tgt"], torch.full((3, 3), 5)], dim=1)  # (3, 10): 9 positions to predict
+    with torch.no_grad():
+        logits, _ = model(**dict(b, tgt=tgt))
+    out = greedy_decode(model, b["src"], b["src_lengths"], sos_id=2, eos_id=-1, max_length=9)
+    assert out.shape == (3, 9) and torch.equal(out, logits.argmax(-1))
+    beam = beam_search(model, b["src"], b["src_lengths"], 2, -1, max_length=9, beam_size=3)
+    assert beam == out.tolist()
 
 
 @pytest.mark.parametrize("make", [MODELS[2], MODELS[-2], MODELS[-1]], ids=["gru", "std", "compact"])

@@ -63,6 +63,8 @@ def build_model(args: argparse.Namespace):
     """The model described by the command-line options."""
     from seqlab.errors import SeqlabError
     from seqlab.models import (
+        CompactTranslator,
+        CompactTranslatorConfig,
         LanguageModel,
         LanguageModelConfig,
         Seq2Seq,
@@ -95,13 +97,18 @@ def build_model(args: argparse.Namespace):
             )  # fmt: skip
             return LanguageModel(cfg)
         tgt_vocab = args.tgt_vocab_size or args.vocab_size
-        if name in ("transformer", "compact"):
+        if name == "transformer":
             cfg = TransformerTranslatorConfig(
-                args.vocab_size, tgt_vocab, "standard" if name == "transformer" else "compact",
-                args.embed, args.heads, args.hidden, args.layers, args.layers,
-                max_length=max(args.max_length, 1),
+                args.vocab_size, tgt_vocab, args.embed, args.heads, args.hidden, args.layers,
+                args.layers, max_length=max(args.max_length, 1),
             )  # fmt: skip
             return TransformerTranslator(cfg)
+        if name == "compact":
+            cfg = CompactTranslatorConfig(
+                args.vocab_size, tgt_vocab, args.embed, args.heads, args.hidden, args.layers,
+                max_length=max(args.max_length, 1),
+            )  # fmt: skip
+            return CompactTranslator(cfg)
         cfg = Seq2SeqConfig(
             args.vocab_size, tgt_vocab, name, args.embed, args.hidden, args.layers, args.attention
         )

@@ -15,7 +15,12 @@ from seqlab.models.classifier import (
 )
 from seqlab.models.language_model import LanguageModel, LanguageModelConfig
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
-from seqlab.models.translator import TransformerTranslator, TransformerTranslatorConfig
+from seqlab.models.translator import (
+    CompactTranslator,
+    CompactTranslatorConfig,
+    TransformerTranslator,
+    TransformerTranslatorConfig,
+)
 
 # kind (class name, as stored in checkpoints) -> (model class, config dataclass)
 MODELS: dict[str, tuple[type[nn.Module], type]] = {
@@ -23,6 +28,7 @@ MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "LanguageModel": (LanguageModel, LanguageModelConfig),
     "Seq2Seq": (Seq2Seq, Seq2SeqConfig),
     "TransformerTranslator": (TransformerTranslator, TransformerTranslatorConfig),
+    "CompactTranslator": (CompactTranslator, CompactTranslatorConfig),
 }
 
 
@@ -42,6 +48,8 @@ def model_from_config(kind: str, cfg: dict[str, Any]) -> nn.Module:
 
 
 __all__ = [
+    "CompactTranslator",
+    "CompactTranslatorConfig",
     "LanguageModel",
     "LanguageModelConfig",
     "MODELS",

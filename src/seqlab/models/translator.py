@@ -1,11 +1,15 @@
-"""TransformerTranslator: the compact course form and the standard encoder-decoder Transformer.
+"""Transformer translators: the standard encoder-decoder and the course's compact form.
 
-- mode="standard" (Vaswani et al. 2017, Fig. 1): an encoder stack over the source, a decoder stack
-  with causal self-attention and cross-attention over the encoder memory, a linear output layer.
-- mode="compact" (the course assignment): encoder layer(s) over the source whose output at source
-  position t feeds a per-position output layer predicting target token t (tgt[:, 1:], no <sos>).
-  Source and target are aligned by position; the logits cover max(S, T-1) positions, the shorter
-  side being padded, so targets longer than the source are still predicted.
+- `TransformerTranslator` (Vaswani et al. 2017, Fig. 1): an encoder stack over the source, a
+  decoder stack with causal self-attention and cross-attention over the encoder memory, a linear
+  output layer.
+- `CompactTranslator` (the course assignment): encoder layer(s) over the source whose output at
+  source position t feeds a per-position output layer predicting target token t (tgt[:, 1:], no
+  <sos>). Source and target are aligned by position; the logits cover max(S, T-1) positions, the
+  shorter side being padded, so targets longer than the source are still predicted.
+
+Both follow the decoding contract of `seqlab.decoding` (`encode`, then `decode(tgt_in, memory,
+state)`), so greedy and beam search serve them unchanged.
 """
 
 from __future__ import annotations
@@ -30,8 +34,6 @@ from seqlab.models.seq2seq import check_target
 from seqlab.nn.attention import KVCache
 from seqlab.nn.transformer import TransformerDecoder, TransformerEncoder, positional_encoding
 
-MODES = ("standard", "compact")
-
 
 class EncoderMemory(NamedTuple):
     """What the decoder reads: encoder outputs (B, S, C) and source mask (B, S), True = real."""
@@ -46,12 +48,11 @@ class TransformerTranslatorConfig:
 
     src_vocab_size: int
     tgt_vocab_size: int
-    mode: str = "standard"  # or "compact"
     d_model: int = 128
     num_heads: int = 4
     d_ff: int = 256
     num_encoder_layers: int = 2
-    num_decoder_layers: int = 2  # unused in compact mode
+    num_decoder_layers: int = 2
     dropout: float = 0.1
     positional: str = "sinusoidal"  # or "learned"
     max_length: int = 256  # longest source/target the positional encoding covers
@@ -65,16 +66,13 @@ class TransformerTranslator(nn.Module):
     def __init__(self, config: TransformerTranslatorConfig) -> None:
         super().__init__()
         c = self.config = config
-        if c.mode not in MODES:
-            raise ValueError(f"mode must be one of {MODES}, got {c.mode!r}")
         self.src_embedding = nn.Embedding(c.src_vocab_size, c.d_model, padding_idx=PAD_ID)
         self.positions = positional_encoding(c.positional, c.d_model, c.max_length, c.dropout)
         layers = (c.d_model, c.num_heads, c.d_ff)
         rest = (c.dropout, c.norm_first, c.backend)
         self.encoder = TransformerEncoder(*layers, c.num_encoder_layers, *rest)
-        if c.mode == "standard":
-            self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.d_model, padding_idx=PAD_ID)
-            self.decoder = TransformerDecoder(*layers, c.num_decoder_layers, *rest)
+        self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.d_model, padding_idx=PAD_ID)
+        self.decoder = TransformerDecoder(*layers, c.num_decoder_layers, *rest)
         self.output = nn.Linear(c.d_model, c.tgt_vocab_size)
 
     def _embed(self, embedding: nn.Embedding, ids: Tensor, start: int = 0) -> Tensor:
@@ -96,10 +94,8 @@ class TransformerTranslator(nn.Module):
 
         The state is a `KVCache` of the decoder's self-attention keys and values (updated in
         place): decoding one token at a time costs one position per step, and equals decoding
-        the whole prefix at once (tested). Standard mode only; compact mode has no decoder.
+        the whole prefix at once (tested).
         """
-        if self.config.mode != "standard":
-            raise ValueError("decode() exists in mode='standard' only; compact mode has no decoder")
         check_ids("tgt_in", tgt_in, self.config.tgt_vocab_size)
         cache = KVCache(self.config.num_decoder_layers) if state is None else state
         x = self._embed(self.tgt_embedding, tgt_in, start=len(cache))
@@ -114,30 +110,105 @@ class TransformerTranslator(nn.Module):
         tgt: Tensor,
         tgt_lengths: Tensor | None = None,
     ) -> tuple[Tensor, Tensor]:
-        """Logits for tgt[:, 1:] ((B, T-1, V); compact: (B, max(S, T-1), V)) and the mean loss."""
+        """Teacher-forced logits (B, T-1, V) for tgt[:, 1:] and their mean loss."""
         check_target(tgt, self.config.tgt_vocab_size)
-        targets = tgt[:, 1:]
-        if self.config.mode == "compact":
-            L = max(src.size(1), targets.size(1))
-            src = F.pad(src, (0, L - src.size(1)), value=PAD_ID)
-            targets = F.pad(targets, (0, L - targets.size(1)), value=PAD_ID)
-            memory = self.encode(src, src_lengths)
-            logits = self.output(memory.outputs)  # (B, L, V): one prediction per source position
-        else:
-            logits, _ = self.decode(tgt[:, :-1], self.encode(src, src_lengths))
-        return logits, token_loss(logits, targets)
+        logits, _ = self.decode(tgt[:, :-1], self.encode(src, src_lengths))
+        return logits, token_loss(logits, tgt[:, 1:])
 
-    @torch.no_grad()
-    def compact_decode(self, src: Tensor, src_lengths: Tensor | None, eos_id: int, max_length: int):
-        """Compact mode: the most likely target token at each source position, (B, max_length),
-        pads after <eos>. (The model is not autoregressive: this argmax is its exact best.)"""
-        if self.config.mode != "compact":
-            raise ValueError("compact_decode() is for mode='compact'; use seqlab.decoding")
-        L = max(src.size(1), max_length)
-        memory = self.encode(F.pad(src, (0, L - src.size(1)), value=PAD_ID), src_lengths)
-        out = self.output(memory.outputs)[:, :max_length].argmax(-1)  # (B, max_length)
-        after_eos = (out == eos_id).long().cumsum(1) - (out == eos_id).long() > 0
-        return out.masked_fill(after_eos, PAD_ID)
+    def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
+        """A random translation batch, e.g. for `seqlab.summary`."""
+        c = self.config
+        return translation_example(c.src_vocab_size, c.tgt_vocab_size, batch_size, length or 8)
+
+
+@dataclass
+class CompactTranslatorConfig:
+    """Hyper-parameters of the course's CompactTranslator (no decoder)."""
+
+    src_vocab_size: int
+    tgt_vocab_size: int
+    d_model: int = 128
+    num_heads: int = 4
+    d_ff: int = 256
+    num_layers: int = 1
+    dropout: float = 0.1
+    positional: str = "sinusoidal"  # or "learned"
+    max_length: int = 256  # longest source/target the positional encoding covers
+    norm_first: bool = False
+    backend: str = "fused"
+
+
+class CompactMemory(NamedTuple):
+    """The compact model's memory: the source (B, S), its lengths (B,) and the encoder outputs
+    (B, L, C) over the source right-padded to L >= S positions."""
+
+    src: Tensor
+    lengths: Tensor
+    outputs: Tensor
+
+
+class CompactTranslator(nn.Module):
+    """The course's one-layer Transformer "translator": target token t is read off the encoder's
+    output at source position t (`logits, loss = model(src, src_lengths, tgt)`).
+
+    It is not autoregressive: `decode` ignores the tokens it is fed and returns the predictions
+    of the next positions, its state being the position reached (B,). Greedy search is then the
+    exact best translation, and beam search finds the same.
+    """
+
+    def __init__(self, config: CompactTranslatorConfig) -> None:
+        super().__init__()
+        c = self.config = config
+        self.src_embedding = nn.Embedding(c.src_vocab_size, c.d_model, padding_idx=PAD_ID)
+        self.positions = positional_encoding(c.positional, c.d_model, c.max_length, c.dropout)
+        self.encoder = TransformerEncoder(
+            c.d_model, c.num_heads, c.d_ff, c.num_layers, c.dropout, c.norm_first, c.backend
+        )
+        self.output = nn.Linear(c.d_model, c.tgt_vocab_size)
+
+    def _outputs(self, src: Tensor, lengths: Tensor, L: int) -> Tensor:
+        """Encoder outputs (B, L, C) of src right-padded to L positions. Pads are masked as keys,
+        so the outputs at real positions do not depend on L."""
+        src = F.pad(src, (0, L - src.size(1)), value=PAD_ID)
+        x = self.positions(self.src_embedding(src) * math.sqrt(self.config.d_model))
+        return self.encoder(x, key_mask=length_mask(lengths, L))
+
+    def encode(self, src: Tensor, src_lengths: Tensor | None) -> CompactMemory:
+        """src (B, S) -> CompactMemory over the source (S positions; `decode` pads further)."""
+        check_ids("src", src, self.config.src_vocab_size)
+        lengths = check_lengths("src_lengths", src_lengths, src)
+        return CompactMemory(src, lengths, self._outputs(src, lengths, src.size(1)))
+
+    def decode(
+        self, tgt_in: Tensor, memory: CompactMemory, state: Tensor | None = None
+    ) -> tuple[Tensor, Tensor]:
+        """Logits (B, T, V) of the next T target positions; the state is the position (B,).
+
+        Positions past the encoded ones are computed on a longer padding of the source."""
+        B, T = tgt_in.shape
+        start = 0 if state is None else int(state[0])
+        outputs = memory.outputs
+        if start + T > outputs.size(1):
+            outputs = self._outputs(memory.src, memory.lengths, start + T)
+        logits = self.output(outputs[:, start : start + T])  # (B, T, V)
+        return logits, torch.full((B,), start + T, dtype=torch.long, device=tgt_in.device)
+
+    def forward(
+        self,
+        src: Tensor,
+        src_lengths: Tensor | None,
+        tgt: Tensor,
+        tgt_lengths: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Logits (B, max(S, T-1), V), one prediction per position, and the loss on tgt[:, 1:]."""
+        check_target(tgt, self.config.tgt_vocab_size)
+        check_ids("src", src, self.config.src_vocab_size)
+        lengths = check_lengths("src_lengths", src_lengths, src)
+        targets = tgt[:, 1:]
+        L = max(src.size(1), targets.size(1))
+        logits = self.output(self._outputs(src, lengths, L))  # (B, L, V): one per position
+        targets = F.pad(targets, (0, L - targets.size(1)), value=PAD_ID)
+        return logits, token_loss(logits, targets)
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random translation batch, e.g. for `seqlab.summary`."""
