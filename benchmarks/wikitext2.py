@@ -24,7 +24,7 @@ from common import machine, run_commands
 RUNS: dict[str, tuple[list[str], str]] = {
     # The course assignment (the PyTorch nn.Transformer tutorial): 3 epochs of SGD.
     "course": (["course", "transformer"], "--preset course"),
-    # seqlab's fast CPU model: 2-layer LSTM 256, carried state, adaptive softmax, 10 epochs.
+    # seqlab's fast CPU model: 2-layer LSTM 256, carried state, adaptive softmax, 9 epochs.
     "cpu-lstm": (["rnn"], "--preset cpu-lstm"),
 }
 

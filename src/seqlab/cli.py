@@ -17,6 +17,7 @@ COMMAND_MODULES = [
     "seqlab.commands.summary",
     "seqlab.commands.train",
     "seqlab.commands.generate",
+    "seqlab.commands.translate",
     "seqlab.commands.study",
 ]
 

@@ -1,4 +1,4 @@
-"""`seqlab train classify|lm`, `seqlab evaluate CHECKPOINT`, `seqlab predict CHECKPOINT TEXT...`.
+"""`seqlab train classify|lm|translate`, `seqlab evaluate CHECKPOINT`, `seqlab predict`.
 
 Training options come from three layers: the dataclass defaults, a TOML file (`--config`, keys
 are the option names), then the flags given on the command line.
@@ -235,6 +235,63 @@ def _add_lm_options(p: argparse.ArgumentParser) -> None:
     _add_training_options(p, opt, group, ("valid_loss", "valid_perplexity"))
 
 
+def _add_translate_options(p: argparse.ArgumentParser) -> None:
+    """Every option of `seqlab train translate`; dests are the config field names."""
+    from seqlab.tasks.configs import TRANSLATORS, TranslateConfig
+
+    d = TranslateConfig()
+    bool_flag = argparse.BooleanOptionalAction
+    opt, group = _opt_adder(p)
+    group("run")
+    _add_run_options(p, opt, "runs/translate", " on 200 pairs per split")
+    group("data")
+    opt(
+        "--data",
+        "'multi30k', TRAIN.src,TRAIN.tgt, or the train, valid and test pairs (6 files)",
+        d.data,
+    )
+    opt("--data-dir", "data folder (default: $SEQLAB_DATA or ../shared/data)")
+    opt("--src-lang", "multi30k: source language", d.src_lang)
+    opt("--tgt-lang", "multi30k: target language", d.tgt_lang)
+    opt("--tokenizer", "basic_english, whitespace, bpe or spacy", d.tokenizer)
+    opt("--lower", "lower-case both sides", action=bool_flag)
+    opt("--min-freq", "words seen fewer times in train become <unk>", d.min_freq, type=int)
+    opt("--max-vocab", "keep the most frequent words only (per language)", type=int)
+    opt("--limit", "pairs per split (a quick run)", type=int)
+    group("model")
+    opt("--model", "model family", d.model, choices=TRANSLATORS)
+    opt("--cell", "seq2seq: recurrent cell", d.cell, choices=("rnn", "lstm", "gru"))
+    opt(
+        "--attention",
+        "seq2seq: decoder attention over the encoder outputs",
+        d.attention,
+        choices=("none", "dot", "general", "additive", "cosine"),
+    )
+    opt("--embed", "embedding size (Transformers: d_model)", d.embed, type=int)
+    opt("--hidden", "seq2seq state / Transformer feed-forward size", d.hidden, type=int)
+    opt("--layers", "stacked layers (Transformer: encoder and decoder each)", d.layers, type=int)
+    opt("--heads", "Transformer attention heads", d.heads, type=int)
+    opt("--dropout", "dropout", d.dropout, type=float)
+    opt(
+        "--teacher-forcing",
+        "seq2seq: probability of feeding the true previous word in training",
+        d.teacher_forcing,
+        type=float,
+    )
+    opt(
+        "--backend",
+        "fused (fast) or scratch (the course's hand-written cells)",
+        d.backend,
+        choices=("fused", "scratch"),
+    )
+    group("decoding")
+    opt("--beam", "beam width for the test translations (1: greedy)", d.beam, type=int)
+    opt("--length-penalty", "beam search: GNMT length penalty alpha", d.length_penalty, type=float)
+    opt("--max-decode", "longest translation in tokens", d.max_decode, type=int)
+    opt("--valid-bleu", "decode the validation split every epoch for BLEU", action=bool_flag)
+    _add_training_options(p, opt, group, ("valid_loss", "valid_perplexity", "valid_bleu"))
+
+
 def _cutoffs(text: str) -> list[int] | None:
     """--adaptive: comma-separated increasing word ranks, or 'none'."""
     if text.lower() == "none":
@@ -310,6 +367,21 @@ def run_train_classify(args: argparse.Namespace) -> int:
     out = Path(run["out"] or "runs/classify")
     try:
         classify.train(task, train_cfg, out, resume=bool(run["resume"]))
+    finally:
+        shutdown()
+    return 0
+
+
+def run_train_translate(args: argparse.Namespace) -> int:
+    """Handler of `seqlab train translate`."""
+    from seqlab.tasks import translate
+    from seqlab.tasks.configs import TranslateConfig
+    from seqlab.train.distributed import shutdown
+
+    task, train_cfg, run = _configs(args, TranslateConfig)
+    out = Path(run["out"] or "runs/translate")
+    try:
+        translate.train(task, train_cfg, out, resume=bool(run["resume"]))
     finally:
         shutdown()
     return 0
@@ -397,7 +469,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `train`, `evaluate` and `predict` to the seqlab command line."""
     train = subparsers.add_parser(
         "train",
-        help="train a model (classify, lm)",
+        help="train a model (classify, lm, translate)",
         description="Train a model; run under torchrun for DDP.",
     )
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
@@ -420,6 +492,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     _add_lm_options(lm)
     names = [a.dest for a in lm._actions if a.dest not in ("help", "config")]
     lm.set_defaults(func=run_train_lm, option_names=names)
+    tr = tasks.add_parser(
+        "translate",
+        help="translation (Multi30k de-en or your parallel files)",
+        description="Train a seq2seq or Transformer translator, then report its teacher-forced "
+        "perplexity and BLEU on the test split.",
+        argument_default=argparse.SUPPRESS,
+    )
+    _add_translate_options(tr)
+    names = [a.dest for a in tr._actions if a.dest not in ("help", "config")]
+    tr.set_defaults(func=run_train_translate, option_names=names)
 
     ev = subparsers.add_parser(
         "evaluate",

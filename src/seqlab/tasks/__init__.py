@@ -1,6 +1,6 @@
 """Glue per task: build data and model from a config, train, evaluate, predict.
 
-Each task module (`classify`, `lm`; later `translate`) offers `train(task_cfg, train_cfg, out,
+Each task module (`classify`, `lm`, `translate`) offers `train(task_cfg, train_cfg, out,
 resume=...)`, `evaluate_checkpoint(path, ...)` and `predict(path, inputs)`. A checkpoint names
 its task, so `seqlab evaluate` and `seqlab predict` dispatch on it without flags.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from seqlab.errors import CheckpointError
 
-TASKS = ("classify", "lm")
+TASKS = ("classify", "lm", "translate")
 
 
 def task_module(name: str) -> ModuleType:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -107,16 +108,22 @@ def build_model(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> Seque
 
 
 def make_loader(
-    dataset: ClassificationDataset, batch_size: int, *, shuffle: bool, seed: int = 0
+    dataset: Any,
+    batch_size: int,
+    *,
+    shuffle: bool,
+    seed: int = 0,
+    collate: Callable[[list[dict]], dict] = pad_collate,
 ) -> DataLoader:
-    """Length-bucketed batches, sharded over DDP processes when run under torchrun."""
+    """Length-bucketed batches of a data set with `.lengths` (classification or translation
+    pairs), sharded over DDP processes when run under torchrun."""
     info = dist_info()
     if info.enabled and not shuffle:
         # Evaluation: each process takes every R-th batch, without the repeated batches that
         # keep training steps in lockstep, so every example is counted exactly once.
         batches = list(BucketBatchSampler(dataset.lengths, batch_size, shuffle=False))
         shard = batches[info.rank :: info.world_size]
-        return DataLoader(dataset, batch_sampler=shard, collate_fn=pad_collate)
+        return DataLoader(dataset, batch_sampler=shard, collate_fn=collate)
     sampler = BucketBatchSampler(
         dataset.lengths,
         batch_size,
@@ -125,7 +132,7 @@ def make_loader(
         num_replicas=info.world_size,
         rank=info.rank,
     )
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=pad_collate)
+    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
 
 def train(

@@ -107,12 +107,46 @@ LM_PRESETS: dict[str, dict[str, object]] = {
         "adaptive": [2000, 10000],
         "bptt": 35,
         "eval_batch_size": 10,
-        "batch_size": 20,
+        "batch_size": 32,
         "optimizer": "adam",
         "lr": 2e-3,
         "schedule": "cosine",
         "warmup": 0.02,
         "clip": 0.5,
-        "epochs": 10,
+        "epochs": 9,
     },
 }
+
+
+TRANSLATORS = ("seq2seq", "transformer", "compact")
+
+
+@dataclass
+class TranslateConfig:
+    """Data, model and decoding settings of a translation run (the CLI options besides training)."""
+
+    # "multi30k", or the files "TRAIN.src,TRAIN.tgt" or "TRAIN.src,TRAIN.tgt,VALID.src,VALID.tgt,
+    # TEST.src,TEST.tgt" (one sentence a line, plain or .gz)
+    data: str = "multi30k"
+    data_dir: str | None = None
+    src_lang: str = "de"  # multi30k
+    tgt_lang: str = "en"
+    tokenizer: str = "basic_english"
+    lower: bool = True
+    min_freq: int = 2
+    max_vocab: int | None = None
+    limit: int | None = None  # pairs per split (a quick run)
+    model: str = "seq2seq"  # one of TRANSLATORS
+    cell: str = "gru"  # seq2seq: rnn, lstm or gru
+    attention: str | None = "general"  # seq2seq: None, dot, general, additive or cosine
+    embed: int = 256  # Transformers: d_model
+    hidden: int = 512  # seq2seq state / Transformer feed-forward size
+    layers: int = 1  # seq2seq layers / Transformer encoder (and decoder) layers
+    heads: int = 8
+    dropout: float = 0.3
+    teacher_forcing: float = 1.0  # seq2seq: probability of feeding the true previous token
+    backend: str = "fused"
+    beam: int = 1  # 1: greedy search
+    length_penalty: float = 0.6  # GNMT alpha of beam search
+    max_decode: int = 60  # longest translation, in tokens
+    valid_bleu: bool = True  # decode the validation split after every epoch for its BLEU

@@ -1,0 +1,53 @@
+"""`seqlab translate CHECKPOINT TEXT...`: translate sentences with a trained model."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+
+def run_translate(args: argparse.Namespace) -> int:
+    """Handler of `seqlab translate`."""
+    from seqlab.data.readers import read_lines
+    from seqlab.errors import SeqlabError
+    from seqlab.tasks import translate
+
+    if args.file:
+        texts = read_lines(args.file)
+    elif args.texts == ["-"]:
+        texts = [line.rstrip("\n") for line in sys.stdin]
+    else:
+        texts = args.texts
+    if not texts:
+        raise SeqlabError("nothing to translate: give sentences, --file FILE or - for stdin")
+    out, notes = translate.translate_texts(
+        args.checkpoint,
+        texts,
+        beam=args.beam,
+        length_penalty=args.length_penalty,
+        max_length=args.max_length,
+        device=args.device,
+    )
+    for note in notes:
+        print(f"seqlab: note: {note}", file=sys.stderr)
+    for line in out:
+        print(line)
+    return 0
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `translate` to the seqlab command line."""
+    p = subparsers.add_parser(
+        "translate",
+        help="translate sentences with a translation checkpoint",
+        description="Translate sentences (one output line per input line; empty lines stay "
+        "empty). Words the model does not know are read as <unk>, and a note names them.",
+    )
+    p.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train translate")
+    p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences ('-': read stdin)")
+    p.add_argument("--file", help="a UTF-8 text file, one sentence a line")
+    p.add_argument("--beam", type=int, help="beam width (default: as trained; 1 = greedy)")
+    p.add_argument("--length-penalty", type=float, help="beam search: GNMT alpha")
+    p.add_argument("--max-length", type=int, help="longest translation in tokens")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
+    p.set_defaults(func=run_translate)
