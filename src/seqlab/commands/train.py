@@ -407,6 +407,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from seqlab.tasks import task_of_checkpoint
 
     module = task_of_checkpoint(args.checkpoint)
+    if args.cache:
+        return _evaluate_with_cache(args, module)
     metrics = module.evaluate_checkpoint(
         args.checkpoint,
         data=args.data,
@@ -423,6 +425,33 @@ def run_evaluate(args: argparse.Namespace) -> int:
     print(f"{args.split}: {shown}" + "".join(f"  ({n:,} {k})" for k, n in counts.items()))
     if confusion is not None:
         _class_report(args, confusion, names, metrics)
+    return 0
+
+
+def _evaluate_with_cache(args: argparse.Namespace, module: Any) -> int:
+    """`seqlab evaluate --cache`: a language model with the continuous cache (Grave et al.)."""
+    if not hasattr(module, "evaluate_with_cache"):
+        raise SeqlabError("--cache is for language-model checkpoints")
+    if (args.cache_theta is None) != (args.cache_lambda is None):
+        raise SeqlabError("give both --cache-theta and --cache-lambda, or neither (then tuned)")
+    r = module.evaluate_with_cache(
+        args.checkpoint,
+        window=args.cache_window,
+        theta=args.cache_theta,
+        lam=args.cache_lambda,
+        split=args.split,
+        data_dir=args.data_dir,
+        batch_size=args.batch_size,
+    )
+    if "valid_perplexity_cache" in r:
+        print(
+            f"tuned on valid: theta {r['theta']}, lambda {r['lambda']} (window {r['window']}): "
+            f"perplexity {r['valid_perplexity']:.2f} -> {r['valid_perplexity_cache']:.2f}"
+        )
+    print(
+        f"{args.split}: perplexity {r['perplexity']:.2f}, with the cache "
+        f"{r['perplexity_cache']:.2f}"
+    )
     return 0
 
 
@@ -523,6 +552,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument("--limit", type=_number, help="a class-balanced subset: count or fraction")
     ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     ev.add_argument("--dry-run", action="store_true", help="evaluate 2 batches only")
+    ev.add_argument(
+        "--cache",
+        action="store_true",
+        help="language models: add the continuous cache of Grave et al. (2017), tuned on valid",
+    )
+    ev.add_argument("--cache-window", type=int, default=2000, help="cache size (default: 2000)")
+    ev.add_argument("--cache-theta", type=float, help="cache: flatness theta (default: tuned)")
+    ev.add_argument("--cache-lambda", type=float, help="cache: mixture weight (default: tuned)")
     ev.add_argument(
         "--report",
         metavar="DIR",

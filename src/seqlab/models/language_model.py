@@ -114,7 +114,7 @@ class LanguageModel(nn.Module):
         """True for the Transformer (a key/value cache), False for RNNs (a hidden state)."""
         return self.config.arch == "transformer"
 
-    def _features(self, tokens: Tensor, state: Any) -> tuple[Tensor, Any]:
+    def features(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """Top-layer outputs h (B, T, C) of tokens (B, T) after `state`, and the new state."""
         x = self.embedding(tokens)  # (B, T, C)
         if self.is_transformer:
@@ -128,7 +128,7 @@ class LanguageModel(nn.Module):
         h, state = self.rnn(self.dropout(x), h0)
         return self.dropout(h), batch_first_state(state)
 
-    def _logits(self, h: Tensor) -> Tensor:
+    def logits(self, h: Tensor) -> Tensor:
         """Next-token scores (B, T, V); log-probabilities for the adaptive softmax."""
         if self.config.adaptive_cutoffs:
             B, T, C = h.shape
@@ -146,8 +146,8 @@ class LanguageModel(nn.Module):
         check_ids("tokens", tokens, self.config.vocab_size)
         if self.is_transformer and state is None:
             state = KVCache(self.config.num_layers)
-        h, state = self._features(tokens, state)
-        return self._logits(h), state
+        h, state = self.features(tokens, state)
+        return self.logits(h), state
 
     def forward(
         self, tokens: Tensor, targets: Tensor | None = None, carry: Any = None
@@ -163,11 +163,11 @@ class LanguageModel(nn.Module):
         state = None
         if carry is not None and not self.is_transformer:
             state = carry.state
-        h, state = self._features(tokens, state)
+        h, state = self.features(tokens, state)
         if carry is not None and not self.is_transformer:
             carry.state = state
         if targets is None:
-            return self._logits(h), None
+            return self.logits(h), None
         check_ids("targets", targets, self.config.vocab_size)
         if targets.shape != tokens.shape:
             raise ValueError(
@@ -175,7 +175,7 @@ class LanguageModel(nn.Module):
                 f"got {tuple(targets.shape)}"
             )
         if not self.config.adaptive_cutoffs:
-            logits = self._logits(h)
+            logits = self.logits(h)
             return logits, token_loss(logits, targets)
         keep = targets.reshape(-1) != PAD_ID  # the adaptive softmax has no ignore_index
         h = h.reshape(-1, h.size(-1))[keep]  # (N, C)

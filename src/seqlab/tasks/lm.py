@@ -262,6 +262,54 @@ def evaluate_checkpoint(
     return {**metrics, "tokens": len(stream)}
 
 
+def evaluate_with_cache(
+    path: str | Path,
+    *,
+    window: int = 2000,
+    theta: float | None = None,
+    lam: float | None = None,
+    split: str = "test",
+    data_dir: str | None = None,
+    batch_size: int | None = None,
+) -> dict[str, float]:
+    """Perplexity on `split` with the continuous cache (seqlab.models.neural_cache). Without
+    `theta` and `lam` they are tuned on the validation split first."""
+    from seqlab.models import neural_cache
+
+    if split not in SPLITS:
+        raise SeqlabError(f"unknown split {split!r} for a language model; choose {SPLITS}")
+    model, encoder, state = load_lm(path)
+    cfg = LMConfig(**state.get("data", {}))
+    cfg = dataclasses.replace(cfg, data_dir=data_dir or cfg.data_dir)
+    files = split_files(cfg)
+    data = load_data(cfg) if "text" in files else None
+
+    def stream(name: str) -> torch.Tensor:
+        return (
+            getattr(data, name)
+            if data is not None
+            else encode_stream(files[name], encoder, cfg.sos)
+        )
+
+    B = batch_size or cfg.eval_batch_size
+    out: dict[str, float] = {"window": window}
+    if theta is None or lam is None:
+        valid = neural_cache.cache_pass(model, stream("valid"), B, cfg.bptt, window)
+        theta, lam, ppl = neural_cache.tune(valid)
+        out |= {
+            "valid_perplexity_cache": ppl,
+            "valid_perplexity": neural_cache.cache_perplexity(*valid, 1.0, 0.0),
+        }
+    tested = neural_cache.cache_pass(model, stream(split), B, cfg.bptt, window)
+    out |= {
+        "theta": theta,
+        "lambda": lam,
+        "perplexity": neural_cache.cache_perplexity(*tested, 1.0, 0.0),
+        "perplexity_cache": neural_cache.cache_perplexity(*tested, theta, lam),
+    }
+    return out
+
+
 def predict(path: str | Path, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:
     """Language models do not classify: `seqlab generate` continues a text instead."""
     raise SeqlabError(f"{path} is a language model; use `seqlab generate {path} --prompt TEXT`")

@@ -1,0 +1,82 @@
+"""`seqlab train translate`, `evaluate`, `translate` on a tiny synthetic language pair."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import pytest
+
+from seqlab.cli import main
+from seqlab.tasks.translate import detokenize
+
+WORDS = {"ein": "a", "mann": "man", "hund": "dog", "frau": "woman", "sieht": "sees",
+         "mag": "likes", "den": "the", "die": "the", "ball": "ball", "katze": "cat"}  # fmt: skip
+
+
+def write_pairs(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
+    """German-like sentences and their word-by-word English: a task attention learns fast."""
+    rng = random.Random(seed)
+    src, tgt = [], []
+    for _ in range(n):
+        words = [rng.choice(list(WORDS)) for _ in range(rng.randint(3, 7))]
+        src.append(" ".join(words).capitalize() + " .")
+        tgt.append(" ".join(WORDS[w] for w in words).capitalize() + " .")
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{seed}.de").write_text("\n".join(src) + "\n", encoding="utf-8")
+    (folder / f"{seed}.en").write_text("\n".join(tgt) + "\n", encoding="utf-8")
+    return folder / f"{seed}.de", folder / f"{seed}.en"
+
+
+@pytest.fixture
+def pairs(tmp_path, monkeypatch) -> str:
+    monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
+    files = [p for n, seed in ((600, 0), (60, 1), (60, 2)) for p in write_pairs(tmp_path, n, seed)]
+    return ",".join(map(str, files))
+
+
+def test_detokenize():
+    assert detokenize(["a", "man", "'s", "dog", "(", "old", ")", "."]) == "a man's dog (old)."
+
+
+@pytest.mark.parametrize("model", ["seq2seq", "transformer"])
+def test_train_translate_and_score(pairs, tmp_path, capsys, model):
+    out = tmp_path / model
+    size = ["--embed", "32", "--hidden", "64", "--heads", "2", "--layers", "1"]
+    options = ["--attention", "dot", "--dropout", "0", "--min-freq", "1", "--epochs", "12",
+               "--batch-size", "32", "--lr", "3e-3", "--quiet"]  # fmt: skip
+    argv = ["train", "translate", "--data", pairs, "--model", model, *size, *options]
+    assert main([*argv, "--out", str(out)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    history, test = results["history"], results["test"]
+    assert history[-1]["valid_bleu"] > history[0]["valid_bleu"]
+    assert test["bleu_tokenized"] > 60, test  # a word-for-word language pair
+    assert test["bleu"] > 60 and test["perplexity"] < 2.0
+    lines = (out / "test-translations.txt").read_text().splitlines()
+    assert len(lines) == 60 and lines[0].endswith(".")
+    capsys.readouterr()
+
+    ckpt = str(out / "best.pt")
+    assert main(["translate", ckpt, "Ein Mann sieht den Hund .", "", "Ein Zebra ."]) == 0
+    captured = capsys.readouterr()
+    first, empty, third = captured.out.splitlines()
+    assert first == "a man sees the dog." and empty == ""
+    assert "zebra" in captured.err  # the unknown word is named
+    assert main(["translate", ckpt, "--beam", "4", "Die Katze mag den Ball ."]) == 0
+    assert capsys.readouterr().out.strip() == "the cat likes the ball."
+    bad = tmp_path / "latin1.txt"
+    bad.write_bytes("Ein M\xe4nner .\n".encode("latin-1"))
+    assert main(["translate", ckpt, "--file", str(bad)]) == 2
+    assert "invalid UTF-8" in capsys.readouterr().err
+    long = " ".join(["hund"] * 400)
+    assert main(["translate", ckpt, long, "--max-length", "5"]) == 0
+    captured = capsys.readouterr()
+    assert len(captured.out.split()) <= 5
+    if model == "transformer":
+        assert "cut to the model's" in captured.err
+
+    assert main(["evaluate", ckpt, "--split", "valid"]) == 0
+    line = capsys.readouterr().out
+    assert line.startswith("valid: loss") and "bleu_tokenized" in line
+    assert (out / "valid-translations.txt").is_file()
