@@ -452,6 +452,15 @@ def _evaluate_with_cache(args: argparse.Namespace, module: Any) -> int:
         f"{args.split}: perplexity {r['perplexity']:.2f}, with the cache "
         f"{r['perplexity_cache']:.2f}"
     )
+    import json
+
+    from seqlab.atomic import write_text_atomic
+
+    folder = Path(args.report or Path(args.checkpoint).parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{args.split}-cache.json"
+    write_text_atomic(path, json.dumps({"split": args.split, **r}, indent=1) + "\n")
+    print(f"wrote {path}")
     return 0
 
 
@@ -563,8 +572,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--report",
         metavar="DIR",
-        help="classifiers: folder for SPLIT-report.json (per-class metrics, confusion matrix) "
-        "and SPLIT-confusion.png (default: the checkpoint's folder)",
+        help="folder for SPLIT-report.json and SPLIT-confusion.png (classifiers) or "
+        "SPLIT-cache.json (--cache) (default: the checkpoint's folder)",
     )
     ev.set_defaults(func=run_evaluate)
 

@@ -89,16 +89,8 @@ def class_report(confusion: list[list[int]], names: list[str]) -> list[dict]:
         precision = tp / predicted if predicted else 0.0
         recall = tp / support if support else 0.0
         f1 = 2 * precision * recall / (precision + recall) if precision + recall else 0.0
-        rows.append(
-            {
-                "class": name,
-                "support": support,
-                "accuracy": recall,
-                "precision": precision,
-                "recall": recall,
-                "f1": f1,
-            }  # fmt: skip
-        )
+        row = {"class": name, "support": support, "accuracy": recall}
+        rows.append(row | {"precision": precision, "recall": recall, "f1": f1})
     macro = {key: sum(r[key] for r in rows) / K for key in ("precision", "recall", "f1")}
     total = sum(r["support"] for r in rows)
     rows.append({"class": "macro avg", "support": total, "accuracy": macro["recall"], **macro})
