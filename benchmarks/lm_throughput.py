@@ -137,8 +137,14 @@ def main() -> int:
     cmd = f"python benchmarks/lm_throughput.py --steps {args.steps}" + (
         f" --threads {args.threads}" if args.threads else ""
     )
+    from seqlab.train.device import cpu_has_bf16
+
+    # Without native bf16 (AVX2 CPUs), bf16 products are emulated ~100x slower: not worth a run.
+    precisions = (False, True) if cpu_has_bf16() else (False,)
+    if not cpu_has_bf16():
+        print(f"no native bf16 on this CPU ({torch.backends.cpu.get_cpu_capability()}): fp32 only")
     for preset in ("course", "cpu-lstm"):
-        for amp in (False, True):
+        for amp in precisions:
             precision = "bf16" if amp else "fp32"
             run = throughput(preset, amp, args.steps, data)
             flops = flops_per_token(run["model"], run["cfg"], run["train"])

@@ -132,7 +132,9 @@ class LanguageModel(nn.Module):
         """Next-token scores (B, T, V); log-probabilities for the adaptive softmax."""
         if self.config.adaptive_cutoffs:
             B, T, C = h.shape
-            return self.adaptive.log_prob(h.reshape(B * T, C)).view(B, T, -1)
+            with torch.autocast(h.device.type, enabled=False):  # as in forward()
+                h = h.to(self.adaptive.head.weight.dtype)
+                return self.adaptive.log_prob(h.reshape(B * T, C)).view(B, T, -1)
         return self.decoder(h)
 
     def decode(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
@@ -179,7 +181,11 @@ class LanguageModel(nn.Module):
             return logits, token_loss(logits, targets)
         keep = targets.reshape(-1) != PAD_ID  # the adaptive softmax has no ignore_index
         h = h.reshape(-1, h.size(-1))[keep]  # (N, C)
-        return None, self.adaptive(h, targets.reshape(-1)[keep]).loss
+        # torch's adaptive softmax mixes dtypes under autocast (index_copy_ of bf16 into fp32):
+        # it runs in the parameters' dtype.
+        with torch.autocast(h.device.type, enabled=False):
+            h = h.to(self.adaptive.head.weight.dtype)
+            return None, self.adaptive(h, targets.reshape(-1)[keep]).loss
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random (tokens, targets) batch, e.g. for `seqlab.summary`."""

@@ -24,11 +24,12 @@ State = Tensor | tuple[Tensor, Tensor]
 
 
 def _fp32_kernels(x: Tensor) -> bool:
-    """True under CPU bf16 autocast: the fused kernels must then run in float32.
+    """True under CPU bf16 autocast: the fused kernels then run in float32.
 
-    oneDNN's bf16 LSTM primitive fails on some CPUs ("could not create a primitive descriptor"),
-    so under `--amp` the recurrent kernels stay in float32 while the layers around them (output
-    layers, attention) run in bf16.
+    oneDNN's bf16 LSTM primitive fails on CPUs without native bf16 ("could not create a
+    primitive descriptor", seen on an AVX2 AMD EPYC), so under autocast the recurrent kernels
+    stay in float32 (whether bf16 ones would be faster on bf16 CPUs is not measured) while the
+    layers around them run in bf16.
     """
     return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
 
