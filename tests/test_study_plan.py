@@ -79,13 +79,14 @@ def test_table_a_models_have_the_keras_parameter_counts():
 def test_each_run_command_rebuilds_its_configs():
     # The `command` column must repeat the run: parse it with the real CLI parser.
     from seqlab.cli import build_parser
-    from seqlab.commands.train import _classify_configs
+    from seqlab.commands.train import _configs
+    from seqlab.tasks.configs import ClassifyConfig
 
     settings = StudySettings.for_mode(quick=True, seed=3)
     parser = build_parser()
     for spec in plan("abcd", quick=True):
         args = parser.parse_args(shlex.split(command(spec, settings))[1:])
-        task, train, _ = _classify_configs(args)
+        task, train, _ = _configs(args, ClassifyConfig)
         want_task, want_train = configs(spec, settings)
         assert task == want_task
         assert dataclasses.replace(train, quiet=True) == want_train

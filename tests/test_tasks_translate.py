@@ -40,14 +40,28 @@ def test_detokenize():
     assert detokenize(["a", "man", "'s", "dog", "(", "old", ")", "."]) == "a man's dog (old)."
 
 
-@pytest.mark.parametrize("model", ["seq2seq", "transformer"])
-def test_train_translate_and_score(pairs, tmp_path, capsys, model):
-    out = tmp_path / model
-    size = ["--embed", "32", "--hidden", "64", "--heads", "2", "--layers", "1"]
-    options = ["--attention", "dot", "--dropout", "0", "--min-freq", "1", "--epochs", "12",
-               "--batch-size", "32", "--lr", "3e-3", "--quiet"]  # fmt: skip
-    argv = ["train", "translate", "--data", pairs, "--model", model, *size, *options]
-    assert main([*argv, "--out", str(out)]) == 0
+SIZE = ["--embed", "32", "--hidden", "64", "--heads", "2", "--layers", "1", "--dropout", "0"]
+OPTIONS = ["--min-freq", "1", "--epochs", "12", "--batch-size", "32", "--lr", "3e-3", "--quiet"]
+
+
+def test_transformer_and_compact_learn(pairs, tmp_path):
+    for model in ("transformer", "compact"):
+        out = tmp_path / model
+        argv = ["train", "translate", "--data", pairs, "--model", model, *SIZE, *OPTIONS]
+        assert main([*argv, "--out", str(out)]) == 0
+        results = json.loads((out / "results.json").read_text())
+        history = results["history"]
+        # The compact form reads target word t+1 off source position t+1 - 1 (the source
+        # starts with <sos>), so even this word-for-word pair takes it longer to learn.
+        gain = 1.5 if model == "transformer" else 1.05
+        assert history[-1]["valid_loss"] < history[0]["valid_loss"] / gain
+        assert "bleu_tokenized" in results["test"]
+
+
+def test_seq2seq_translates_and_every_command_works(pairs, tmp_path, capsys):
+    out = tmp_path / "seq2seq"
+    argv = ["train", "translate", "--data", pairs, "--model", "seq2seq", "--attention", "dot"]
+    assert main([*argv, *SIZE, *OPTIONS, "--out", str(out)]) == 0
     results = json.loads((out / "results.json").read_text())
     history, test = results["history"], results["test"]
     assert history[-1]["valid_bleu"] > history[0]["valid_bleu"]
@@ -73,8 +87,6 @@ def test_train_translate_and_score(pairs, tmp_path, capsys, model):
     assert main(["translate", ckpt, long, "--max-length", "5"]) == 0
     captured = capsys.readouterr()
     assert len(captured.out.split()) <= 5
-    if model == "transformer":
-        assert "cut to the model's" in captured.err
 
     assert main(["evaluate", ckpt, "--split", "valid"]) == 0
     line = capsys.readouterr().out

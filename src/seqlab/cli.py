@@ -31,6 +31,12 @@ class _Parser(argparse.ArgumentParser):
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse API
         namespace, extras = super().parse_known_args(args, namespace)
+        # A trailing list of words (`seqlab translate CKPT --beam 5 "Ein Mann ."`): argparse
+        # fills `nargs="*"` before the options and leaves the words after them over.
+        name = getattr(namespace, "trailing_words", None)
+        if extras and name and not any(e.startswith("-") for e in extras):
+            setattr(namespace, name, [*getattr(namespace, name), *extras])
+            extras = []
         if extras and self._subparsers is None:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras

@@ -50,4 +50,4 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--length-penalty", type=float, help="beam search: GNMT alpha")
     p.add_argument("--max-length", type=int, help="longest translation in tokens")
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
-    p.set_defaults(func=run_translate)
+    p.set_defaults(func=run_translate, trailing_words="texts")
