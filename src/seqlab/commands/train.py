@@ -357,46 +357,25 @@ def _configs(
     return task, train, run
 
 
-def run_train_classify(args: argparse.Namespace) -> int:
-    """Handler of `seqlab train classify`."""
-    from seqlab.tasks import classify
-    from seqlab.tasks.configs import ClassifyConfig
+# task -> (its config dataclass in seqlab.tasks.configs, its presets there or None)
+TRAIN_TASKS = {
+    "classify": ("ClassifyConfig", None),
+    "lm": ("LMConfig", "LM_PRESETS"),
+    "translate": ("TranslateConfig", None),
+}
+
+
+def run_train(args: argparse.Namespace) -> int:
+    """Handler of `seqlab train TASK`: build the configs, train, then leave the process group."""
+    from seqlab.tasks import configs, task_module
     from seqlab.train.distributed import shutdown
 
-    task, train_cfg, run = _configs(args, ClassifyConfig)
-    out = Path(run["out"] or "runs/classify")
+    config_name, presets_name = TRAIN_TASKS[args.task]
+    presets = getattr(configs, presets_name) if presets_name else None
+    task, train_cfg, run = _configs(args, getattr(configs, config_name), presets)
+    out = Path(run["out"] or f"runs/{args.task}")
     try:
-        classify.train(task, train_cfg, out, resume=bool(run["resume"]))
-    finally:
-        shutdown()
-    return 0
-
-
-def run_train_translate(args: argparse.Namespace) -> int:
-    """Handler of `seqlab train translate`."""
-    from seqlab.tasks import translate
-    from seqlab.tasks.configs import TranslateConfig
-    from seqlab.train.distributed import shutdown
-
-    task, train_cfg, run = _configs(args, TranslateConfig)
-    out = Path(run["out"] or "runs/translate")
-    try:
-        translate.train(task, train_cfg, out, resume=bool(run["resume"]))
-    finally:
-        shutdown()
-    return 0
-
-
-def run_train_lm(args: argparse.Namespace) -> int:
-    """Handler of `seqlab train lm`."""
-    from seqlab.tasks import lm
-    from seqlab.tasks.configs import LM_PRESETS, LMConfig
-    from seqlab.train.distributed import shutdown
-
-    task, train_cfg, run = _configs(args, LMConfig, LM_PRESETS)
-    out = Path(run["out"] or "runs/lm")
-    try:
-        lm.train(task, train_cfg, out, resume=bool(run["resume"]))
+        task_module(args.task).train(task, train_cfg, out, resume=bool(run["resume"]))
     finally:
         shutdown()
     return 0
@@ -519,7 +498,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_classify_options(classify)
     names = [a.dest for a in classify._actions if a.dest not in ("help", "config")]
-    classify.set_defaults(func=run_train_classify, option_names=names)
+    classify.set_defaults(func=run_train, option_names=names)
     lm = tasks.add_parser(
         "lm",
         help="language modelling (WikiText-2 or your text)",
@@ -529,7 +508,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_lm_options(lm)
     names = [a.dest for a in lm._actions if a.dest not in ("help", "config")]
-    lm.set_defaults(func=run_train_lm, option_names=names)
+    lm.set_defaults(func=run_train, option_names=names)
     tr = tasks.add_parser(
         "translate",
         help="translation (Multi30k de-en or your parallel files)",
@@ -539,7 +518,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     _add_translate_options(tr)
     names = [a.dest for a in tr._actions if a.dest not in ("help", "config")]
-    tr.set_defaults(func=run_train_translate, option_names=names)
+    tr.set_defaults(func=run_train, option_names=names)
 
     ev = subparsers.add_parser(
         "evaluate",
