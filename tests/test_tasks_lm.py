@@ -76,6 +76,15 @@ def test_cli_train_evaluate_generate(corpus, tmp_path, capsys):
     assert "perplexity" in capsys.readouterr().out
 
     ckpt = str(out / "best.pt")
+    # the continuous cache: tuned on valid, then test; lambda 0 reproduces the plain perplexity
+    assert main(["evaluate", ckpt, "--cache", "--cache-window", "50"]) == 0
+    text = capsys.readouterr().out
+    assert text.startswith("tuned on valid: theta") and "test: perplexity" in text
+    cache = json.loads((out / "test-cache.json").read_text())
+    assert cache["perplexity"] == pytest.approx(results["test"]["perplexity"], rel=1e-6)
+    assert main(["evaluate", ckpt, "--cache", "--cache-theta", "0.3"]) == 2
+    assert "both --cache-theta and --cache-lambda" in capsys.readouterr().err
+
     assert main(["generate", ckpt, "--seed", "1", "--words", "7", "--num", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert len(lines) == 2 and all(len(t.split()) == 7 for t in lines)

@@ -490,35 +490,34 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         description="Train a model; run under torchrun for DDP.",
     )
     tasks = train.add_subparsers(dest="task", metavar="TASK", required=True)
-    classify = tasks.add_parser(
-        "classify",
-        help="text classification (IMDB or your CSV/TSV/JSONL)",
-        description="Train a text classifier, then report its test accuracy.",
-        argument_default=argparse.SUPPRESS,
-    )
-    _add_classify_options(classify)
-    names = [a.dest for a in classify._actions if a.dest not in ("help", "config")]
-    classify.set_defaults(func=run_train, option_names=names)
-    lm = tasks.add_parser(
-        "lm",
-        help="language modelling (WikiText-2 or your text)",
-        description="Train a language model, then report its test perplexity. Recurrent models "
-        "carry their state across bptt windows (truncated BPTT).",
-        argument_default=argparse.SUPPRESS,
-    )
-    _add_lm_options(lm)
-    names = [a.dest for a in lm._actions if a.dest not in ("help", "config")]
-    lm.set_defaults(func=run_train, option_names=names)
-    tr = tasks.add_parser(
-        "translate",
-        help="translation (Multi30k de-en or your parallel files)",
-        description="Train a seq2seq or Transformer translator, then report its teacher-forced "
-        "perplexity and BLEU on the test split.",
-        argument_default=argparse.SUPPRESS,
-    )
-    _add_translate_options(tr)
-    names = [a.dest for a in tr._actions if a.dest not in ("help", "config")]
-    tr.set_defaults(func=run_train, option_names=names)
+    for name, help, description, add_options in (
+        (
+            "classify",
+            "text classification (IMDB, TREC or your CSV/TSV/JSONL)",
+            "Train a text classifier, then report its test accuracy.",
+            _add_classify_options,
+        ),
+        (
+            "lm",
+            "language modelling (WikiText-2 or your text)",
+            "Train a language model, then report its test perplexity. Recurrent models "
+            "carry their state across bptt windows (truncated BPTT).",
+            _add_lm_options,
+        ),
+        (
+            "translate",
+            "translation (Multi30k de-en or your parallel files)",
+            "Train a seq2seq or Transformer translator, then report its teacher-forced "
+            "perplexity and BLEU on the test split.",
+            _add_translate_options,
+        ),
+    ):
+        p = tasks.add_parser(
+            name, help=help, description=description, argument_default=argparse.SUPPRESS
+        )
+        add_options(p)
+        names = [a.dest for a in p._actions if a.dest not in ("help", "config")]
+        p.set_defaults(func=run_train, option_names=names)
 
     ev = subparsers.add_parser(
         "evaluate",

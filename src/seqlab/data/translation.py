@@ -93,6 +93,13 @@ def _wrap(encoder: TextEncoder, ids_lists: list[list[int]]) -> list[list[int]]:
     return [[sos, *ids, eos] for ids in ids_lists]
 
 
+def limited_rows(n: int, limit: int | None, seed: int) -> np.ndarray:
+    """The line numbers a split keeps under `limit` (seeded, in file order); all without one."""
+    if limit is None:
+        return np.arange(n)
+    return np.sort(balanced_subset(np.zeros(n), limit, seed))
+
+
 def load_parallel(
     files: dict[str, tuple[str | os.PathLike, str | os.PathLike]],
     *,
@@ -126,7 +133,7 @@ def load_parallel(
                     "parallel files need one sentence per line on both sides"
                 )
             if limit is not None:
-                keep = np.sort(balanced_subset(np.zeros(len(src_lines)), limit, seed))
+                keep = limited_rows(len(src_lines), limit, seed)
                 src_lines = [src_lines[i] for i in keep]
                 tgt_lines = [tgt_lines[i] for i in keep]
             lines[split] = (src_lines, tgt_lines)

@@ -229,6 +229,16 @@ def encode_stream(path: Path, encoder: TextEncoder, sos: bool) -> torch.Tensor:
     return torch.tensor(encoder.vocab.encode(tokens), dtype=torch.long)
 
 
+def split_stream(cfg: LMConfig, encoder: TextEncoder, split: str) -> torch.Tensor:
+    """The token ids of a split of the run's data, encoded with the checkpoint's vocabulary."""
+    if split not in SPLITS:
+        raise SeqlabError(f"unknown split {split!r} for a language model; choose {SPLITS}")
+    files = split_files(cfg)
+    if "text" in files:  # the one-file split of training (same file, same vocabulary)
+        return getattr(load_data(cfg), split)
+    return encode_stream(files[split], encoder, cfg.sos)
+
+
 def evaluate_checkpoint(
     path: str | Path,
     *,
@@ -249,14 +259,8 @@ def evaluate_checkpoint(
     cfg = dataclasses.replace(cfg, data=data or cfg.data, data_dir=data_dir or cfg.data_dir)
     if data is not None and data != "wikitext-2" and "," not in data:
         stream = encode_stream(Path(data), encoder, cfg.sos)  # a whole file of new text
-    elif split not in SPLITS:
-        raise SeqlabError(f"unknown split {split!r} for a language model; choose {SPLITS}")
     else:
-        files = split_files(cfg)
-        if "text" in files:  # the one-file split of training
-            stream = getattr(load_data(cfg), split)
-        else:
-            stream = encode_stream(files[split], encoder, cfg.sos)
+        stream = split_stream(cfg, encoder, split)
     loader = LMBatches(stream, batch_size or cfg.eval_batch_size, cfg.bptt)
     metrics = evaluate(model, loader, Perplexity(), dev, forward=CarryState(), limit=limit_batches)
     return {**metrics, "tokens": len(stream)}
@@ -276,31 +280,22 @@ def evaluate_with_cache(
     `theta` and `lam` they are tuned on the validation split first."""
     from seqlab.models import neural_cache
 
-    if split not in SPLITS:
-        raise SeqlabError(f"unknown split {split!r} for a language model; choose {SPLITS}")
     model, encoder, state = load_lm(path)
     cfg = LMConfig(**state.get("data", {}))
     cfg = dataclasses.replace(cfg, data_dir=data_dir or cfg.data_dir)
-    files = split_files(cfg)
-    data = load_data(cfg) if "text" in files else None
 
-    def stream(name: str) -> torch.Tensor:
-        return (
-            getattr(data, name)
-            if data is not None
-            else encode_stream(files[name], encoder, cfg.sos)
-        )
-
+    evaluated = split_stream(cfg, encoder, split)  # a bad split fails before the tuning pass
     B = batch_size or cfg.eval_batch_size
     out: dict[str, float] = {"window": window}
     if theta is None or lam is None:
-        valid = neural_cache.cache_pass(model, stream("valid"), B, cfg.bptt, window)
+        valid_stream = split_stream(cfg, encoder, "valid")
+        valid = neural_cache.cache_pass(model, valid_stream, B, cfg.bptt, window)
         theta, lam, ppl = neural_cache.tune(valid)
         out |= {
             "valid_perplexity_cache": ppl,
             "valid_perplexity": neural_cache.cache_perplexity(*valid, 1.0, 0.0),
         }
-    tested = neural_cache.cache_pass(model, stream(split), B, cfg.bptt, window)
+    tested = neural_cache.cache_pass(model, evaluated, B, cfg.bptt, window)
     out |= {
         "theta": theta,
         "lambda": lam,

@@ -25,6 +25,7 @@ from seqlab.data.translation import (
     SPLITS,
     TranslationData,
     TranslationDataset,
+    limited_rows,
     load_parallel,
     multi30k_files,
     translation_collate,
@@ -301,16 +302,8 @@ def train(
 
 def _references(files, split: str, limit: int | None, seed: int) -> list[str]:
     """The raw target sentences of a split, in the order of the encoded pairs."""
-    src_path, tgt_path = files[split]
-    lines = read_lines(tgt_path)
-    if limit is not None:  # the same subset load_parallel keeps
-        import numpy as np
-
-        from seqlab.data.classification import balanced_subset
-
-        keep = np.sort(balanced_subset(np.zeros(len(lines)), limit, seed))
-        lines = [lines[i] for i in keep]
-    return lines
+    lines = read_lines(files[split][1])
+    return [lines[i] for i in limited_rows(len(lines), limit, seed)]  # load_parallel's subset
 
 
 def _score_split(model, data, files, split, cfg, train_cfg, device) -> dict[str, Any]:
