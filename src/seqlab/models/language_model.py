@@ -31,6 +31,7 @@ from seqlab.models.common import (
     token_loss,
 )
 from seqlab.nn.attention import KVCache
+from seqlab.nn.output import VocabProjection
 from seqlab.nn.transformer import TransformerEncoder, positional_encoding
 
 ARCHS = ("transformer", "rnn", "lstm", "gru")
@@ -99,7 +100,7 @@ class LanguageModel(nn.Module):
                 )
             self.adaptive = nn.AdaptiveLogSoftmaxWithLoss(out_size, c.vocab_size, cutoffs, 4.0)
             return
-        self.decoder = nn.Linear(out_size, c.vocab_size)
+        self.decoder = VocabProjection(out_size, c.vocab_size)
         nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
         nn.init.zeros_(self.decoder.bias)
         if c.tie_weights:

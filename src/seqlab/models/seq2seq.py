@@ -27,6 +27,7 @@ from seqlab.models.common import (
     translation_example,
 )
 from seqlab.nn.attention import SCORES, Seq2SeqAttention
+from seqlab.nn.output import VocabProjection
 
 State = Tensor | tuple[Tensor, Tensor]
 
@@ -88,7 +89,7 @@ class Seq2Seq(nn.Module):
             self.attention = Seq2SeqAttention(c.attention, H, H)
             self.Wc = nn.Linear(2 * H, H)  # Luong eq. 5
         self.dropout = nn.Dropout(c.dropout)
-        self.output = nn.Linear(H, c.tgt_vocab_size)
+        self.output = VocabProjection(H, c.tgt_vocab_size)
 
     def encode(self, src: Tensor, src_lengths: Tensor | None) -> Seq2SeqMemory:
         """src (B, S) -> encoder outputs, source mask and final state (see Seq2SeqMemory)."""

@@ -32,6 +32,7 @@ from seqlab.models.common import (
 )
 from seqlab.models.seq2seq import check_target
 from seqlab.nn.attention import KVCache
+from seqlab.nn.output import VocabProjection
 from seqlab.nn.transformer import TransformerDecoder, TransformerEncoder, positional_encoding
 
 
@@ -73,7 +74,7 @@ class TransformerTranslator(nn.Module):
         self.encoder = TransformerEncoder(*layers, c.num_encoder_layers, *rest)
         self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.d_model, padding_idx=PAD_ID)
         self.decoder = TransformerDecoder(*layers, c.num_decoder_layers, *rest)
-        self.output = nn.Linear(c.d_model, c.tgt_vocab_size)
+        self.output = VocabProjection(c.d_model, c.tgt_vocab_size)
 
     def _embed(self, embedding: nn.Embedding, ids: Tensor, start: int = 0) -> Tensor:
         # Embeddings are scaled by sqrt(d_model) before adding positions (Vaswani §3.4).
@@ -164,7 +165,7 @@ class CompactTranslator(nn.Module):
         self.encoder = TransformerEncoder(
             c.d_model, c.num_heads, c.d_ff, c.num_layers, c.dropout, c.norm_first, c.backend
         )
-        self.output = nn.Linear(c.d_model, c.tgt_vocab_size)
+        self.output = VocabProjection(c.d_model, c.tgt_vocab_size)
 
     def _outputs(self, src: Tensor, lengths: Tensor, L: int) -> Tensor:
         """Encoder outputs (B, L, C) of src right-padded to L positions. Pads are masked as keys,

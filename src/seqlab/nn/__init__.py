@@ -10,6 +10,7 @@ from seqlab.nn.attention import (
     scaled_dot_product_attention,
 )
 from seqlab.nn.cells import GRUCell, LSTMCell, RNNCell
+from seqlab.nn.output import VocabProjection
 from seqlab.nn.recurrent import GRU, LSTM, RNN
 from seqlab.nn.transformer import (
     FeedForward,
@@ -35,6 +36,7 @@ __all__ += [
     "TransformerDecoderLayer",
     "TransformerEncoder",
     "TransformerEncoderLayer",
+    "VocabProjection",
     "causal_mask",
     "padding_mask",
     "positional_encoding",
