@@ -67,3 +67,13 @@ def test_bucketed_batches_pad_little(shared_data):
         d.train, 32, shuffle=True, collate_fn=translation_collate, generator=g
     )
     assert bucketed < padding(shuffled) / 3
+
+
+def test_shared_vocabulary_covers_both_languages(tmp_path):
+    src = _write(tmp_path / "train.de", ["ein hund", "ein mann", "der hund"])
+    tgt = _write(tmp_path / "train.en", ["a dog", "a man", "the dog"])
+    d = load_parallel({"train": (src, tgt)}, min_freq=2, shared=True)
+    assert d.src_encoder.to_dict() == d.tgt_encoder.to_dict()
+    assert set(d.src_vocab.itos[4:]) == {"ein", "hund", "a", "dog"}  # counts over both sides
+    assert d.train[0]["src"].tolist() == [2, d.src_vocab.stoi["ein"], d.src_vocab.stoi["hund"], 3]
+    assert d.train[0]["tgt"].tolist() == [2, d.tgt_vocab.stoi["a"], d.tgt_vocab.stoi["dog"], 3]

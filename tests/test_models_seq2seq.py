@@ -245,3 +245,27 @@ def test_bad_input_raises(make):
         model(**dict(b, src_lengths=torch.tensor([7, 3, 4])))
     with pytest.raises(ValueError, match="must be"):
         Seq2Seq(Seq2SeqConfig(5, 5, attention="bilinear"))
+
+
+@pytest.mark.parametrize("make", MODELS, ids=IDS)
+def test_label_smoothing_in_training_only(make):
+    """The smoothed training loss equals torch's smoothed cross-entropy; eval mode reports the
+    plain cross-entropy (so validation perplexity stays comparable)."""
+    torch.manual_seed(0)
+    model = make()
+    model.config.label_smoothing = 0.1
+    b = batch()
+    model.eval()
+    logits, plain = model(**b)
+    V = logits.size(-1)
+    targets = b["tgt"][:, 1:]
+    targets = F.pad(targets, (0, logits.size(1) - targets.size(1)))  # the compact form pads
+    ref = F.cross_entropy(logits.reshape(-1, V), targets.reshape(-1), ignore_index=0)
+    torch.testing.assert_close(plain, ref)
+    model.train()  # dropout is 0 in these models: same logits
+    logits, smoothed = model(**b)
+    ref = F.cross_entropy(
+        logits.reshape(-1, V), targets.reshape(-1), ignore_index=0, label_smoothing=0.1
+    )
+    torch.testing.assert_close(smoothed, ref)
+    assert not torch.isclose(smoothed, plain)

@@ -136,28 +136,47 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_training_options(
-    p: argparse.ArgumentParser, opt: Any, group: Any, monitors: tuple[str, ...]
+    p: argparse.ArgumentParser,
+    opt: Any,
+    group: Any,
+    monitors: tuple[str, ...],
+    defaults: dict[str, Any] | None = None,
 ) -> None:
-    """The TrainConfig options every `seqlab train` task shares."""
+    """The TrainConfig options every `seqlab train` task shares; `defaults` are the command's
+    own where they differ from TrainConfig's (shown in --help; `_configs` applies them)."""
     from seqlab.train.config import OPTIMIZERS, SCHEDULES, TrainConfig
 
-    t = TrainConfig()
+    t = TrainConfig(**(defaults or {}))
     bool_flag = argparse.BooleanOptionalAction
     group("training")
     opt("--optimizer", "optimizer", t.optimizer, choices=OPTIMIZERS)
     opt("--lr", "learning rate", t.lr, type=float)
     opt("--momentum", "SGD momentum", t.momentum, type=float)
     opt("--weight-decay", "weight decay of matrices and embeddings", t.weight_decay, type=float)
-    opt("--clip", "clip the gradient norm to this value", type=float)
+    opt("--clip", "clip the gradient norm to this value", t.clip, type=float)
     opt("--epochs", "training epochs", t.epochs, type=int)
     opt("--batch-size", "batch size (per process under torchrun)", t.batch_size, type=int)
+    opt(
+        "--accumulate",
+        "sum the gradients of N batches per optimizer step (an N times larger batch)",
+        t.accumulate,
+        type=int,
+        metavar="N",
+    )
+    opt(
+        "--layer-decay",
+        "layer-wise lr decay for pretrained encoders: each layer down trains at this "
+        "times the lr of the layer above",
+        t.layer_decay,
+        type=float,
+    )
     opt("--schedule", "learning-rate schedule", t.schedule, choices=SCHEDULES)
     opt("--step-size", "step schedule: epochs between decays", t.step_size, type=int)
     opt("--gamma", "decay factor (default: step 0.5, exp exp(-0.1), plateau 0.5)", type=float)
     opt("--decay-after", "exp schedule: epochs before the decay starts", t.decay_after, type=int)
     opt(
         "--warmup",
-        "cosine schedule: warm-up steps, or a fraction of all steps if < 1",
+        "cosine and linear schedules: warm-up steps, or a fraction of all steps if < 1",
         t.warmup,
         type=float,
     )
@@ -257,6 +276,12 @@ def _add_translate_options(p: argparse.ArgumentParser) -> None:
     opt("--lower", "lower-case both sides", action=bool_flag)
     opt("--min-freq", "words seen fewer times in train become <unk>", d.min_freq, type=int)
     opt("--max-vocab", "keep the most frequent words only (per language)", type=int)
+    opt(
+        "--shared-vocab",
+        "one vocabulary for both languages, fit on both sides of train (with --tokenizer bpe: "
+        "joint merges)",
+        action=bool_flag,
+    )
     opt("--limit", "pairs per split (a quick run)", type=int)
     group("model")
     opt("--model", "model family", d.model, choices=TRANSLATORS)
@@ -276,6 +301,13 @@ def _add_translate_options(p: argparse.ArgumentParser) -> None:
         "--teacher-forcing",
         "seq2seq: probability of feeding the true previous word in training",
         d.teacher_forcing,
+        type=float,
+    )
+    opt(
+        "--label-smoothing",
+        "training loss: move this share of each target's probability to a uniform spread "
+        "(0.1 in Vaswani et al.); validation perplexity stays the plain cross-entropy",
+        d.label_smoothing,
         type=float,
     )
     opt(
@@ -324,9 +356,13 @@ def _read_toml(path: str, valid: set[str]) -> dict[str, Any]:
 
 
 def _configs(
-    args: argparse.Namespace, task_class: type, presets: dict[str, dict[str, Any]] | None = None
+    args: argparse.Namespace,
+    task_class: type,
+    presets: dict[str, dict[str, Any]] | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> tuple[Any, Any, dict[str, Any]]:
-    """(task config, TrainConfig, run options) from defaults < preset < TOML file < flags."""
+    """(task config, TrainConfig, run options) from the dataclass defaults < the command's
+    `defaults` < preset < TOML file < flags."""
     from seqlab.train.config import TrainConfig
 
     task_fields = {f.name for f in dataclasses.fields(task_class)}
@@ -344,6 +380,7 @@ def _configs(
                 f"unknown preset {preset!r}; choose one of {', '.join(presets or {})}"
             )
         values = {**presets[preset], **values}
+    values = {**(defaults or {}), **values}
     run = {k: values.pop(k, None) for k in CLI_ONLY}
     if run["dry_run"]:
         if "limit" in task_fields:

@@ -108,6 +108,7 @@ def load_parallel(
     lowercase: bool = True,
     min_freq: int = 2,
     max_size: int | None = None,
+    shared: bool = False,
     limit: int | None = None,
     seed: int = 0,
     cache: bool = True,
@@ -116,6 +117,8 @@ def load_parallel(
 
     Plain or gzipped; the two files of a split must have the same number of lines. Missing valid
     or test splits come back empty. `limit` keeps the first-seeded `limit` pairs of each split.
+    `shared` fits one encoder (vocabulary, BPE merges) on both sides of train, with the source's
+    tokenizer, and uses it for both languages.
     """
     if "train" not in files:
         raise SeqlabError("a train pair of files is required")
@@ -137,10 +140,10 @@ def load_parallel(
                 src_lines = [src_lines[i] for i in keep]
                 tgt_lines = [tgt_lines[i] for i in keep]
             lines[split] = (src_lines, tgt_lines)
-        arrays = {}
-        for side, tok, opts in ((0, src_tok, src_opts), (1, tgt_tok, tgt_opts)):
-            enc, train_ids = TextEncoder.fit_encode(
-                lines["train"][side],
+
+        def fit(texts: list[str], tok: str, opts: dict) -> tuple[TextEncoder, list[list[int]]]:
+            return TextEncoder.fit_encode(
+                texts,
                 tok,
                 tokenizer_options=opts,
                 min_freq=min_freq,
@@ -149,6 +152,16 @@ def load_parallel(
                 lowercase=lowercase,
                 strip_html=False,
             )
+
+        if shared:
+            src_train, tgt_train = lines["train"]
+            enc, both_ids = fit(src_train + tgt_train, src_tok, src_opts)
+            fitted = [(enc, both_ids[: len(src_train)]), (enc, both_ids[len(src_train) :])]
+        else:
+            fitted = [fit(lines["train"][0], src_tok, src_opts)]
+            fitted.append(fit(lines["train"][1], tgt_tok, tgt_opts))
+        arrays = {}
+        for side, (enc, train_ids) in enumerate(fitted):
             name = ("src", "tgt")[side]
             arrays[f"{name}_encoder"] = json_array(enc.to_dict())
             for split in SPLITS:
@@ -164,7 +177,7 @@ def load_parallel(
 
     identity = {
         "files": {k: [file_identity(p) for p in v] for k, v in paths.items()},
-        "settings": [src_tok, tgt_tok, src_opts, tgt_opts, lowercase, min_freq, max_size],
+        "settings": [src_tok, tgt_tok, src_opts, tgt_opts, lowercase, min_freq, max_size, shared],
         "limit": [limit, seed],
     }
     a = cached("translation", identity, build, enabled=cache)

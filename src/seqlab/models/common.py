@@ -103,11 +103,23 @@ def layer_first_state(state: tuple[Tensor, ...]) -> Tensor | tuple[Tensor, Tenso
     return parts if len(parts) == 2 else parts[0]
 
 
-def token_loss(logits: Tensor, targets: Tensor) -> Tensor:
-    """Mean cross-entropy over real targets: logits (B, T, V), targets (B, T) with pad = 0."""
+def token_loss(logits: Tensor, targets: Tensor, label_smoothing: float = 0.0) -> Tensor:
+    """Mean cross-entropy over real targets: logits (B, T, V), targets (B, T) with pad = 0.
+
+    `label_smoothing` eps trains against (1 - eps) on the target plus eps spread uniformly over
+    the vocabulary (Szegedy et al. 2016; Vaswani et al. 2017 use 0.1)."""
     return nn.functional.cross_entropy(
-        logits.reshape(-1, logits.size(-1)), targets.reshape(-1), ignore_index=PAD_ID
+        logits.reshape(-1, logits.size(-1)),
+        targets.reshape(-1),
+        ignore_index=PAD_ID,
+        label_smoothing=label_smoothing,
     )
+
+
+def train_smoothing(model: nn.Module) -> float:
+    """The label smoothing of `model.config` while training, 0 in evaluation: validation loss
+    and perplexity stay the plain cross-entropy, comparable across runs."""
+    return model.config.label_smoothing if model.training else 0.0
 
 
 def translation_example(src_vocab: int, tgt_vocab: int, B: int, T: int) -> dict[str, Tensor]:

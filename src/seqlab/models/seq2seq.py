@@ -24,6 +24,7 @@ from seqlab.models.common import (
     length_mask,
     recurrent_layer,
     token_loss,
+    train_smoothing,
     translation_example,
 )
 from seqlab.nn.attention import SCORES, Seq2SeqAttention
@@ -55,6 +56,7 @@ class Seq2SeqConfig:
     dropout: float = 0.0
     teacher_forcing: float = 1.0  # probability of feeding the true previous token in training
     backend: str = "fused"
+    label_smoothing: float = 0.0  # training loss only (see models.common.token_loss)
 
 
 def check_target(tgt: Tensor, vocab_size: int) -> None:
@@ -154,7 +156,7 @@ class Seq2Seq(nn.Module):
                     use_truth = torch.rand(truth.shape, device=truth.device) < ratio
                     token = torch.where(use_truth, truth, guess)
             logits = torch.cat(steps, dim=1)
-        return logits, token_loss(logits, targets)
+        return logits, token_loss(logits, targets, train_smoothing(self))
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random translation batch, e.g. for `seqlab.summary`."""

@@ -28,6 +28,7 @@ from seqlab.models.common import (
     check_lengths,
     length_mask,
     token_loss,
+    train_smoothing,
     translation_example,
 )
 from seqlab.models.seq2seq import check_target
@@ -59,6 +60,7 @@ class TransformerTranslatorConfig:
     max_length: int = 256  # longest source/target the positional encoding covers
     norm_first: bool = False
     backend: str = "fused"
+    label_smoothing: float = 0.0  # training loss only (see models.common.token_loss)
 
 
 class TransformerTranslator(nn.Module):
@@ -114,7 +116,7 @@ class TransformerTranslator(nn.Module):
         """Teacher-forced logits (B, T-1, V) for tgt[:, 1:] and their mean loss."""
         check_target(tgt, self.config.tgt_vocab_size)
         logits, _ = self.decode(tgt[:, :-1], self.encode(src, src_lengths))
-        return logits, token_loss(logits, tgt[:, 1:])
+        return logits, token_loss(logits, tgt[:, 1:], train_smoothing(self))
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random translation batch, e.g. for `seqlab.summary`."""
@@ -137,6 +139,7 @@ class CompactTranslatorConfig:
     max_length: int = 256  # longest source/target the positional encoding covers
     norm_first: bool = False
     backend: str = "fused"
+    label_smoothing: float = 0.0  # training loss only (see models.common.token_loss)
 
 
 class CompactMemory(NamedTuple):
@@ -209,7 +212,7 @@ class CompactTranslator(nn.Module):
         L = max(src.size(1), targets.size(1))
         logits = self.output(self._outputs(src, lengths, L))  # (B, L, V): one per position
         targets = F.pad(targets, (0, L - targets.size(1)), value=PAD_ID)
-        return logits, token_loss(logits, targets)
+        return logits, token_loss(logits, targets, train_smoothing(self))
 
     def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
         """A random translation batch, e.g. for `seqlab.summary`."""

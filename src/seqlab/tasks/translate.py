@@ -77,6 +77,7 @@ def load_data(cfg: TranslateConfig, seed: int = 0) -> TranslationData:
         lowercase=cfg.lower,
         min_freq=cfg.min_freq,
         max_size=cfg.max_vocab,
+        shared=cfg.shared_vocab,
         limit=cfg.limit,
         seed=seed,
     )
@@ -84,6 +85,8 @@ def load_data(cfg: TranslateConfig, seed: int = 0) -> TranslationData:
 
 def build_model(cfg: TranslateConfig, src_vocab: int, tgt_vocab: int) -> torch.nn.Module:
     """A Seq2Seq, TransformerTranslator or CompactTranslator from the run's settings."""
+    if not 0.0 <= cfg.label_smoothing < 1.0:
+        raise SeqlabError(f"--label-smoothing must be in [0, 1), got {cfg.label_smoothing}")
     try:
         if cfg.model == "seq2seq":
             attention = None if cfg.attention in (None, "none") else cfg.attention
@@ -99,6 +102,7 @@ def build_model(cfg: TranslateConfig, src_vocab: int, tgt_vocab: int) -> torch.n
                     cfg.dropout,
                     cfg.teacher_forcing,
                     cfg.backend,
+                    cfg.label_smoothing,
                 )  # fmt: skip
             )
         if cfg.model == "transformer":
@@ -113,6 +117,7 @@ def build_model(cfg: TranslateConfig, src_vocab: int, tgt_vocab: int) -> torch.n
                     cfg.layers,
                     cfg.dropout,
                     backend=cfg.backend,
+                    label_smoothing=cfg.label_smoothing,
                 )  # fmt: skip
             )
         if cfg.model == "compact":
@@ -126,6 +131,7 @@ def build_model(cfg: TranslateConfig, src_vocab: int, tgt_vocab: int) -> torch.n
                     cfg.layers,
                     cfg.dropout,
                     backend=cfg.backend,
+                    label_smoothing=cfg.label_smoothing,
                 )  # fmt: skip
             )
     except ValueError as e:
