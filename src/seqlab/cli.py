@@ -16,6 +16,7 @@ COMMAND_MODULES = [
     "seqlab.commands.data",
     "seqlab.commands.summary",
     "seqlab.commands.train",
+    "seqlab.commands.finetune",
     "seqlab.commands.generate",
     "seqlab.commands.translate",
     "seqlab.commands.study",

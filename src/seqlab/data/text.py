@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from seqlab.data.tokenizers import Tokenizer, get_tokenizer, tokenizer_from_dict
 from seqlab.data.vocab import PAD, UNK, Vocab
+
+if TYPE_CHECKING:
+    from seqlab.data.pretrained_text import PretrainedTextEncoder
 
 # IMDB reviews keep the HTML line breaks of the original pages ("<br /><br />").
 _BR = re.compile(r"<br\s*/?>", re.IGNORECASE)
@@ -150,3 +154,16 @@ class TextEncoder:
             f"TextEncoder(tokenizer={self.tokenizer.name!r}, vocab={len(self.vocab)}, "
             f"max_length={self.max_length}, truncate={self.truncate!r})"
         )
+
+
+def text_encoder_from_dict(d: dict) -> TextEncoder | PretrainedTextEncoder:
+    """Rebuild the text encoder a checkpoint recorded: a seqlab TextEncoder (vocabulary), or a
+    pretrained model's tokenizer (`"kind": "pretrained-tokenizer"`)."""
+    kind = d.get("kind", "vocab")
+    if kind == "vocab":
+        return TextEncoder.from_dict(d)
+    if kind == "pretrained-tokenizer":
+        from seqlab.data.pretrained_text import PretrainedTextEncoder
+
+        return PretrainedTextEncoder.from_dict(d)
+    raise ValueError(f"unknown text encoder kind {kind!r}")

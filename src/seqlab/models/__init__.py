@@ -14,6 +14,7 @@ from seqlab.models.classifier import (
     class_probabilities,
 )
 from seqlab.models.language_model import LanguageModel, LanguageModelConfig
+from seqlab.models.pretrained import PretrainedClassifier, PretrainedClassifierConfig
 from seqlab.models.seq2seq import Seq2Seq, Seq2SeqConfig
 from seqlab.models.translator import (
     CompactTranslator,
@@ -29,6 +30,7 @@ MODELS: dict[str, tuple[type[nn.Module], type]] = {
     "Seq2Seq": (Seq2Seq, Seq2SeqConfig),
     "TransformerTranslator": (TransformerTranslator, TransformerTranslatorConfig),
     "CompactTranslator": (CompactTranslator, CompactTranslatorConfig),
+    "PretrainedClassifier": (PretrainedClassifier, PretrainedClassifierConfig),
 }
 
 
@@ -53,6 +55,8 @@ __all__ = [
     "LanguageModel",
     "LanguageModelConfig",
     "MODELS",
+    "PretrainedClassifier",
+    "PretrainedClassifierConfig",
     "Seq2Seq",
     "Seq2SeqConfig",
     "SequenceClassifier",

@@ -1,6 +1,6 @@
 """Glue per task: build data and model from a config, train, evaluate, predict.
 
-Each task module (`classify`, `lm`, `translate`) offers `train(task_cfg, train_cfg, out,
+Each task module (`classify`, `lm`, `translate`, `finetune`) offers `train(task_cfg, train_cfg, out,
 resume=...)`, `evaluate_checkpoint(path, ...)` and `predict(path, inputs)`. A checkpoint names
 its task, so `seqlab evaluate` and `seqlab predict` dispatch on it without flags.
 """
@@ -14,7 +14,7 @@ from typing import Any
 
 from seqlab.errors import CheckpointError
 
-TASKS = ("classify", "lm", "translate")
+TASKS = ("classify", "lm", "translate", "finetune")
 
 
 def task_module(name: str) -> ModuleType:
@@ -27,7 +27,7 @@ def task_module(name: str) -> ModuleType:
 def load_trained(path: str | Path, task: str, device: Any = "cpu") -> tuple[Any, Any, dict]:
     """Model (eval mode, on `device`), text encoder and raw state of a `task` checkpoint: what
     every task's evaluate/predict/generate starts from."""
-    from seqlab.data.text import TextEncoder
+    from seqlab.data.text import text_encoder_from_dict
     from seqlab.models import model_from_config
     from seqlab.train.checkpoint import load_checkpoint, load_model_weights
 
@@ -35,7 +35,8 @@ def load_trained(path: str | Path, task: str, device: Any = "cpu") -> tuple[Any,
     model = model_from_config(state["model_kind"], state["model_config"])
     load_model_weights(model, state["model"], path)
     try:
-        encoder = TextEncoder.from_dict(state["encoder"])
+        # The checkpoint names the encoder's kind: a seqlab vocabulary or a pretrained tokenizer.
+        encoder = text_encoder_from_dict(state["encoder"])
     except (KeyError, TypeError, ValueError) as e:
         raise CheckpointError(f"{path}: its text encoder cannot be rebuilt ({e})") from None
     return model.to(device).eval(), encoder, state

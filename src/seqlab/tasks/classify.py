@@ -224,6 +224,50 @@ def load_classifier(
     return model, encoder, list(state["label_names"]), state
 
 
+Pool = tuple[list[str], np.ndarray]  # texts and label ids
+
+
+def raw_pools(
+    cfg: Any, label_names: list[str] | None = None
+) -> tuple[Pool, Pool | None, list[str], str]:
+    """The labelled texts of `cfg.data` before any split: (train pool, test pool or None for a
+    single file, label names, the default split). Labels map to ids in `label_names` order when
+    given (a checkpoint's), else in the order training uses (sorted; numbers numerically).
+
+    `cfg` is any task config with the data fields of ClassifyConfig (FinetuneConfig has them).
+    """
+    from seqlab.data.imdb import LABEL_NAMES, imdb_source, read_imdb_split
+    from seqlab.data.readers import read_records
+    from seqlab.data.user_data import _sort_key
+
+    if cfg.data == "imdb":
+        source = imdb_source(cfg.data_dir)
+        pools = read_imdb_split(source, "train"), read_imdb_split(source, "test")
+        return pools[0], pools[1], list(label_names or LABEL_NAMES), cfg.split or "official"
+    if cfg.data == "trec":
+        from seqlab.data.trec import FILES, read_trec, trec_source
+
+        source = trec_source(cfg.data_dir)
+        raw = [read_trec(source / f, cfg.label_set) for f in FILES.values()]
+        names = label_names or sorted({label for _, labels in raw for label in labels})
+        index = {n: i for i, n in enumerate(names)}
+        train_pool, test_pool = (
+            (texts, np.array([index[label] for label in labels], dtype=np.int64))
+            for texts, labels in raw
+        )
+        return train_pool, test_pool, list(names), cfg.split or "official"
+    records = read_records(cfg.data, cfg.text_column, cfg.label_column)
+    if not records:
+        raise SeqlabError(f"{cfg.data}: no records")
+    names = label_names or sorted({label for _, label, _ in records}, key=_sort_key)
+    index = {name: i for i, name in enumerate(names)}
+    unknown = sorted({label for _, label, _ in records} - set(index))
+    if unknown:
+        raise SeqlabError(f"{cfg.data}: labels {unknown} are not the model's {names}")
+    labels = np.array([index[label] for _, label, _ in records], dtype=np.int64)
+    return ([t for t, _, _ in records], labels), None, list(names), cfg.split or "7:1:2"
+
+
 def read_split(
     cfg: ClassifyConfig, split: str, encoder: TextEncoder, label_names: list[str], seed: int
 ) -> ClassificationDataset:
@@ -232,33 +276,9 @@ def read_split(
     Splits are carved as in training (same valid fraction, seed and limit); "all" takes every
     record of the file (or both IMDB splits), e.g. for a separate test file.
     """
-    from seqlab.data.imdb import imdb_source, read_imdb_split
-    from seqlab.data.readers import read_records
-
     if split not in SPLITS:
         raise SeqlabError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    if cfg.data == "imdb":
-        source = imdb_source(cfg.data_dir)
-        train_pool, test_pool = read_imdb_split(source, "train"), read_imdb_split(source, "test")
-        ratio = cfg.split or "official"
-    elif cfg.data == "trec":
-        from seqlab.data.trec import FILES, read_trec, trec_source
-
-        source, index = trec_source(cfg.data_dir), {n: i for i, n in enumerate(label_names)}
-        train_pool, test_pool = (
-            (texts, np.array([index[label] for label in labels], dtype=np.int64))
-            for texts, labels in (read_trec(source / f, cfg.label_set) for f in FILES.values())
-        )
-        ratio = cfg.split or "official"
-    else:
-        records = read_records(cfg.data, cfg.text_column, cfg.label_column)
-        index = {name: i for i, name in enumerate(label_names)}
-        unknown = sorted({label for _, label, _ in records} - set(index))
-        if unknown:
-            raise SeqlabError(f"{cfg.data}: labels {unknown} are not the model's {label_names}")
-        labels = np.array([index[label] for _, label, _ in records], dtype=np.int64)
-        train_pool, test_pool = ([t for t, _, _ in records], labels), None
-        ratio = cfg.split or "7:1:2"
+    train_pool, test_pool, _, ratio = raw_pools(cfg, label_names)
     if split == "all":
         pools = [p for p in (train_pool, test_pool) if p is not None]
         texts = [t for p in pools for t in p[0]]

@@ -18,7 +18,7 @@ MONITOR_MODES = {
     "valid_accuracy": "max",
     "valid_bleu": "max",
 }
-SCHEDULES = ("none", "step", "exp", "cosine", "plateau")
+SCHEDULES = ("none", "step", "exp", "cosine", "linear", "plateau")
 
 
 @dataclass
@@ -32,12 +32,15 @@ class TrainConfig:
     momentum: float = 0.0  # SGD only
     weight_decay: float = 0.0  # applied to matrices and embeddings only (p.dim() >= 2)
     clip: float | None = None  # max global gradient norm; None = no clipping
+    accumulate: int = 1  # batches whose gradients are summed per optimizer step
+    # Layer-wise lr decay for models with `layer_groups()`: group d (0 = output) gets lr * decay**d.
+    layer_decay: float = 1.0
     # Learning-rate schedule, see seqlab.train.optim.build_scheduler.
     schedule: str = "none"
     step_size: int = 1  # "step": decay every step_size epochs
     gamma: float | None = None  # decay factor; None = the schedule's default
     decay_after: int = 5  # "exp": keep the lr for this many epochs, then decay every epoch
-    warmup: float = 0.05  # "cosine": warm-up steps, or a fraction of all steps if < 1
+    warmup: float = 0.05  # "cosine", "linear": warm-up steps, or a fraction of all steps if < 1
     plateau_patience: int = 1  # "plateau": epochs without improvement before the lr drops
     # Early stopping on `monitor`; the best weights are restored at the end.
     patience: int | None = None
@@ -60,11 +63,13 @@ class TrainConfig:
             raise SeqlabError(
                 f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
             )
-        for name in ("epochs", "batch_size", "step_size", "log_every"):
+        for name in ("epochs", "batch_size", "step_size", "log_every", "accumulate"):
             if getattr(self, name) < 1:
                 raise SeqlabError(f"{name} must be at least 1, got {getattr(self, name)}")
         if self.lr <= 0:
             raise SeqlabError(f"lr must be positive, got {self.lr}")
+        if not 0 < self.layer_decay <= 1:
+            raise SeqlabError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
         if self.patience is not None and self.patience < 1:
             raise SeqlabError(f"patience must be at least 1, got {self.patience}")
         if self.monitor_mode is None:

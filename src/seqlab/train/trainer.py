@@ -34,6 +34,7 @@ from seqlab.train.optim import build_optimizer, build_scheduler
 RESUME_KEYS = (
     "batch_size", "optimizer", "lr", "momentum", "weight_decay", "clip", "schedule",
     "step_size", "gamma", "decay_after", "warmup", "plateau_patience", "seed", "amp",
+    "accumulate", "layer_decay",
 )  # fmt: skip
 
 
@@ -186,7 +187,9 @@ class Trainer:
         self.meta = {"task": "custom", **(meta or {})}
         self.callbacks = list(callbacks)
         self.optimizer = build_optimizer(self.model, config)
-        self.schedule = build_scheduler(self.optimizer, config, self._steps_per_epoch())
+        # Per-batch schedules step once per optimizer step, i.e. every `accumulate` batches.
+        updates = math.ceil(self._steps_per_epoch() / config.accumulate)
+        self.schedule = build_scheduler(self.optimizer, config, updates)
         self.forward_model: torch.nn.Module = self.model
         if self.dist.enabled:
             ids = [self.device.index] if self.device.type == "cuda" else None
@@ -194,8 +197,10 @@ class Trainer:
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # completed epochs
         self.best = {"value": None, "epoch": 0, "bad_epochs": 0}
+        # A copy of the best weights in memory, for early stopping only (best.pt is on disk).
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.stop_training = False
+        self._pending = 0  # batches whose gradients wait for the next optimizer step
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, resume: str | Path | None = None) -> list[dict[str, Any]]:
@@ -210,6 +215,7 @@ class Trainer:
             _set_epoch(self.train_loader, epoch)
             start = time.perf_counter()
             self.model.train()
+            self.optimizer.zero_grad(set_to_none=True)
             with self._progress(f"epoch {epoch + 1}/{cfg.epochs}") as bar:
                 train = run_epoch(
                     self.forward_model,
@@ -223,6 +229,7 @@ class Trainer:
                     bar=bar,
                     log_every=cfg.log_every,
                 )
+            self._flush()  # the epoch's last, shorter accumulation
             if not math.isfinite(train["loss"]):
                 raise DivergedError(self._diverged_message(epoch))
             record: dict[str, Any] = {"epoch": epoch + 1}
@@ -261,13 +268,34 @@ class Trainer:
         return self.history
 
     def _step(self, loss: torch.Tensor) -> None:
-        """Backward pass, optional clipping, optimizer and per-batch schedule step."""
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        """Backward pass; every `accumulate` batches the optimizer step (see `_flush`).
+
+        Gradients of k batches are summed with each loss divided by k, so a step sees the mean
+        gradient of k * batch_size examples, as one big batch would (up to BatchNorm-like
+        layers, which seqlab's models do not have).
+        """
+        (loss / self.config.accumulate).backward()
+        self._pending += 1
+        if self._pending == self.config.accumulate:
+            self._flush()
+
+    def _flush(self) -> None:
+        """Clip, step the optimizer and the per-batch schedule, zero the gradients. A shorter
+        last accumulation of r < k batches is rescaled by k / r to a mean as well."""
+        if self._pending == 0:
+            return
+        params = [p for g in self.optimizer.param_groups for p in g["params"]]
+        if self._pending < self.config.accumulate:
+            scale = self.config.accumulate / self._pending
+            for p in params:
+                if p.grad is not None:
+                    p.grad.mul_(scale)
         if self.config.clip is not None:
-            torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.config.clip)
+            torch.nn.utils.clip_grad_norm_(params, self.config.clip)
         self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
         self.schedule.after_batch()
+        self._pending = 0
 
     def _track_best(self, record: dict[str, Any]) -> bool:
         """Update the early-stopping state from `record`; True if the monitored value improved."""
@@ -280,7 +308,10 @@ class Trainer:
         improved = best is None or (value > best if mode == "max" else value < best)
         if improved:
             self.best = {"value": value, "epoch": record["epoch"], "bad_epochs": 0}
-            self.best_weights = {k: v.detach().clone() for k, v in self.model.state_dict().items()}
+            if cfg.patience is not None:  # only early stopping restores them
+                self.best_weights = {
+                    k: v.detach().clone() for k, v in self.model.state_dict().items()
+                }
         else:
             self.best["bad_epochs"] += 1
         return improved
@@ -340,14 +371,8 @@ class Trainer:
         self.schedule.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
-        # best.pt is written before last.pt, so it holds the best weights unless the run died
-        # between the two writes; then the best epoch is the one being redone.
-        self.best_weights = {k: v.clone() for k, v in self.model.state_dict().items()}
-        best_path = Path(path).with_name("best.pt")
-        if self.best["epoch"] != self.epoch and best_path.is_file():
-            best_state = load_checkpoint(best_path)
-            if best_state.get("epoch") == self.best["epoch"]:
-                self.best_weights = best_state["model"]
+        if self.config.patience is not None:
+            self.best_weights = self._saved_best_weights(Path(path))
         patience = self.config.patience
         self.stop_training = patience is not None and self.best["bad_epochs"] >= patience
         if self.dist.is_main and self.out_dir is not None:
@@ -356,6 +381,17 @@ class Trainer:
             lines = [json.dumps(r) + "\n" for r in self.history]
             (self.out_dir / "log.jsonl").write_text("".join(lines), encoding="utf-8")
         self.log(f"resumed from {path} after epoch {self.epoch}")
+
+    def _saved_best_weights(self, path: Path) -> dict[str, torch.Tensor]:
+        """The best epoch's weights, for early stopping after a resume. best.pt is written before
+        last.pt, so it holds them unless the run died between the two writes; then the best
+        epoch is the one being redone, and the current weights stand in."""
+        best_path = path.with_name("best.pt")
+        if self.best["epoch"] != self.epoch and best_path.is_file():
+            best_state = load_checkpoint(best_path)
+            if best_state.get("epoch") == self.best["epoch"]:
+                return best_state["model"]
+        return {k: v.clone() for k, v in self.model.state_dict().items()}
 
     # -- small helpers --------------------------------------------------------------------------
     def _steps_per_epoch(self) -> int:

@@ -1,0 +1,88 @@
+"""Generic Trainer features fine-tuning needs: gradient accumulation, the linear schedule, layer
+groups for models without them, and no in-memory copy of the best weights without early
+stopping."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_train_optim import small_model
+from test_train_trainer import TinyClassifier, TinyConfig, ToyData, make_trainer
+from torch.utils.data import DataLoader
+
+from seqlab.errors import SeqlabError
+from seqlab.train import TrainConfig, Trainer
+from seqlab.train.optim import build_optimizer, build_scheduler
+
+
+def train_weights(batch_size: int, accumulate: int, n: int = 96) -> dict[str, torch.Tensor]:
+    """Weights after one epoch of SGD on n fixed examples (no shuffling, no dropout)."""
+    torch.manual_seed(0)
+    model = TinyClassifier(TinyConfig())
+    cfg = TrainConfig(
+        epochs=1, optimizer="sgd", lr=0.5, batch_size=batch_size, accumulate=accumulate,
+        quiet=True, device="cpu",
+    )  # fmt: skip
+    loader = DataLoader(ToyData(n, seed=1), batch_size=batch_size, shuffle=False)
+    Trainer(model, cfg, loader).fit()
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_accumulating_k_batches_equals_one_k_times_larger_batch():
+    big = train_weights(batch_size=24, accumulate=1)
+    small = train_weights(batch_size=8, accumulate=3)
+    for k in big:
+        torch.testing.assert_close(small[k], big[k])
+
+
+def test_a_shorter_last_accumulation_is_a_mean_too():
+    # 96 = 2 * 40 + 16: the last step averages 2 batches of 8, as a batch of 16 would.
+    big = train_weights(batch_size=40, accumulate=1, n=96)
+    small = train_weights(batch_size=8, accumulate=5, n=96)
+    for k in big:
+        torch.testing.assert_close(small[k], big[k])
+
+
+def test_per_batch_schedules_count_optimizer_steps(tmp_path):
+    trainer = make_trainer(
+        tmp_path, epochs=2, optimizer="adam", schedule="linear", warmup=0, accumulate=4
+    )
+    trainer.fit()
+    weight = trainer.model.out.weight
+    # 128 examples / 16 per batch = 8 batches = 2 steps per epoch (Adam counts its steps).
+    assert trainer.optimizer.state[weight]["step"].item() == 2 * 2
+    assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0)  # decayed to zero
+
+
+def test_linear_schedule_warms_up_then_decays_to_zero():
+    cfg = TrainConfig(epochs=1, lr=1.0, schedule="linear", warmup=4)
+    opt = build_optimizer(small_model(), cfg)
+    schedule = build_scheduler(opt, cfg, steps_per_epoch=20)
+    lrs = []
+    for _ in range(20):
+        lrs.append(opt.param_groups[0]["lr"])
+        opt.step()
+        schedule.after_batch()
+    assert lrs[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert lrs[4:] == pytest.approx([1 - k / 16 for k in range(16)])
+
+
+def test_models_without_layer_groups_ignore_layer_decay():
+    model = small_model()
+    plain = build_optimizer(model, TrainConfig(lr=0.1))
+    decayed = build_optimizer(model, TrainConfig(lr=0.1, layer_decay=0.5))
+    assert [g["lr"] for g in decayed.param_groups] == [g["lr"] for g in plain.param_groups]
+    with pytest.raises(SeqlabError, match="layer_decay"):
+        TrainConfig(layer_decay=0.0)
+    with pytest.raises(SeqlabError, match="accumulate"):
+        TrainConfig(accumulate=0)
+
+
+def test_no_copy_of_the_best_weights_without_early_stopping(tmp_path):
+    trainer = make_trainer(tmp_path, epochs=3)
+    trainer.fit()
+    assert trainer.best_weights is None  # best.pt on disk is the only copy
+    assert (tmp_path / "best.pt").is_file() and trainer.best["epoch"] >= 1
+    stopping = make_trainer(tmp_path / "es", epochs=3, patience=2)
+    stopping.fit()
+    assert stopping.best_weights is not None
