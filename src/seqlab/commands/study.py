@@ -1,4 +1,4 @@
-"""`seqlab study sentiment`: the whole IMDB sentiment study, as tables, CSV and plots."""
+"""`seqlab study sentiment|finetune`: many training runs reported as tables, CSV and plots."""
 
 from __future__ import annotations
 
@@ -28,8 +28,62 @@ def run_sentiment(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_finetune(args: argparse.Namespace) -> int:
+    """Run (or continue) the fine-tuning study and write OUT/README.md."""
+    from pathlib import Path
+
+    from seqlab.study.finetune import STEPS, FinetuneStudySettings, run_finetune_study
+
+    if args.list:
+        for step in STEPS:
+            print(f"{step.name:<12} {step.strategy:<7} {step.epochs} epochs, lr {step.lr:g}, "
+                  f"schedule {step.schedule}: {step.change}")  # fmt: skip
+        return 0
+    options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "study", "list")}
+    settings = FinetuneStudySettings(**{**options, "out": Path(args.out)})
+    start = time.perf_counter()
+    readme = run_finetune_study(settings)
+    print(f"study written to {readme} in {time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def _add_finetune(kinds: argparse._SubParsersAction) -> None:
+    """Add `seqlab study finetune`."""
+    p = kinds.add_parser(
+        "finetune",
+        help="the fine-tuning assignment's steps: head only, more layers, full, longer, schedules",
+        description=(
+            "Fine-tune a pretrained encoder step by step (head only; the top 2 layers; all "
+            "layers; more epochs; warm-up with linear or cosine decay) and write OUT/README.md: "
+            "the steps as a table with the accuracy overall and per class after each, steps.csv, "
+            "and the final confusion matrix (table and PNG). Finished steps are read back, so "
+            "an interrupted study continues."
+        ),
+    )
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument(
+        "--quick",
+        action="store_true",
+        help="200 training and 100 evaluation texts, 32 word pieces, half the epochs",
+    )
+    p.add_argument("--model", default="minilm", help="model folder or 'minilm' (default: minilm)")
+    p.add_argument(
+        "--data", default="trec", help="'trec', 'imdb' or a labelled file (default: trec)"
+    )
+    p.add_argument("--label-set", default="coarse", choices=("coarse", "fine"), help="trec labels")
+    p.add_argument("--text-column", default="text", help="text column of a data file")
+    p.add_argument("--label-column", default="label", help="label column of a data file")
+    p.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the split and every step")
+    p.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
+    p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument("--list", action="store_true", help="print the steps; train none")
+    p.set_defaults(func=run_finetune)
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `seqlab study sentiment`."""
+    """Add `seqlab study sentiment` and `seqlab study finetune`."""
     study = subparsers.add_parser("study", help="run a study of many models; write tables/plots")
     kinds = study.add_subparsers(dest="study", metavar="STUDY", parser_class=type(study))
     p = kinds.add_parser(
@@ -66,4 +120,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--list", action="store_true", help="print the planned runs and their commands; train none"
     )
     p.set_defaults(func=run_sentiment)
+    _add_finetune(kinds)
     study.set_defaults(func=lambda args: study.print_help() or 2)

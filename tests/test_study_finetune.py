@@ -1,0 +1,39 @@
+"""`seqlab study finetune --quick` on a tiny random BERT and a small labelled file."""
+
+from __future__ import annotations
+
+import csv
+
+import pytest
+
+pytest.importorskip("transformers")
+
+from tiny_bert import QUESTIONS, write_questions, write_tiny_bert  # noqa: E402
+
+from seqlab.cli import main  # noqa: E402
+from seqlab.study.finetune import STEPS  # noqa: E402
+
+
+def test_quick_study_writes_the_steps_per_class_and_confusion(tmp_path, capsys):
+    bert = write_tiny_bert(tmp_path / "bert", layers=2)
+    data = write_questions(tmp_path / "q.csv", 300)
+    out = tmp_path / "study"
+    argv = ["study", "finetune", "--quick", "--model", str(bert), "--data", str(data)]
+    argv += ["--text-column", "question", "--label-column", "type", "--out", str(out)]
+    argv += ["--batch-size", "16"]
+    assert main(argv) == 0
+    readme = (out / "README.md").read_text()
+    rows = list(csv.DictReader(open(out / "steps.csv", encoding="utf-8")))
+    assert [r["step"] for r in rows] == [s.name for s in STEPS]
+    for row in rows:
+        assert 0 <= float(row["test_accuracy"]) <= 1
+        assert all(0 <= float(row[f"{label}_accuracy"]) <= 1 for label in QUESTIONS)
+    trained = [int(r["trainable"]) for r in rows]
+    assert trained[0] < trained[1] < trained[2] == trained[-1]  # head < last-2 < full
+    assert "| head |" in readme and "Confusion matrix" in readme
+    assert "| true \\ predicted | HUM | LOC | NUM |" in readme
+    assert (out / "confusion.png").stat().st_size > 0
+    # A second run reads the finished steps back instead of training them again.
+    before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")}
+    assert main(argv) == 0
+    assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")} == before
