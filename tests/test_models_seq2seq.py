@@ -269,3 +269,19 @@ def test_label_smoothing_in_training_only(make):
     )
     torch.testing.assert_close(smoothed, ref)
     assert not torch.isclose(smoothed, plain)
+
+
+def test_transformer_cross_attention_weights():
+    """decode_with_attention gives decode's logits and the last layer's head-averaged
+    cross-attention: rows sum to 1 and pad keys get nothing."""
+    model = transformer("standard").eval()
+    b = batch()
+    memory = model.encode(b["src"], b["src_lengths"])
+    logits, _ = model.decode(b["tgt"][:, :-1], memory)
+    logits2, _, weights = model.decode_with_attention(b["tgt"][:, :-1], memory)
+    torch.testing.assert_close(logits2, logits)
+    assert weights.shape == (3, 6, 6)
+    torch.testing.assert_close(weights.sum(-1), torch.ones(3, 6))
+    pads = torch.arange(6)[None, None] >= b["src_lengths"][:, None, None]
+    assert weights.masked_select(pads.expand_as(weights)).abs().max() == 0
+    assert model.decoder.layers[-1].cross_attn.backend == "fused"  # restored

@@ -7,9 +7,10 @@ import random
 from pathlib import Path
 
 import pytest
+import torch
 
 from seqlab.cli import main
-from seqlab.tasks.translate import detokenize
+from seqlab.tasks.translate import attention_weights, detokenize, load_translator
 
 WORDS = {"ein": "a", "mann": "man", "hund": "dog", "frau": "woman", "sieht": "sees",
          "mag": "likes", "den": "the", "die": "the", "ball": "ball", "katze": "cat"}  # fmt: skip
@@ -79,6 +80,17 @@ def test_seq2seq_translates_and_every_command_works(pairs, tmp_path, capsys):
     assert "zebra" in captured.err  # the unknown word is named
     assert main(["translate", ckpt, "--beam", "4", "Die Katze mag den Ball ."]) == 0
     assert capsys.readouterr().out.strip() == "the cat likes the ball."
+    png = tmp_path / "attention.png"
+    assert main(["translate", ckpt, "Ein Mann sieht den Hund .", "--plot-attention", str(png)]) == 0
+    assert png.stat().st_size > 10_000 and capsys.readouterr().out.strip() == "a man sees the dog."
+    # Word for word: each output word attends most to its own source word (<sos> is column 0).
+    model, src_enc, tgt_enc, _ = load_translator(ckpt)
+    source = src_enc.vocab.encode(src_enc.tokenize("Ein Mann sieht den Hund ."))
+    target = tgt_enc.vocab.encode(["a", "man", "sees", "the", "dog", "."])
+    weights = torch.tensor(attention_weights(model, [2, *source, 3], target, 2))
+    assert weights.shape == (7, 8) and torch.allclose(weights.sum(1), torch.ones(7))
+    aligned = (weights[:6].argmax(1) == torch.arange(1, 7)).sum()
+    assert aligned >= 4, weights.argmax(1)
     bad = tmp_path / "latin1.txt"
     bad.write_bytes("Ein M\xe4nner .\n".encode("latin-1"))
     assert main(["translate", ckpt, "--file", str(bad)]) == 2

@@ -56,3 +56,30 @@ def plot_confusion(path: Path, confusion: list[list[int]], names: list[str]) -> 
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def plot_attention(
+    path: Path, weights: list[list[float]], source: list[str], target: list[str], title: str
+) -> Path:
+    """A heatmap of attention weights (target rows x source columns), one row per output word."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    w = np.asarray(weights, dtype=float)
+    fig, ax = plt.subplots(
+        figsize=(max(4.0, 0.45 * len(source) + 2), max(3.0, 0.4 * len(target) + 1.5))
+    )
+    image = ax.imshow(w, cmap="viridis", vmin=0, vmax=max(float(w.max()), 1e-9), aspect="auto")
+    ax.set_xticks(range(len(source)), source, rotation=60, ha="right")
+    ax.set_yticks(range(len(target)), target)
+    ax.set(xlabel="source", ylabel="translation", title=title)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

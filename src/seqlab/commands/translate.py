@@ -27,6 +27,7 @@ def run_translate(args: argparse.Namespace) -> int:
         length_penalty=args.length_penalty,
         max_length=args.max_length,
         device=args.device,
+        plot_attention=args.plot_attention,
     )
     for note in notes:
         print(f"seqlab: note: {note}", file=sys.stderr)
@@ -49,5 +50,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--beam", type=int, help="beam width (default: as trained; 1 = greedy)")
     p.add_argument("--length-penalty", type=float, help="beam search: GNMT alpha")
     p.add_argument("--max-length", type=int, help="longest translation in tokens")
+    p.add_argument(
+        "--plot-attention",
+        metavar="OUT.png",
+        help="draw the source-target attention of the first sentence (seq2seq with attention: "
+        "the decoder's attention; Transformer: the last decoder layer's cross-attention, "
+        "averaged over heads)",
+    )
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
     p.set_defaults(func=run_translate, trailing_words="texts")

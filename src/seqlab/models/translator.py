@@ -106,6 +106,23 @@ class TransformerTranslator(nn.Module):
         h = self.decoder(x, memory.outputs, memory.mask, cache=cache)
         return self.output(h), cache
 
+    def decode_with_attention(
+        self, tgt_in: Tensor, memory: EncoderMemory, state: KVCache | None = None
+    ) -> tuple[Tensor, KVCache, Tensor]:
+        """`decode`, also returning the last decoder layer's cross-attention weights, averaged
+        over heads (B, T, S). That layer runs its scratch backend here (the fused kernel keeps
+        its weights), which computes the same outputs (tested for parity)."""
+        attn = self.decoder.layers[-1].cross_attn
+        captured: list[Tensor] = []
+        handle = attn.register_forward_hook(lambda module, args, out: captured.append(out[1]))
+        backend, attn.backend = attn.backend, "scratch"
+        try:
+            logits, state = self.decode(tgt_in, memory, state)
+        finally:
+            attn.backend = backend
+            handle.remove()
+        return logits, state, captured[0].mean(dim=1)
+
     def forward(
         self,
         src: Tensor,

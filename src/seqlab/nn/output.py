@@ -5,9 +5,12 @@ inference path multiplies by a cached, contiguous transpose of its weight. torch
 layer's weight as (V, C); for the few rows of a decoding step, `h @ W.T` with that layout runs a
 strided matrix-vector product that on the CPUs measured here (AMD EPYC, MKL) is about 3x slower
 than `h @ Wt` with Wt (C, V) contiguous: for WikiText-2's 28,784 words it is most of a cached
-Transformer step (`benchmarks/lm_generate.py`). The copy costs V*C floats of memory and is made
-again whenever the weight changes (its version counter or storage moves); training, autograd and
-autocast take the ordinary `F.linear`.
+Transformer step (`benchmarks/lm_generate.py`). The copy costs V*C floats of memory. It is made
+again after every `train()`/`eval()` switch and whenever the weight's storage, dtype or version
+counter changes; training mode, autograd and autocast take the ordinary `F.linear`. (torch's
+fused optimizers update weights without bumping the version counter, hence the mode switch: a
+weight changed in place in eval mode by such an optimizer, or through `.data`, needs an
+`invalidate()`.)
 """
 
 from __future__ import annotations
@@ -25,6 +28,15 @@ class VocabProjection(nn.Linear):
         self._transposed: Tensor | None = None
         self._key: tuple | None = None
 
+    def invalidate(self) -> None:
+        """Forget the cached transpose (made again on the next inference call)."""
+        self._transposed, self._key = None, None
+
+    def train(self, mode: bool = True) -> VocabProjection:
+        """Switch mode (as nn.Module.train) and forget the cached transpose."""
+        self.invalidate()
+        return super().train(mode)
+
     def transposed_weight(self) -> Tensor:
         """The weight as a contiguous (in_features, out_features) tensor, made when it changed."""
         w = self.weight
@@ -35,8 +47,8 @@ class VocabProjection(nn.Linear):
         return self._transposed
 
     def forward(self, x: Tensor) -> Tensor:
-        """x (..., C) -> (..., V); the cached layout when no gradient or autocast is involved."""
-        if torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type):
+        """x (..., C) -> (..., V); the cached layout in eval mode without gradient or autocast."""
+        if self.training or torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type):
             return F.linear(x, self.weight, self.bias)
         rows = x.reshape(-1, x.size(-1))
         wt = self.transposed_weight()

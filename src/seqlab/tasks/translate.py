@@ -18,6 +18,7 @@ from typing import Any
 
 import torch
 
+from seqlab import report
 from seqlab.atomic import write_text_atomic
 from seqlab.data.readers import read_lines
 from seqlab.data.text import TextEncoder
@@ -378,8 +379,11 @@ def translate_texts(
     length_penalty: float | None = None,
     max_length: int | None = None,
     device: str = "cpu",
+    plot_attention: str | Path | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Translations of raw sentences (empty lines stay empty) and notes on the input."""
+    """Translations of raw sentences (empty lines stay empty) and notes on the input.
+
+    `plot_attention` draws the source-target attention of the first sentence to that PNG."""
     model, src_encoder, tgt_encoder, state = load_translator(path, device)
     cfg = TranslateConfig(**state.get("data", {}))
     cfg = dataclasses.replace(
@@ -407,9 +411,37 @@ def translate_texts(
         sources.append([vocab.sos_id, *vocab.encode(tokens), vocab.eos_id])
         keep.append(i)
     out = [""] * len(texts)
-    for i, words in zip(keep, translate_ids(model, sources, tgt_encoder, cfg, device), strict=True):
+    translations = translate_ids(model, sources, tgt_encoder, cfg, device)
+    for i, words in zip(keep, translations, strict=True):
         out[i] = detokenize(words)
+    if plot_attention is not None and sources:
+        vocab = tgt_encoder.vocab
+        weights = attention_weights(model, sources[0], vocab.encode(translations[0]), vocab.sos_id)
+        source = ["<sos>", *src_encoder.tokenize(texts[keep[0]]), "<eos>"]
+        report.plot_attention(
+            Path(plot_attention), weights, source, [*translations[0], "<eos>"], out[keep[0]]
+        )
+        if len(sources) > 1:
+            notes.append(f"--plot-attention: drew line {keep[0] + 1}, the first sentence")
     return out, notes
+
+
+@torch.no_grad()
+def attention_weights(
+    model: torch.nn.Module, source: list[int], target: list[int], sos_id: int
+) -> list[list[float]]:
+    """Source-target attention (T + 1 rows, one per output word and <eos>; S columns) of the
+    model reading `target` (ids, no <sos>/<eos>) after the source ids (<sos> ... <eos>)."""
+    if not hasattr(model, "decode_with_attention"):
+        raise SeqlabError(f"a {type(model).__name__} has no source-target attention to plot")
+    device = next(model.parameters()).device
+    src = torch.tensor([source], device=device)
+    tgt_in = torch.tensor([[sos_id, *target]], device=device)
+    memory = model.encode(src, torch.tensor([len(source)], device=device))
+    weights = model.decode_with_attention(tgt_in, memory)[2]
+    if weights is None:
+        raise SeqlabError("this model was trained without attention (--attention none)")
+    return weights[0].tolist()
 
 
 def predict(path: str | Path, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:
