@@ -34,7 +34,7 @@ IMDB = (
 # name -> (tags, the command's options after `seqlab finetune` or `seqlab train classify`)
 RUNS: dict[str, tuple[list[str], str]] = {
     # A frozen MiniLM-L6: only the linear head on the mean-pooled sentence vector learns.
-    "trec-head": (["pretrained", "transformer"], f"{TREC} --strategy head --lr 2e-3 --epochs 4"),
+    "trec-head": (["pretrained", "transformer"], f"{TREC} --strategy head --lr 1e-2 --epochs 4"),
     # All of MiniLM-L6: AdamW, 10% warm-up then linear decay (seqlab finetune's defaults).
     "trec-full": (["pretrained", "transformer"], f"{TREC} --strategy full --lr 1e-4 --epochs 4"),
     # From scratch for comparison: a BiGRU with max pooling over seqlab's own vocabulary.
@@ -44,7 +44,7 @@ RUNS: dict[str, tuple[list[str], str]] = {
         "--pooling max --optimizer adam --lr 2e-3 --batch-size 32 --epochs 10 "
         "--valid-fraction 0.1 --monitor valid_accuracy",
     ),
-    "imdb-head": (["pretrained", "transformer"], f"{IMDB} --strategy head --lr 2e-3 --epochs 2"),
+    "imdb-head": (["pretrained", "transformer"], f"{IMDB} --strategy head --lr 1e-2 --epochs 2"),
     "imdb-full": (["pretrained", "transformer"], f"{IMDB} --strategy full --lr 5e-5 --epochs 2"),
 }
 

@@ -177,3 +177,29 @@ def test_model_in_checkpoint_equals_the_trained_one(trained):
     ids = torch.tensor([encoder.encode("who wrote the book ?")])
     result.model.eval()
     torch.testing.assert_close(model(ids)[0], result.model(ids)[0])
+
+
+@pytest.mark.slow
+def test_finetune_under_torchrun_counts_each_test_example_once(tmp_path):
+    """Two DDP processes: the test confusion matrix is summed over both ranks' shards and equals
+    a one-process evaluation of the saved model."""
+    bert = write_tiny_bert(tmp_path / "bert", layers=1)
+    data = write_questions(tmp_path / "q.csv", 90)
+    out = tmp_path / "run"
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
+    for key in ("RANK", "WORLD_SIZE", "LOCAL_RANK", "MASTER_ADDR", "MASTER_PORT"):
+        env.pop(key, None)
+    torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
+    options = ["--model", str(bert), "--data", str(data), "--text-column", "question"]
+    options += ["--label-column", "type", "--max-length", "12", "--batch-size", "4"]
+    done = subprocess.run(
+        [*torchrun, "--nproc_per_node", "2", "-m", "seqlab", "finetune", *options,
+         "--epochs", "1", "--lr", "1e-3", "--out", str(out), "--quiet"],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    test = json.loads((out / "results.json").read_text())["test"]
+    assert sum(map(sum, test["confusion"])) == 18  # 20% of 90 questions, none twice
+    again = finetune.evaluate_checkpoint(out / "last.pt", device="cpu")
+    assert again["confusion"] == test["confusion"]
+    assert again["loss"] == pytest.approx(test["loss"], abs=1e-5)

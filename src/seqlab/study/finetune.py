@@ -38,7 +38,7 @@ class Step:
 # The path of the assignment. A frozen encoder needs a far larger learning rate (only the new
 # head learns); the encoder's own layers use BERT's 2e-5..5e-5 (Devlin et al. 2019, App. A.3).
 STEPS = (
-    Step("head", "train the new classification head only (encoder frozen)", "head", 2, 2e-3),
+    Step("head", "train the new classification head only (encoder frozen)", "head", 2, 1e-2),
     Step("last-2", "also train the top 2 Transformer layers", "last-2", 2, 5e-5),
     Step("full", "train the whole encoder", "full", 2, 5e-5),
     Step("full-longer", "train twice as long", "full", 4, 5e-5),
