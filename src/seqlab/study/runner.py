@@ -40,21 +40,26 @@ def configs(spec: RunSpec, settings: StudySettings) -> tuple[Any, Any]:
     return cfg, TrainConfig(device=settings.device, quiet=True, **train)
 
 
-def command(spec: RunSpec, settings: StudySettings) -> str:
-    """The `seqlab train classify` command line that repeats this run alone."""
-    from seqlab.tasks.configs import ClassifyConfig
-    from seqlab.train import TrainConfig
-
-    cfg, train = configs(spec, settings)
-    parts = ["seqlab train classify"]
-    for value, default in ((cfg, ClassifyConfig()), (train, TrainConfig())):
+def command_line(prefix: str, *configs: Any) -> str:
+    """`prefix` and the options that set each config dataclass's fields that differ from their
+    defaults (data folder, device and quiet left out): a run's reproducing command line."""
+    parts = [prefix]
+    for value in configs:
+        default = type(value)()
         for f in dataclasses.fields(value):
             v = getattr(value, f.name)
             if f.name in ("data_dir", "device", "quiet") or v == getattr(default, f.name):
                 continue
             flag = "--" + f.name.replace("_", "-")
+            if isinstance(v, list | tuple):
+                v = ",".join(map(str, v))
             parts.append(flag if v is True else f"--no-{flag[2:]}" if v is False else f"{flag} {v}")
     return " ".join(parts)
+
+
+def command(spec: RunSpec, settings: StudySettings) -> str:
+    """The `seqlab train classify` command line that repeats this run alone."""
+    return command_line("seqlab train classify", *configs(spec, settings))
 
 
 def selected_epoch(history: list[dict[str, Any]], train: dict[str, Any]) -> dict[str, Any]:
