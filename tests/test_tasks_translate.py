@@ -104,3 +104,12 @@ def test_seq2seq_translates_and_every_command_works(pairs, tmp_path, capsys):
     line = capsys.readouterr().out
     assert line.startswith("valid: loss") and "bleu_tokenized" in line
     assert (out / "valid-translations.txt").is_file()
+    greedy = (out / "valid-translations.txt").read_text()
+    assert main(["evaluate", ckpt, "--split", "valid", "--beam", "3"]) == 0
+    assert "bleu_tokenized" in capsys.readouterr().out
+    beam = (out / "valid-translations.txt").read_text()
+    assert len(beam.splitlines()) == len(greedy.splitlines()) == 60
+    assert main(["evaluate", ckpt, "--beam", "0"]) == 2
+    assert "beam width" in capsys.readouterr().err
+    assert main(["translate", ckpt, "Ein Hund .", "--max-length", "0"]) == 2
+    assert "maximum length" in capsys.readouterr().err

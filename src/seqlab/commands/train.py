@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -425,6 +426,9 @@ def run_evaluate(args: argparse.Namespace) -> int:
     module = task_of_checkpoint(args.checkpoint)
     if args.cache:
         return _evaluate_with_cache(args, module)
+    decoding = {k: v for k in ("beam", "length_penalty") if (v := getattr(args, k)) is not None}
+    if decoding and "beam" not in inspect.signature(module.evaluate_checkpoint).parameters:
+        raise SeqlabError("--beam and --length-penalty are for translation checkpoints")
     metrics = module.evaluate_checkpoint(
         args.checkpoint,
         data=args.data,
@@ -434,6 +438,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
         limit=args.limit,
         device=args.device,
         limit_batches=2 if args.dry_run else None,
+        **decoding,
     )
     counts = {k: metrics.pop(k) for k in ("examples", "tokens") if k in metrics}
     confusion, names = metrics.pop("confusion", None), metrics.pop("label_names", None)
@@ -581,6 +586,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="language models: add the continuous cache of Grave et al. (2017), tuned on valid",
     )
+    ev.add_argument(
+        "--beam", type=int, help="translation: beam width (default: as trained; 1 = greedy)"
+    )
+    ev.add_argument("--length-penalty", type=float, help="translation: beam search GNMT alpha")
     ev.add_argument("--cache-window", type=int, default=2000, help="cache size (default: 2000)")
     ev.add_argument("--cache-theta", type=float, help="cache: flatness theta (default: tuned)")
     ev.add_argument("--cache-lambda", type=float, help="cache: mixture weight (default: tuned)")

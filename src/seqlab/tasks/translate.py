@@ -161,6 +161,10 @@ def translate_ids(
     batch_size: int = 128,
 ) -> list[list[str]]:
     """Target tokens (no <sos>/<eos>) for each source (ids wrapped in <sos> ... <eos>)."""
+    if cfg.beam < 1 or cfg.max_decode < 1:
+        raise SeqlabError(
+            f"beam width and maximum length must be >= 1, got {cfg.beam} and {cfg.max_decode}"
+        )
     vocab = tgt_encoder.vocab
     sos, eos = vocab.sos_id, vocab.eos_id
     was_training = model.training
@@ -349,15 +353,24 @@ def evaluate_checkpoint(
     limit: int | float | None = None,
     limit_batches: int | None = None,
     device: str = "auto",
+    beam: int | None = None,
+    length_penalty: float | None = None,
 ) -> dict[str, Any]:
-    """Teacher-forced perplexity and BLEU of a checkpoint on a split; the translations are
-    written beside it (SPLIT-translations.txt)."""
+    """Teacher-forced perplexity and BLEU of a checkpoint on a split, decoded with `beam`
+    (default: as trained; 1 = greedy); the translations are written beside it
+    (SPLIT-translations.txt)."""
     if split not in SPLITS:
         raise SeqlabError(f"unknown split {split!r} for translation; choose {SPLITS}")
     dev = select_device(device)
     model, _, tgt_encoder, state = load_translator(path, dev)
     cfg = TranslateConfig(**state.get("data", {}))
-    cfg = dataclasses.replace(cfg, data=data or cfg.data, data_dir=data_dir or cfg.data_dir)
+    cfg = dataclasses.replace(
+        cfg,
+        data=data or cfg.data,
+        data_dir=data_dir or cfg.data_dir,
+        beam=cfg.beam if beam is None else beam,
+        length_penalty=cfg.length_penalty if length_penalty is None else length_penalty,
+    )
     if limit is not None:
         cfg.limit = int(limit)
     train_cfg = TrainConfig(limit_batches=limit_batches)
@@ -388,9 +401,9 @@ def translate_texts(
     cfg = TranslateConfig(**state.get("data", {}))
     cfg = dataclasses.replace(
         cfg,
-        beam=beam or cfg.beam,
+        beam=cfg.beam if beam is None else beam,
         length_penalty=cfg.length_penalty if length_penalty is None else length_penalty,
-        max_decode=max_length or cfg.max_decode,
+        max_decode=cfg.max_decode if max_length is None else max_length,
     )
     notes: list[str] = []
     limit = getattr(model.config, "max_length", None)
