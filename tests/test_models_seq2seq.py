@@ -285,3 +285,21 @@ def test_transformer_cross_attention_weights():
     pads = torch.arange(6)[None, None] >= b["src_lengths"][:, None, None]
     assert weights.masked_select(pads.expand_as(weights)).abs().max() == 0
     assert model.decoder.layers[-1].cross_attn.backend == "fused"  # restored
+
+
+@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("attention", [None, "cosine"])
+def test_scratch_cells_inside_seq2seq_match_the_fused_path(cell, attention):
+    """The course's hand-written RNN unit and LSTM (nn.Parameter) inside the encoder-decoder:
+    same state_dict, same logits, loss and gradients as the fused (cuDNN/oneDNN) layers."""
+    scratch = rnn_model(cell, attention, backend="scratch")
+    fused = rnn_model(cell, attention, backend="fused")
+    fused.load_state_dict(scratch.state_dict())  # strict: same names and shapes
+    b = batch()
+    (logits_s, loss_s), (logits_f, loss_f) = scratch(**b), fused(**b)
+    torch.testing.assert_close(logits_s, logits_f, atol=1e-5, rtol=1e-4)
+    loss_s.backward()
+    loss_f.backward()
+    grads_f = dict(fused.named_parameters())
+    for name, p in scratch.named_parameters():
+        torch.testing.assert_close(p.grad, grads_f[name].grad, atol=1e-5, rtol=1e-4, msg=name)
