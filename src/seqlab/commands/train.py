@@ -65,13 +65,20 @@ def _add_run_options(p: argparse.ArgumentParser, opt: Any, default_out: str, dry
 
 def _add_classify_options(p: argparse.ArgumentParser) -> None:
     """Every option of `seqlab train classify`; dests are the config field names."""
-    from seqlab.tasks.configs import ENCODERS, ClassifyConfig
+    from seqlab.tasks.configs import CLASSIFY_PRESETS, ENCODERS, ClassifyConfig
 
     d = ClassifyConfig()
     bool_flag = argparse.BooleanOptionalAction
     opt, group = _opt_adder(p)
     group("run")
     _add_run_options(p, opt, "runs/classify", f" on {DRY_RUN_LIMIT} texts")
+    opt(
+        "--preset",
+        "named settings (flags and --config override them): duke = the Duke assignment's "
+        "IMDB LSTM (7:1:2 split of all 50,000 reviews, English stop words removed, min-freq 5, "
+        "256 tokens, LSTM 100, SGD 0.01, 5 epochs)",
+        choices=sorted(CLASSIFY_PRESETS),
+    )
     group("data")
     opt("--data", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns", d.data)
     opt(
@@ -96,8 +103,19 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
         type=float,
     )
     opt("--tokenizer", "basic_english, whitespace, bpe or spacy", d.tokenizer)
+    opt(
+        "--stop-words",
+        "remove these words before building the vocabulary: none, english (NLTK's 179 words) "
+        "or a file of words",
+        d.stop_words,
+        metavar="none|english|FILE",
+    )
     opt("--min-freq", "drop words seen fewer times in train", d.min_freq, type=int)
-    opt("--max-vocab", "keep the most frequent words only", type=int)
+    opt(
+        "--max-vocab",
+        "keep the most frequent words only ('none': all)",
+        type=_optional_int,
+    )
     opt("--max-length", "tokens kept per text ('none': all)", d.max_length, type=_optional_int)
     opt(
         "--truncate",
@@ -397,7 +415,7 @@ def _configs(
 
 # task -> (its config dataclass in seqlab.tasks.configs, its presets there or None)
 TRAIN_TASKS = {
-    "classify": ("ClassifyConfig", None),
+    "classify": ("ClassifyConfig", "CLASSIFY_PRESETS"),
     "lm": ("LMConfig", "LM_PRESETS"),
     "translate": ("TranslateConfig", None),
 }

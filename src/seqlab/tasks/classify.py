@@ -56,6 +56,7 @@ class ClassifyResult:
 def load_data(cfg: ClassifyConfig, seed: int = 0) -> ClassificationData:
     """IMDB or the user's file as train/valid/test splits with an encoder fitted on train."""
     from seqlab.data import load_imdb, load_text_classification
+    from seqlab.data.stopwords import stop_words
 
     common = {
         "split": cfg.split,
@@ -64,6 +65,7 @@ def load_data(cfg: ClassifyConfig, seed: int = 0) -> ClassificationData:
         "tokenizer": cfg.tokenizer,
         "min_freq": cfg.min_freq,
         "max_size": cfg.max_vocab,
+        "stop_words": stop_words(cfg.stop_words),
         "max_length": cfg.max_length,
         "truncate": cfg.truncate,
         "limit": cfg.limit,
