@@ -10,8 +10,17 @@ import pytest
 
 from seqlab.errors import SeqlabError
 from seqlab.study import report
-from seqlab.study.runner import StudyRunner, command, configs, selected_epoch
-from seqlab.study.sentiment import StudySettings, compound_grid, parse_only, plan, table_e
+from seqlab.study.runner import StudyRunner, command, configs, plan_summary, selected_epoch
+from seqlab.study.sentiment import (
+    StudySettings,
+    compound_grid,
+    estimate_seconds,
+    makespan,
+    parse_only,
+    plan,
+    scaling_kind,
+    table_e,
+)
 
 
 def test_full_plan_has_every_table_row():
@@ -21,28 +30,69 @@ def test_full_plan_has_every_table_row():
     by_table = {t: [s for s in runs if s.table == t] for t in "abcd"}
     assert [s.name for s in by_table["a"][:3]] == ["a-dense", "a-rnn", "a-lstm"]
     assert {s.max_length for s in by_table["a"]} == {20, 100, 200}
-    # b: 2 cells x (SGD sanity check + 4 optimizers); the sanity check runs 5 epochs.
-    assert len(by_table["b"]) == 10
-    sanity = [s for s in by_table["b"] if "sanity" in s.name]
-    assert [s.train["epochs"] for s in sanity] == [5, 5]
-    lrs = {s.train["optimizer"]: s.train["lr"] for s in by_table["b"] if "sanity" not in s.name}
-    assert lrs == {"adam": 1e-3, "adagrad": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
+    # b: the Duke assignment: 2 cells x (SGD 0.01 sanity check + 3 optimizers at 1e-3), 5 epochs.
+    assert len(by_table["b"]) == 8
+    assert {s.train["epochs"] for s in by_table["b"]} == {5}
+    lrs = {s.train["optimizer"]: s.train["lr"] for s in by_table["b"]}
+    assert lrs == {"sgd": 1e-2, "adam": 1e-3, "adagrad": 1e-3, "rmsprop": 1e-3}
     factors = {}
     for s in by_table["c"]:
         factors.setdefault(s.notes["factor"], []).append(s.notes["value"])
     assert factors == {
         "depth": [1, 2, 3, 4],
-        "hidden": [25, 40, 80, 160, 320],
-        "embed": [1, 4, 16, 64, 256],
+        "hidden": [25, 50, 100, 200, 320],
+        "embed": [1, 4, 16, 64, 100, 256],
         "dropout": [0.0, 0.5],
     }
     assert 10 <= len(by_table["d"]) <= 50  # the compound-scaling budget
-    # The base LSTM appears three times; the runner trains it once (same config_key).
+    # The base LSTM appears three times in c and 2 x LSTM(100) twice; each trains once.
     settings = StudySettings()
-    twins = {
-        s.config_key(settings) for s in runs if s.name in ("c-depth-1", "c-embed-16", "d-base")
-    }
-    assert len(twins) == 1
+    keys = {s.name: s.config_key(settings) for s in runs}
+    assert keys["c-depth-1"] == keys["c-hidden-100"] == keys["c-embed-100"]
+    assert keys["c-depth-2"] == keys["c-dropout-0.0"]
+    assert len(set(keys.values())) == len(runs) - 3
+
+
+def test_tables_b_to_e_use_the_duke_data_and_table_a_the_keras_data():
+    settings = StudySettings()
+    for spec in plan("abcd"):
+        cfg, train = configs(spec, settings)
+        if spec.table == "a":
+            assert (cfg.split, cfg.stop_words, cfg.max_vocab) == (None, "none", 10_000)
+        else:
+            assert (cfg.split, cfg.stop_words, cfg.min_freq) == ("7:1:2", "english", 5)
+            assert cfg.max_vocab is None and cfg.max_length == 256 and train.epochs == 5
+        if spec.table in "bc" and spec.notes.get("factor") not in ("hidden", "embed"):
+            assert (cfg.hidden, cfg.embed) == (100, 100)  # the assignment's LSTM(100)
+    (e,) = table_e(plan("b")[1])
+    assert e.data == plan("b")[1].data
+
+
+def test_config_key_compares_the_built_configs():
+    # Spelled differently (a default given or left out), the same model trains once.
+    settings = StudySettings()
+    spec = plan("a")[2]
+    same = dataclasses.replace(spec, name="x", label="y", model={**spec.model, "layers": 1})
+    assert same.config_key(settings) == spec.config_key(settings)
+    other = dataclasses.replace(spec, data={"stop_words": "english"})
+    assert other.config_key(settings) != spec.config_key(settings)
+
+
+def test_compound_grid_has_single_factor_controls():
+    kinds = {s.notes.get("scaling") for s in plan("d")[1:]}
+    assert kinds == {"compound", "depth", "width", "embedding"}
+    assert scaling_kind(1.0, 1.19, 1.19) == "compound" and scaling_kind(1, 1.41, 1) == "width"
+
+
+def test_time_estimate_grows_with_the_model_and_parallel_runs_share_it():
+    settings = StudySettings()
+    c = {s.name: s for s in plan("c")}
+    small, big = (estimate_seconds(c[n], settings) for n in ("c-hidden-25", "c-hidden-320"))
+    assert 0 < small < big
+    assert makespan([3.0, 2.0, 2.0, 1.0], 2) == 4.0 and makespan([1.0, 1.0], 1) == 2.0
+    text = plan_summary(plan("b"), settings, jobs=2)
+    assert text.startswith("8 runs (0 share another run's model), 40 epochs at most")
+    assert "with --jobs 2" in text
 
 
 def test_compound_coefficients_double_the_work_per_phi():
@@ -160,6 +210,25 @@ def test_runner_skips_finished_runs_and_refuses_stale_ones(tmp_path, monkeypatch
         StudyRunner(tmp_path, other, log=lambda _: None).run_all(specs)
 
 
+def test_runner_trains_a_shared_model_once(tmp_path, monkeypatch):
+    settings = StudySettings.for_mode(quick=True)
+    specs = [s for s in plan("c", quick=True) if s.name in ("c-depth-1", "c-hidden-100")]
+    trained = []
+
+    def train_run(spec, _settings, _data):
+        trained.append(spec.name)
+        return fake_result(spec, _settings, 0.5) | {"params": 1, "epochs_run": 1, "history": []}
+
+    monkeypatch.setattr("seqlab.study.runner.train_run", train_run)
+    monkeypatch.setattr("seqlab.study.runner.StudyRunner.data", lambda self, spec: None)
+    results = StudyRunner(tmp_path, settings, log=lambda _: None).run_all(specs)
+    assert trained == ["c-depth-1"]
+    assert [r["name"] for r in results] == ["c-depth-1", "c-hidden-100"]
+    assert results[1]["same_as"] == "c-depth-1" and results[1]["key"] == specs[1].key(settings)
+    saved = json.loads((tmp_path / "runs" / "c-hidden-100.json").read_text())
+    assert saved["same_as"] == "c-depth-1"
+
+
 def test_table_e_takes_the_best_unidirectional_run_by_validation(tmp_path):
     settings = StudySettings.for_mode(quick=True)
     runner = StudyRunner(tmp_path, settings)
@@ -201,7 +270,8 @@ def test_cli_lists_the_plan_and_rejects_unknown_tables(tmp_path, capsys):
 
     assert main(["study", "sentiment", "--quick", "--list", "--out", str(tmp_path)]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert len(lines) == len(plan("abcd", quick=True)) + 1  # + table e, planned later
+    assert len(lines) == len(plan("abcd", quick=True)) + 2  # + table e, planned later; estimate
+    assert lines[-1].startswith("planned: ") and "min of training" in lines[-1]
     assert lines[0].split()[0] == "a-dense" and "--model dense" in lines[0]
     assert main(["study", "sentiment", "--only", "a,z", "--out", str(tmp_path)]) == 2
     assert "table letters" in capsys.readouterr().err

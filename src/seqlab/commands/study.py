@@ -8,10 +8,13 @@ import time
 
 def run_sentiment(args: argparse.Namespace) -> int:
     """Run (or continue) the sentiment study and write OUT/README.md."""
+    from seqlab.errors import SeqlabError
     from seqlab.study import StudySettings, parse_only, plan, run_sentiment_study
-    from seqlab.study.runner import command
+    from seqlab.study.runner import command, plan_summary
 
     tables = parse_only(args.only)
+    if args.jobs < 1:
+        raise SeqlabError(f"--jobs must be at least 1, got {args.jobs}")
     settings = StudySettings.for_mode(
         args.quick, args.seed, args.data_dir, args.device, args.threads
     )
@@ -21,9 +24,10 @@ def run_sentiment(args: argparse.Namespace) -> int:
             print(f"{spec.name:<22} {command(spec, settings)}")
         if "e" in tables:
             print("e-bi-<best of b-d>      planned after tables b-d have run")
+        print(f"planned: {plan_summary(specs, settings, args.jobs)}")
         return 0
     start = time.perf_counter()
-    readme = run_sentiment_study(args.out, settings, tables)
+    readme = run_sentiment_study(args.out, settings, tables, jobs=args.jobs)
     print(f"study written to {readme} in {time.perf_counter() - start:.1f} s")
     return 0
 
@@ -176,6 +180,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="CPU threads per run (default 1: these small models gain little from more, and "
         "threads sharing a busy machine slow each other down)",
+    )
+    p.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        help="runs trained at once, each in its own process with --threads threads "
+        "(default 1; on 2 cores: --jobs 2 --threads 1)",
     )
     p.add_argument(
         "--list", action="store_true", help="print the planned runs and their commands; train none"

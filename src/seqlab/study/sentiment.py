@@ -39,14 +39,19 @@ class RunSpec:
     train: dict[str, Any]  # TrainConfig fields
     max_length: int
     notes: dict[str, Any] = field(default_factory=dict)  # extra table columns (e.g. phi)
+    data: dict[str, Any] = field(default_factory=dict)  # ClassifyConfig data overrides
 
     def key(self, settings: StudySettings) -> str:
         """A hash of the run's name and everything that decides its result."""
         return _hash([dataclasses.asdict(self), settings.data_key()])
 
     def config_key(self, settings: StudySettings) -> str:
-        """A hash of what decides the result only: equal for runs that train the same model."""
-        return _hash([self.model, self.train, self.max_length, settings.data_key()])
+        """A hash of what decides the result only: the run's (ClassifyConfig, TrainConfig) as
+        built, so runs that train the same model share it however their specs spell it."""
+        cfg, train = run_configs(self, settings)
+        drop = ("data_dir", "device", "quiet", "threads")
+        return _hash([{k: v for k, v in dataclasses.asdict(c).items() if k not in drop}
+                      for c in (cfg, train)])  # fmt: skip
 
 
 def _hash(obj: Any) -> str:
@@ -91,17 +96,51 @@ class StudySettings:
         return d
 
 
-# -- the base models --------------------------------------------------------------------------
+def run_configs(spec: RunSpec, settings: StudySettings) -> tuple[Any, Any]:
+    """The (ClassifyConfig, TrainConfig) of a run, exactly what `seqlab train classify` builds."""
+    from seqlab.tasks.configs import ClassifyConfig
+    from seqlab.train.config import TrainConfig
+
+    data = {
+        "data": "imdb",
+        "data_dir": settings.data_dir,
+        "limit": settings.limit,
+        "valid_fraction": settings.valid_fraction,
+        "max_vocab": settings.vocab_size,
+        "max_length": spec.max_length,
+        **spec.data,
+    }
+    cfg = ClassifyConfig(**data, **spec.model)
+    train = {"batch_size": settings.batch_size, "seed": settings.seed, **spec.train}
+    return cfg, TrainConfig(device=settings.device, quiet=True, **train)
+
+
+# -- the data and base models ------------------------------------------------------------------
+# Table a follows the Keras course: the official split, 20% of train for validation, 10,000
+# words, maxlen 20-200 (StudySettings' defaults). Tables b-e follow the Duke assignment: all
+# 50,000 labelled reviews pooled and split 7:1:2, English stop words removed, words seen fewer
+# than 5 times in train dropped, the first 256 tokens kept (ClassifyConfig overrides).
+KERAS_DATA: dict[str, Any] = {}
+DUKE_DATA: dict[str, Any] = {
+    "split": "7:1:2",
+    "stop_words": "english",
+    "min_freq": 5,
+    "max_vocab": None,
+    "truncate": "post",
+}
 KERAS = {"embed": 16, "hidden": 32}
 KERAS_TRAIN = {"optimizer": "rmsprop", "lr": 1e-3, "epochs": 10}
-# Tables b-e: the course LSTM (Adam at 1e-3) on longer reviews (the quick study: shorter).
-BASE_LENGTH = 200
+# Tables b-e: the Duke assignment's LSTM (hidden 100, 5 epochs; Adam at 1e-3 after table b).
+BASE_LENGTH = 256
 QUICK_LENGTH = 100
-BASE = {"model": "lstm", "embed": 16, "hidden": 32, "layers": 1}
-BASE_TRAIN = {"optimizer": "adam", "lr": 1e-3, "epochs": 10}
+BASE = {"model": "lstm", "embed": 100, "hidden": 100, "layers": 1}
+BASE_TRAIN = {"optimizer": "adam", "lr": 1e-3, "epochs": 5}
 # Wider/deeper runs stop early on the validation loss and keep their best epoch (Keras'
 # EarlyStopping(restore_best_weights=True)), so no model is judged on an over-fitted epoch.
 SWEEP_TRAIN = {**BASE_TRAIN, "patience": 2}
+# Compound scaling grows a small model (EfficientNet's B0 idea): the Keras-sized LSTM(32) with
+# embedding 16, on the Duke data; at phi = 3 it does about the work per token of the base above.
+SMALL = {"model": "lstm", "embed": 16, "hidden": 32, "layers": 1}
 
 
 def length(quick: bool) -> int:
@@ -146,15 +185,14 @@ def table_a(quick: bool) -> list[RunSpec]:
 
 
 def table_b(quick: bool) -> list[RunSpec]:
-    """LSTM and GRU: SGD for 5 epochs as a sanity check, then four optimizers."""
+    """LSTM and GRU: the assignment's SGD at 0.01 as a sanity check, then Adam, Adagrad and
+    RMSprop at 1e-3, all for its 5 epochs."""
     optimizers = [
-        ("sgd-sanity", "SGD 1e-3, {epochs} epochs (sanity check)",
-         {"optimizer": "sgd", "lr": 1e-3, "epochs": 5}),
+        ("sgd-sanity", "SGD 1e-2 (sanity check)", {"optimizer": "sgd", "lr": 1e-2}),
         ("adam", "Adam 1e-3", {"optimizer": "adam", "lr": 1e-3}),
         ("adagrad", "Adagrad 1e-3", {"optimizer": "adagrad", "lr": 1e-3}),
         ("rmsprop", "RMSprop 1e-3", {"optimizer": "rmsprop", "lr": 1e-3}),
-        ("sgd", "SGD 1e-2", {"optimizer": "sgd", "lr": 1e-2}),
-    ]  # fmt: skip
+    ]
     return [
         RunSpec(
             "b",
@@ -164,23 +202,32 @@ def table_b(quick: bool) -> list[RunSpec]:
             {**BASE_TRAIN, **train},
             length(quick),
             {"cell": cell.upper(), "optimizer": label},
+            DUKE_DATA,
         )
         for cell in ("lstm", "gru")
         for name, label, train in optimizers
     ]
 
 
+# Table c's grids: about a factor 2 between neighbours around the base (hidden 100, embedding
+# 100), up to the assignment's 320 and 256; the base itself is one point of each sweep.
+DEPTHS = [1, 2, 3, 4]
+HIDDENS = [25, 50, 100, 200, 320]
+EMBEDS = [1, 4, 16, 64, 100, 256]
+
+
 def table_c(quick: bool) -> list[RunSpec]:
     """One factor at a time from the base LSTM: depth, hidden size, embedding size, dropout."""
-    depths = [1, 2] if quick else [1, 2, 3, 4]
-    hiddens = [25, 80] if quick else [25, 40, 80, 160, 320]
-    embeds = [4, 64] if quick else [1, 4, 16, 64, 256]
+    depths = [1, 2] if quick else DEPTHS
+    hiddens = [25, 100] if quick else HIDDENS
+    embeds = [4, 100] if quick else EMBEDS
     runs = []
 
     def run(factor: str, value: Any, label: str, model: dict) -> None:
         name = f"c-{factor}-{value}"
         notes = {"factor": factor, "value": value}
-        runs.append(RunSpec("c", name, label, {**BASE, **model}, SWEEP_TRAIN, length(quick), notes))
+        spec = RunSpec("c", name, label, {**BASE, **model}, SWEEP_TRAIN, length(quick), notes)
+        runs.append(dataclasses.replace(spec, data=DUKE_DATA))
 
     for d in depths:
         run("depth", d, f"{d} LSTM layer(s)", {"layers": d})
@@ -188,10 +235,10 @@ def table_c(quick: bool) -> list[RunSpec]:
         run("hidden", h, f"hidden {h}", {"hidden": h})
     for e in embeds:
         run("embed", e, f"embedding {e}", {"embed": e})
-    # Dropout on a model with room to over-fit: 2 x LSTM(80); 0.5 is Srivastava et al.'s default.
-    big = {"layers": 2, "hidden": 80}
-    run("dropout", 0.0, "2 x LSTM(80), no dropout", big)
-    run("dropout", 0.5, "2 x LSTM(80), dropout 0.5", {**big, "dropout": 0.5, "layer_dropout": 0.5})
+    # Dropout on a model with room to over-fit: 2 x LSTM(100); 0.5 is Srivastava et al.'s default.
+    big = {"layers": 2}
+    run("dropout", 0.0, "2 x LSTM(100), no dropout", big)
+    run("dropout", 0.5, "2 x LSTM(100), dropout 0.5", {**big, "dropout": 0.5, "layer_dropout": 0.5})
     return runs
 
 
@@ -203,8 +250,10 @@ def compound_grid(quick: bool) -> list[tuple[float, float, float, int]]:
     stages (search alpha, beta, gamma at phi = 1, then scale phi) this grids both: a few
     coefficient triples on the constraint surface times phi = 1..4 (36 trials before rounding
     makes some alike). alpha <= 1.4 keeps depth <= 4 at phi = 4, the range of table c.
+    With alpha = 1, (sqrt 2, 1) and (1, sqrt 2) scale width only and embedding only; depth only
+    (alpha = 2) adds phi = 1, 2: single-factor scaling at the same work, to compare against.
     """
-    grid = []
+    grid = [] if quick else [(2.0, 1.0, 1.0, phi) for phi in (1, 2)]
     for alpha in [1.0, 1.4] if quick else [1.0, 1.2, 1.4]:
         rest = 2.0 / alpha  # what beta^2 * gamma^2 must give
         triples = [(alpha, rest**0.25, rest**0.25)]  # width and embedding grow alike
@@ -217,29 +266,39 @@ def compound_grid(quick: bool) -> list[tuple[float, float, float, int]]:
 
 
 def table_d(quick: bool) -> list[RunSpec]:
-    """Compound scaling from the base LSTM; configurations that round alike run once."""
-    base = {**BASE, "hidden": 32, "embed": 16, "layers": 1}
-    runs = [RunSpec("d", "d-base", "base (phi 0)", base, SWEEP_TRAIN, length(quick), {"phi": 0})]
-    seen = {(1, 32, 16)}
+    """Compound scaling from the small LSTM; configurations that round alike run once."""
+    base = dict(SMALL)
+    h0, e0 = base["hidden"], base["embed"]
+
+    def spec(name: str, label: str, model: dict, notes: dict) -> RunSpec:
+        return RunSpec("d", name, label, model, SWEEP_TRAIN, length(quick), notes, DUKE_DATA)
+
+    runs = [spec("d-base", f"base: LSTM({h0}), embedding {e0} (phi 0)", base, {"phi": 0})]
+    seen = {(1, h0, e0)}
     for alpha, beta, gamma, phi in compound_grid(quick):
         shape = (
             max(1, round(alpha**phi)),
-            max(1, round(32 * beta**phi)),
-            max(1, round(16 * gamma**phi)),
+            max(1, round(h0 * beta**phi)),
+            max(1, round(e0 * gamma**phi)),
         )
         if shape in seen:
             continue
         seen.add(shape)
         depth, hidden, embed = shape
         notes = {"alpha": round(alpha, 3), "beta": round(beta, 3), "gamma": round(gamma, 3)}
-        notes["phi"] = phi
+        notes |= {"phi": phi, "scaling": scaling_kind(alpha, beta, gamma)}
         model = {**base, "layers": depth, "hidden": hidden, "embed": embed}
         label = f"{depth} x LSTM({hidden}), embedding {embed}"
-        name = f"d-l{depth}-h{hidden}-e{embed}"
-        runs.append(RunSpec("d", name, label, model, SWEEP_TRAIN, length(quick), notes))
+        runs.append(spec(f"d-l{depth}-h{hidden}-e{embed}", label, model, notes))
     if len(runs) > 50:
         raise AssertionError(f"compound scaling plans {len(runs)} trials; the budget is 50")
     return runs
+
+
+def scaling_kind(alpha: float, beta: float, gamma: float) -> str:
+    """ "compound" when two or more factors grow, else the one that does ("width", ...)."""
+    grown = [n for n, c in (("depth", alpha), ("width", beta), ("embedding", gamma)) if c > 1.001]
+    return "compound" if len(grown) > 1 else grown[0] if grown else "none"
 
 
 def table_e(best: RunSpec) -> list[RunSpec]:
@@ -247,7 +306,8 @@ def table_e(best: RunSpec) -> list[RunSpec]:
     model = {**best.model, "bidirectional": True}
     label = f"bidirectional {best.label}"
     notes = {"from": best.name}
-    return [RunSpec("e", "e-bi-" + best.name, label, model, best.train, best.max_length, notes)]
+    spec = RunSpec("e", "e-bi-" + best.name, label, model, best.train, best.max_length, notes)
+    return [dataclasses.replace(spec, data=best.data)]
 
 
 def quicken(spec: RunSpec, quick: bool) -> RunSpec:
@@ -258,8 +318,7 @@ def quicken(spec: RunSpec, quick: bool) -> RunSpec:
         }
         return dataclasses.replace(spec, label=spec.label.format(**spec.train), notes=notes)
     train = dict(spec.train)
-    epochs = train.get("epochs", 10)
-    train["epochs"] = 1 if epochs <= 5 else 2  # the 5-epoch SGD sanity check gets 1
+    train["epochs"] = min(2, train.get("epochs", 10))
     if train.get("schedule") == "exp":
         train["decay_after"] = 1  # decay in the second epoch, so the schedule runs at all
     if train.get("patience"):
@@ -294,3 +353,57 @@ def parse_only(only: str | None) -> tuple[str, ...]:
 def epochs_budget(specs: list[RunSpec]) -> int:
     """Planned epochs over all runs (an upper bound when early stopping is on)."""
     return sum(s.train.get("epochs", 10) for s in specs)
+
+
+# -- the time a plan will take ------------------------------------------------------------------
+# One torch thread on the 2-core AMD EPYC of the README, measured on training batches of 128
+# reviews while other jobs shared the machine (E/H/T: 16/32/170 0.076 s, 100/100/130 0.26 s,
+# 100/320/130 1.19 s, 256/100/130 0.54 s, 4 x 100/100/130 0.94 s): a fixed cost per batch, a
+# cost per multiply-add of the recurrent layers, and a cost per parameter (the optimizer step
+# over the embedding table). Evaluation batches cost about a third of the multiply-adds.
+SECONDS_PER_BATCH = 0.04
+SECONDS_PER_MAC = 0.13e-9
+SECONDS_PER_PARAM = 0.02e-6
+# Mean review length in basic_english tokens (IMDB: 268), and with NLTK's stop words removed;
+# vocabulary size of the Duke data (min_freq 5 on 35,000 reviews).
+MEAN_TOKENS = {"none": 268, "english": 150}
+DUKE_VOCAB = 30_000
+GATES = {"rnn": 1, "gru": 3, "lstm": 4}
+
+
+def estimate_seconds(spec: RunSpec, settings: StudySettings) -> float:
+    """Rough single-thread training time of a run (all planned epochs, validation and test)."""
+    cfg, train = run_configs(spec, settings)
+    pooled = cfg.split not in (None, "official")
+    n_train = 35_000 if pooled else round(25_000 * (1 - cfg.valid_fraction))
+    n_valid, n_test = (5_000, 10_000) if pooled else (25_000 - n_train, 25_000)
+    if settings.limit:
+        n_train = n_valid = n_test = int(settings.limit)
+    tokens = min(cfg.max_length or 10**9, MEAN_TOKENS.get(cfg.stop_words, 150))
+    vocab = cfg.max_vocab or DUKE_VOCAB
+    dirs = 2 if cfg.bidirectional else 1
+    gates = GATES.get(cfg.model, 0)
+    macs = 0  # per token, forward
+    for layer in range(cfg.layers if gates else 0):
+        inputs = cfg.embed if layer == 0 else cfg.hidden * dirs
+        macs += dirs * gates * cfg.hidden * (inputs + cfg.hidden)
+    if not gates:  # dense (Flatten, Dense) and the other encoders: one matrix per token
+        macs = cfg.embed * cfg.hidden
+    params = vocab * cfg.embed + macs
+    batch = train.batch_size
+
+    def batches(n: int) -> int:
+        return -(-n // batch)
+
+    step = SECONDS_PER_BATCH + SECONDS_PER_MAC * macs * tokens * batch + SECONDS_PER_PARAM * params
+    look = SECONDS_PER_BATCH + SECONDS_PER_MAC * macs * tokens * batch / 3
+    per_epoch = batches(n_train) * step + batches(n_valid) * look
+    return train.epochs * per_epoch + batches(n_test) * look
+
+
+def makespan(seconds: list[float], jobs: int) -> float:
+    """Wall time of runs of the given lengths on `jobs` workers, longest first (as run)."""
+    load = [0.0] * max(1, jobs)
+    for s in sorted(seconds, reverse=True):
+        load[load.index(min(load))] += s
+    return max(load)
