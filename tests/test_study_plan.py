@@ -276,3 +276,30 @@ def test_cli_lists_the_plan_and_rejects_unknown_tables(tmp_path, capsys):
     assert main(["study", "sentiment", "--only", "a,z", "--out", str(tmp_path)]) == 2
     assert "table letters" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_plots_choose_on_validation_and_write_pngs(tmp_path):
+    history = [
+        {"epoch": e, "train_loss": 0.861 - e * 1e-4, "valid_loss": 0.8612 - e * 1e-4}
+        | {"train_accuracy": 0.5, "valid_accuracy": 0.5}
+        for e in (1, 2, 3)
+    ]
+    results = [
+        {"name": n, "label": n, "params": p, "valid_accuracy": v, "test_accuracy": t}
+        | {"notes": {"scaling": k}, "history": history, "selected_epoch": 2}
+        for n, p, v, t, k in [
+            ("small", 10, 0.80, 0.90, "width"),  # best test, worse validation
+            ("big", 20, 0.85, 0.70, "compound"),
+        ]
+    ]
+    assert report.plot_pareto(tmp_path / "p.png", results) == [0, 1]  # both on the front
+    results[1]["valid_accuracy"] = 0.79
+    assert report.plot_pareto(tmp_path / "p.png", results) == [0]  # "big" is dominated on valid
+    report.plot_curves(tmp_path / "c.png", results[0])
+    rows = [{"opt": o, "cell": c, "test_accuracy": 0.6} for o in "ab" for c in ("LSTM", "GRU")]
+    report.plot_bars(tmp_path / "b.png", rows, "opt", "cell")
+    rows = [{"factor": f, "value": v, "valid_accuracy": 0.8, "test_accuracy": 0.7}
+            for f in ("depth", "hidden") for v in (1, 2)]  # fmt: skip
+    report.plot_sweeps(tmp_path / "s.png", rows)
+    for name in ("p", "c", "b", "s"):
+        assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"

@@ -126,39 +126,74 @@ def _compact(x: float) -> str:
     return f"{x / 1e3:g}k" if x >= 1e4 else f"{x:g}"
 
 
+def _plain_y(ax: Any) -> None:
+    """Plain y tick labels: no offset ("+8.6e-1") or scientific notation on close values."""
+    from matplotlib.ticker import ScalarFormatter
+
+    formatter = ScalarFormatter(useOffset=False)
+    formatter.set_scientific(False)
+    ax.yaxis.set_major_formatter(formatter)
+
+
 def plot_curves(path: Path, result: dict[str, Any]) -> None:
-    """Train/valid loss and accuracy per epoch of one run (Keras' plot(history))."""
+    """Train/valid loss and accuracy per epoch of one run (Keras' plot(history)); the epoch
+    whose weights the run kept (early stopping) is marked."""
+    from matplotlib.ticker import MaxNLocator
+
     plt = _pyplot()
     history = result["history"]
     epochs = [h["epoch"] for h in history]
+    kept = result.get("selected_epoch", epochs[-1])
     fig, axes = plt.subplots(1, 2, figsize=(8, 3))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
         for split, style in (("train", "o--"), ("valid", "o-")):
             ax.plot(epochs, [h[f"{split}_{metric}"] for h in history], style, label=split)
+        if kept != epochs[-1]:
+            ax.axvline(kept, color="grey", linestyle=":", label=f"kept epoch {kept}")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        _plain_y(ax)
         ax.set_xlabel("epoch")
         ax.set_ylabel(metric)
-        ax.legend()
+        ax.set_title(metric, fontsize=9)
+        ax.legend(fontsize=7)
     fig.suptitle(f"{result['name']}: {result['label']}", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=80)
     plt.close(fig)
 
 
+KIND_COLORS = {"compound": "tab:red", "width": "tab:blue", "embedding": "tab:green"}
+KIND_COLORS |= {"depth": "tab:purple", "none": "black"}
+
+
 def plot_pareto(path: Path, results: list[dict[str, Any]]) -> list[int]:
-    """Test accuracy against parameters (log scale) with the Pareto front; returns its indices."""
+    """Validation accuracy against parameters (log scale) with the Pareto front, each point
+    coloured by how it scales the base, the front's points named; returns the front's indices.
+
+    The front uses validation accuracy: choosing models on the test set would leak it.
+    """
     plt = _pyplot()
     params = [r["params"] for r in results]
-    scores = [r["test_accuracy"] for r in results]
+    scores = [r["valid_accuracy"] for r in results]
     front = pareto_front(params, scores)
-    fig, ax = plt.subplots(figsize=(6, 4))
-    ax.scatter(params, scores, s=18, color="tab:blue", label="trial")
-    ax.step([params[i] for i in front], [scores[i] for i in front], "r-", where="post")
-    ax.scatter([params[i] for i in front], [scores[i] for i in front], s=40,
-               facecolors="none", edgecolors="r", label="Pareto front")  # fmt: skip
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    kinds = [r["notes"].get("scaling", "none") for r in results]
+    for kind in dict.fromkeys(kinds):
+        idx = [i for i, k in enumerate(kinds) if k == kind]
+        ax.scatter([params[i] for i in idx], [scores[i] for i in idx], s=18,
+                   color=KIND_COLORS.get(kind, "tab:gray"), label=kind)  # fmt: skip
+    ax.step([params[i] for i in front], [scores[i] for i in front], "k-", where="post", lw=0.8)
+    ax.scatter([params[i] for i in front], [scores[i] for i in front], s=60,
+               facecolors="none", edgecolors="k", label="Pareto front")  # fmt: skip
+    for i in front:
+        ax.annotate(results[i]["name"], (params[i], scores[i]), textcoords="offset points",
+                    xytext=(4, -10), fontsize=6)  # fmt: skip
     _log_x(ax, plt)
+    _plain_y(ax)
     ax.set_xlabel("parameters")
-    ax.set_ylabel("test accuracy")
-    ax.legend()
+    ax.set_ylabel("validation accuracy")
+    ax.set_title("Compound scaling: accuracy against size (front on validation accuracy)")
+    ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
@@ -166,7 +201,8 @@ def plot_pareto(path: Path, results: list[dict[str, Any]]) -> list[int]:
 
 
 def plot_bars(path: Path, rows: list[dict[str, Any]], group: str, bar: str) -> None:
-    """Grouped bars of test accuracy: one group per `group` value, one bar per `bar` value."""
+    """Grouped bars of test accuracy: one group per `group` value, one bar per `bar` value,
+    each labelled with its value, and the 0.5 of guessing drawn across."""
     plt = _pyplot()
     groups = list(dict.fromkeys(r[group] for r in rows))
     bars = list(dict.fromkeys(r[bar] for r in rows))
@@ -175,29 +211,47 @@ def plot_bars(path: Path, rows: list[dict[str, Any]], group: str, bar: str) -> N
     for j, b in enumerate(bars):
         values = {r[group]: r["test_accuracy"] for r in rows if r[bar] == b}
         xs = [i + j * width for i, g in enumerate(groups) if g in values]
-        ax.bar(xs, [values[g] for g in groups if g in values], width, label=str(b))
+        drawn = ax.bar(xs, [values[g] for g in groups if g in values], width, label=str(b))
+        ax.bar_label(drawn, fmt="%.3f", fontsize=7, padding=1)
+    ax.axhline(0.5, color="grey", linestyle="--", linewidth=0.8, label="chance (0.5)")
     ticks = [i + 0.4 - width / 2 for i in range(len(groups))]
     ax.set_xticks(ticks, groups, rotation=15, ha="right", fontsize=8)
     ax.set_ylabel("test accuracy")
-    ax.set_ylim(0, 1)
-    ax.legend(fontsize=7)
+    ax.set_ylim(0, 1.05)
+    ax.set_title("Test accuracy per optimizer")
+    ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
 
 
 def plot_sweeps(path: Path, rows: list[dict[str, Any]]) -> None:
-    """Table c: test accuracy against each swept factor (depth, hidden, embedding, dropout)."""
+    """Table c: validation and test accuracy against each swept factor (depth, hidden,
+    embedding, dropout), on one shared accuracy axis so the panels compare."""
     plt = _pyplot()
     factors = list(dict.fromkeys(r["factor"] for r in rows))
-    fig, axes = plt.subplots(1, len(factors), figsize=(3 * len(factors), 3), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(factors), figsize=(3 * len(factors), 3.2), squeeze=False, sharey=True
+    )
     for ax, factor in zip(axes[0], factors, strict=True):
-        picked = sorted((r["value"], r["test_accuracy"]) for r in rows if r["factor"] == factor)
-        ax.plot([v for v, _ in picked], [a for _, a in picked], "o-")
-        if factor in ("hidden", "embed"):
-            _log_x(ax, plt, ticks=[v for v, _ in picked])
+        picked = sorted(
+            (r["value"], r["valid_accuracy"], r["test_accuracy"])
+            for r in rows
+            if r["factor"] == factor
+        )
+        values = [v for v, _, _ in picked]
+        ax.plot(values, [a for _, a, _ in picked], "o-", label="valid")
+        ax.plot(values, [t for _, _, t in picked], "s--", label="test", alpha=0.7)
+        if factor in ("hidden", "embed") and min(values) > 0:
+            _log_x(ax, plt, ticks=values)
+        else:
+            ax.set_xticks(values)
         ax.set_xlabel(factor)
-        ax.set_ylabel("test accuracy")
+        ax.set_title(factor, fontsize=9)
+        _plain_y(ax)
+    axes[0][0].set_ylabel("accuracy")
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle("One factor at a time from the base model", fontsize=10)
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)
