@@ -70,10 +70,11 @@ def test_bucketed_batches_pad_little(shared_data):
 
 
 def test_shared_vocabulary_covers_both_languages(tmp_path):
-    src = _write(tmp_path / "train.de", ["ein hund", "ein mann", "der hund"])
-    tgt = _write(tmp_path / "train.en", ["a dog", "a man", "the dog"])
+    src = _write(tmp_path / "train.de", ["ein hund", "ein mann", "der hund", "bob"])
+    tgt = _write(tmp_path / "train.en", ["a dog", "a man", "the dog", "bob"])
     d = load_parallel({"train": (src, tgt)}, min_freq=2, shared=True)
     assert d.src_encoder.to_dict() == d.tgt_encoder.to_dict()
-    assert set(d.src_vocab.itos[4:]) == {"ein", "hund", "a", "dog"}  # counts over both sides
+    # "bob" is seen once per side: only counting over both sides keeps it at min_freq 2.
+    assert set(d.src_vocab.itos[4:]) == {"ein", "hund", "a", "dog", "bob"}
     assert d.train[0]["src"].tolist() == [2, d.src_vocab.stoi["ein"], d.src_vocab.stoi["hund"], 3]
     assert d.train[0]["tgt"].tolist() == [2, d.tgt_vocab.stoi["a"], d.tgt_vocab.stoi["dog"], 3]

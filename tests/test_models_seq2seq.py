@@ -287,10 +287,11 @@ def test_transformer_cross_attention_weights():
     assert model.decoder.layers[-1].cross_attn.backend == "fused"  # restored
 
 
-@pytest.mark.parametrize("cell", ["rnn", "lstm"])
+@pytest.mark.parametrize("cell", ["rnn", "lstm", "gru"])
 @pytest.mark.parametrize("attention", [None, "cosine"])
 def test_scratch_cells_inside_seq2seq_match_the_fused_path(cell, attention):
-    """The course's hand-written RNN unit and LSTM (nn.Parameter) inside the encoder-decoder:
+    """The course's hand-written RNN unit and LSTM (nn.Parameter), and the GRU, inside the
+    encoder-decoder:
     same state_dict, same logits, loss and gradients as the fused (cuDNN/oneDNN) layers."""
     scratch = rnn_model(cell, attention, backend="scratch")
     fused = rnn_model(cell, attention, backend="fused")

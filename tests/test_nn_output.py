@@ -1,51 +1,59 @@
-"""VocabProjection: an nn.Linear whose inference path uses a cached transposed weight."""
+"""VocabProjection: an nn.Linear that multiplies by a cached transposed weight while decoding."""
 
-import pytest
 import torch
 from torch import nn
 
-from seqlab.nn import VocabProjection
+from seqlab.decoding import greedy_decode
+from seqlab.nn import VocabProjection, cached_projections
 
 
-def test_matches_nn_linear_with_and_without_grad():
+def test_matches_nn_linear_inside_and_outside_the_block():
     torch.manual_seed(0)
-    proj, ref = VocabProjection(16, 50).eval(), nn.Linear(16, 50)
+    proj, ref = VocabProjection(16, 50), nn.Linear(16, 50)
     ref.load_state_dict(proj.state_dict())  # same parameters, same checkpoint keys
     x = torch.randn(2, 3, 16)
-    torch.testing.assert_close(proj(x), ref(x))  # training path
-    with torch.no_grad():
-        torch.testing.assert_close(proj(x), ref(x))  # cached-transpose path
+    torch.testing.assert_close(proj(x), ref(x))
+    with torch.no_grad(), cached_projections(proj):
+        torch.testing.assert_close(proj(x), ref(x))
         assert proj._transposed is not None and proj._transposed.is_contiguous()
+    assert proj._transposed is None and not proj._use_cache  # dropped on exit
 
 
-@pytest.mark.parametrize("fused", [False, True])
-def test_cache_follows_weight_updates_and_loads(fused):
-    """Fused optimizers do not bump the version counter: the train()/eval() switch of every
-    training loop clears the cache."""
+def test_no_stale_weights_after_fused_optimizer_steps():
+    """Fused optimizers update weights without bumping their version counter; the copy lives
+    for one block only, so a later block sees the new weights."""
     torch.manual_seed(0)
-    proj = VocabProjection(8, 20).eval()
+    proj = VocabProjection(8, 20)
     x = torch.randn(4, 8)
-    with torch.no_grad():
+    opt = torch.optim.Adam(proj.parameters(), lr=0.5, fused=True)
+    with torch.no_grad(), cached_projections(proj):
         before = proj(x)
-    opt = torch.optim.Adam(proj.parameters(), lr=0.5, fused=fused)
-    proj.train()
     proj(x).sum().backward()
-    opt.step()  # in-place update: the cached transpose must be remade
-    proj.eval()
-    with torch.no_grad():
+    opt.step()
+    with torch.no_grad(), cached_projections(proj):
         after = proj(x)
-        assert not torch.allclose(before, after)
-        torch.testing.assert_close(after, nn.functional.linear(x, proj.weight, proj.bias))
-        proj.load_state_dict({"weight": torch.zeros(20, 8), "bias": torch.ones(20)})
-        torch.testing.assert_close(proj(x), torch.ones(4, 20))
+    assert not torch.allclose(before, after)
+    torch.testing.assert_close(after, nn.functional.linear(x, proj.weight, proj.bias))
 
 
-def test_tied_weight_follows_the_embedding():
-    emb = nn.Embedding(20, 8)
-    proj = VocabProjection(8, 20).eval()
-    proj.weight = emb.weight
+def test_nested_blocks_and_inference_mode():
+    proj = VocabProjection(8, 20)
     x = torch.randn(3, 8)
-    with torch.no_grad():
-        proj(x)
-        emb.weight.mul_(2.0)
-        torch.testing.assert_close(proj(x), nn.functional.linear(x, emb.weight, proj.bias))
+    with torch.inference_mode(), cached_projections(proj):
+        with cached_projections(proj):
+            proj(x)
+        assert proj._use_cache and proj._transposed is not None  # the outer block's copy stays
+        torch.testing.assert_close(proj(x), nn.functional.linear(x, proj.weight, proj.bias))
+
+
+def test_decoding_loops_use_and_drop_the_copy():
+    """greedy_decode runs inside the block (the copy is used) and leaves nothing behind."""
+    from seqlab.models import TransformerTranslator, TransformerTranslatorConfig
+
+    torch.manual_seed(0)
+    model = TransformerTranslator(TransformerTranslatorConfig(20, 30, d_model=16, d_ff=32)).eval()
+    used = []
+    model.output.register_forward_hook(lambda m, a, o: used.append(m._transposed is not None))
+    src = torch.randint(4, 20, (2, 5))
+    greedy_decode(model, src, torch.tensor([5, 3]), 2, 3, 6)
+    assert used and all(used) and model.output._transposed is None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 
-import pytest
 from test_tasks_translate import write_pairs
 
 from seqlab.cli import main
@@ -55,16 +54,25 @@ def test_unknown_run_name_is_a_clear_error(tmp_path, capsys):
     assert "unknown runs gru" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("name", ["lstm-default"])
-def test_listed_commands_parse(name, tmp_path, capsys):
-    """Every listed command line is accepted by `seqlab train translate` (checked by --help-free
-    parsing of the options)."""
+def test_listed_commands_reproduce_the_runs(tmp_path, capsys):
+    """`seqlab train translate` with each listed command line builds exactly the run's configs."""
+    from pathlib import Path
+
     from seqlab.cli import build_parser
+    from seqlab.commands.train import _configs
+    from seqlab.study.translation import TranslationStudySettings
+    from seqlab.tasks.configs import TranslateConfig
 
     assert main(["study", "translation", "--out", str(tmp_path), "--list"]) == 0
     lines = capsys.readouterr().out.splitlines()
+    settings = TranslationStudySettings(Path(tmp_path))
+    runs = settings.runs()
+    assert [line.split()[0] for line in lines] == [r.name for r in runs]
     parser = build_parser()
-    for line in lines:
+    for line, run in zip(lines, runs, strict=True):
         words = line.split()[1:]  # drop the run name
         assert words[:3] == ["seqlab", "train", "translate"]
-        parser.parse_args(words[1:])  # exits on an unknown option or bad choice
+        cfg, train, _ = _configs(parser.parse_args(words[1:]), TranslateConfig)
+        want_cfg, want_train = settings.configs(run)
+        assert cfg == want_cfg
+        assert train.to_dict() | {"quiet": True} == want_train.to_dict()

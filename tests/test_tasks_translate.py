@@ -57,6 +57,12 @@ def test_transformer_and_compact_learn(pairs, tmp_path):
         gain = 1.5 if model == "transformer" else 1.05
         assert history[-1]["valid_loss"] < history[0]["valid_loss"] / gain
         assert "bleu_tokenized" in results["test"]
+    png = tmp_path / "attention.png"
+    ckpt = str(tmp_path / "transformer" / "best.pt")
+    assert main(["translate", ckpt, "Ein Hund .", "--plot-attention", str(png)]) == 0
+    assert png.is_file()  # the last decoder layer's cross-attention
+    ckpt = str(tmp_path / "compact" / "best.pt")
+    assert main(["translate", ckpt, "Ein Hund .", "--plot-attention", str(png)]) == 2
 
 
 def test_seq2seq_translates_and_every_command_works(pairs, tmp_path, capsys):

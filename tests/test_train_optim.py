@@ -107,3 +107,10 @@ def test_bad_settings_name_the_choices():
         TrainConfig(optimizer="adamax")
     with pytest.raises(SeqlabError, match="valid: .*batch_size"):
         TrainConfig.from_dict({"batchsize": 3})
+
+
+def test_layer_decay_without_layer_groups_is_an_error_not_ignored():
+    model = nn.Sequential(nn.Linear(3, 4), nn.Linear(4, 2))
+    build_optimizer(model, TrainConfig(layer_decay=1.0))  # the default: fine
+    with pytest.raises(SeqlabError, match="layer-decay"):
+        build_optimizer(model, TrainConfig(layer_decay=0.9))

@@ -15,13 +15,28 @@ the course's reference, which re-runs the model over the whole prefix for every 
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
 from torch import Tensor
 
 from seqlab.nn.attention import KVCache
+from seqlab.nn.output import cached_projections
+
+
+def decoding_loop(fn: Callable) -> Callable:
+    """Run `fn(model, ...)` without autograd and with the model's output layers multiplying by
+    cached transposed weights (`seqlab.nn.cached_projections`) for the length of the call."""
+
+    @functools.wraps(fn)
+    def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
+        with torch.no_grad(), cached_projections(model):
+            return fn(model, *args, **kwargs)
+
+    return wrapper
 
 
 def sample_next(
@@ -61,7 +76,7 @@ def sample_next(
     return torch.searchsorted(cdf, u).squeeze(1).clamp_max(cdf.size(1) - 1)
 
 
-@torch.no_grad()
+@decoding_loop
 def generate(
     model: Any,
     prompt: Tensor,
@@ -120,7 +135,7 @@ def select_rows(obj: Any, index: Tensor) -> Any:
     raise TypeError(f"cannot select rows of {type(obj).__name__}")
 
 
-@torch.no_grad()
+@decoding_loop
 def greedy_decode(
     model: Any, src: Tensor, src_lengths: Tensor | None, sos_id: int, eos_id: int, max_length: int
 ) -> Tensor:
@@ -145,7 +160,7 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5 + length) / 6) ** alpha
 
 
-@torch.no_grad()
+@decoding_loop
 def beam_search(
     model: Any,
     src: Tensor,

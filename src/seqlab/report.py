@@ -1,4 +1,4 @@
-"""Evaluation reports of classifiers: per-class metrics and confusion matrices as text and PNG."""
+"""Evaluation reports: per-class metrics and confusion matrices (text and PNG), attention plots."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`seqlab study sentiment|finetune`: many training runs reported as tables, CSV and plots."""
+"""`seqlab study sentiment|finetune|translation`: many runs reported as tables, CSV and plots."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def _add_translation(kinds: argparse._SubParsersAction) -> None:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    """Add `seqlab study sentiment` and `seqlab study finetune`."""
+    """Add `seqlab study sentiment`, `finetune` and `translation`."""
     study = subparsers.add_parser("study", help="run a study of many models; write tables/plots")
     kinds = study.add_subparsers(dest="study", metavar="STUDY", parser_class=type(study))
     p = kinds.add_parser(

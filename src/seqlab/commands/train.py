@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import inspect
 import sys
 from pathlib import Path
 from typing import Any
@@ -294,7 +293,11 @@ def _add_translate_options(p: argparse.ArgumentParser) -> None:
     opt("--tokenizer", "basic_english, whitespace, bpe or spacy", d.tokenizer)
     opt("--lower", "lower-case both sides", action=bool_flag)
     opt("--min-freq", "words seen fewer times in train become <unk>", d.min_freq, type=int)
-    opt("--max-vocab", "keep the most frequent words only (per language)", type=int)
+    opt(
+        "--max-vocab",
+        "keep the most frequent words only (per language, or in the shared vocabulary)",
+        type=int,
+    )
     opt(
         "--shared-vocab",
         "one vocabulary for both languages, fit on both sides of train (with --tokenizer bpe: "
@@ -445,7 +448,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.cache:
         return _evaluate_with_cache(args, module)
     decoding = {k: v for k in ("beam", "length_penalty") if (v := getattr(args, k)) is not None}
-    if decoding and "beam" not in inspect.signature(module.evaluate_checkpoint).parameters:
+    if decoding and module.TASK != "translate":
         raise SeqlabError("--beam and --length-penalty are for translation checkpoints")
     metrics = module.evaluate_checkpoint(
         args.checkpoint,

@@ -10,7 +10,7 @@ from seqlab.nn.attention import (
     scaled_dot_product_attention,
 )
 from seqlab.nn.cells import GRUCell, LSTMCell, RNNCell
-from seqlab.nn.output import VocabProjection
+from seqlab.nn.output import VocabProjection, cached_projections
 from seqlab.nn.recurrent import GRU, LSTM, RNN
 from seqlab.nn.transformer import (
     FeedForward,
@@ -37,6 +37,7 @@ __all__ += [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "VocabProjection",
+    "cached_projections",
     "causal_mask",
     "padding_mask",
     "positional_encoding",

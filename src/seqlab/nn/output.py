@@ -1,19 +1,22 @@
 """The output layer onto a vocabulary, fast for one-token decoding steps.
 
-`VocabProjection` is an `nn.Linear` (same parameters, same checkpoints, weight tying works) whose
-inference path multiplies by a cached, contiguous transpose of its weight. torch stores a linear
-layer's weight as (V, C); for the few rows of a decoding step, `h @ W.T` with that layout runs a
-strided matrix-vector product that on the CPUs measured here (AMD EPYC, MKL) is about 3x slower
-than `h @ Wt` with Wt (C, V) contiguous: for WikiText-2's 28,784 words it is most of a cached
-Transformer step (`benchmarks/lm_generate.py`). The copy costs V*C floats of memory. It is made
-again after every `train()`/`eval()` switch and whenever the weight's storage, dtype or version
-counter changes; training mode, autograd and autocast take the ordinary `F.linear`. (torch's
-fused optimizers update weights without bumping the version counter, hence the mode switch: a
-weight changed in place in eval mode by such an optimizer, or through `.data`, needs an
-`invalidate()`.)
+`VocabProjection` is an `nn.Linear` (same parameters, same checkpoints, weight tying works). torch
+stores a linear layer's weight as (V, C); for the few rows of a decoding step, `h @ W.T` with that
+layout runs a strided matrix-vector product that on the CPUs measured here (AMD EPYC, MKL) is
+about 3x slower than `h @ Wt` with Wt (C, V) contiguous: for WikiText-2's 28,784 words it is most
+of a cached Transformer step (`benchmarks/lm_generate.py`).
+
+Inside `with cached_projections(model):` each VocabProjection of the model multiplies by a
+contiguous transpose of its weight, made on first use and dropped on exit (V * C floats while it
+lives). The decoding loops of `seqlab.decoding` wrap themselves in it: weights cannot change
+during a decode, so the copy is never stale. Everywhere else (training, evaluation, autograd,
+autocast) the layer is a plain `F.linear`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 import torch.nn.functional as F
@@ -21,36 +24,41 @@ from torch import Tensor, nn
 
 
 class VocabProjection(nn.Linear):
-    """`nn.Linear(in_features, vocab_size)` with a cached transposed weight for inference."""
+    """`nn.Linear(in_features, vocab_size)` that can multiply by a cached transposed weight."""
 
     def __init__(self, in_features: int, out_features: int, bias: bool = True) -> None:
         super().__init__(in_features, out_features, bias)
+        self._use_cache = False
         self._transposed: Tensor | None = None
-        self._key: tuple | None = None
-
-    def invalidate(self) -> None:
-        """Forget the cached transpose (made again on the next inference call)."""
-        self._transposed, self._key = None, None
-
-    def train(self, mode: bool = True) -> VocabProjection:
-        """Switch mode (as nn.Module.train) and forget the cached transpose."""
-        self.invalidate()
-        return super().train(mode)
-
-    def transposed_weight(self) -> Tensor:
-        """The weight as a contiguous (in_features, out_features) tensor, made when it changed."""
-        w = self.weight
-        key = (w.data_ptr(), w._version, w.dtype, w.device, w.shape)
-        if self._key != key:
-            self._transposed = w.detach().t().contiguous()
-            self._key = key
-        return self._transposed
 
     def forward(self, x: Tensor) -> Tensor:
-        """x (..., C) -> (..., V); the cached layout in eval mode without gradient or autocast."""
-        if self.training or torch.is_grad_enabled() or torch.is_autocast_enabled(x.device.type):
+        """x (..., C) -> (..., V); the cached layout inside `cached_projections` without
+        autograd or autocast."""
+        if (
+            not self._use_cache
+            or torch.is_grad_enabled()
+            or torch.is_autocast_enabled(x.device.type)
+        ):
             return F.linear(x, self.weight, self.bias)
+        if self._transposed is None:
+            self._transposed = self.weight.detach().t().contiguous()
         rows = x.reshape(-1, x.size(-1))
-        wt = self.transposed_weight()
+        wt = self._transposed
         out = rows @ wt if self.bias is None else torch.addmm(self.bias, rows, wt)
         return out.view(*x.shape[:-1], wt.size(1))
+
+
+@contextmanager
+def cached_projections(model: nn.Module) -> Iterator[None]:
+    """Within the block, the model's VocabProjections use a transposed copy of their weights
+    (see the module docstring); the weights must not change inside it."""
+    layers = [m for m in model.modules() if isinstance(m, VocabProjection)]
+    outer = [m._use_cache for m in layers]  # nested blocks leave the outer one's cache alone
+    for m in layers:
+        m._use_cache = True
+    try:
+        yield
+    finally:
+        for m, keep in zip(layers, outer, strict=True):
+            if not keep:
+                m._use_cache, m._transposed = False, None

@@ -67,7 +67,8 @@ def split_files(cfg: TranslateConfig) -> dict[str, tuple[Path, Path]]:
 
 
 def load_data(cfg: TranslateConfig, seed: int = 0) -> TranslationData:
-    """Encoded pairs of every split; one vocabulary per language, built on train."""
+    """Encoded pairs of every split; one vocabulary per language (or one shared), built on
+    train."""
     options = None
     if cfg.tokenizer == "spacy":
         options = ({"language": cfg.src_lang}, {"language": cfg.tgt_lang})
@@ -151,6 +152,19 @@ def detokenize(tokens: list[str]) -> str:
     return _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", text))
 
 
+def check_settings(cfg: TranslateConfig) -> None:
+    """SeqlabError for settings that cannot work: a beam width or maximum translation length
+    below 1, a shared vocabulary with per-language (spaCy) tokenizers."""
+    if cfg.beam < 1 or cfg.max_decode < 1:
+        raise SeqlabError(
+            f"beam width and maximum length must be >= 1, got {cfg.beam} and {cfg.max_decode}"
+        )
+    if cfg.shared_vocab and cfg.tokenizer == "spacy":
+        raise SeqlabError(
+            "--shared-vocab needs one tokenizer for both languages; spaCy's are per language"
+        )
+
+
 @torch.no_grad()
 def translate_ids(
     model: torch.nn.Module,
@@ -161,10 +175,7 @@ def translate_ids(
     batch_size: int = 128,
 ) -> list[list[str]]:
     """Target tokens (no <sos>/<eos>) for each source (ids wrapped in <sos> ... <eos>)."""
-    if cfg.beam < 1 or cfg.max_decode < 1:
-        raise SeqlabError(
-            f"beam width and maximum length must be >= 1, got {cfg.beam} and {cfg.max_decode}"
-        )
+    check_settings(cfg)
     vocab = tgt_encoder.vocab
     sos, eos = vocab.sos_id, vocab.eos_id
     was_training = model.training
@@ -242,6 +253,7 @@ def train(
 ) -> dict[str, Any]:
     """Train a translation model, decode the test split, write OUT/results.json and
     OUT/test-translations.txt; returns the results."""
+    check_settings(cfg)  # before hours of training, not after
     data = load_data(cfg, train_cfg.seed)
     files = split_files(cfg)
     seed_everything(train_cfg.seed)
@@ -405,10 +417,12 @@ def translate_texts(
         length_penalty=cfg.length_penalty if length_penalty is None else length_penalty,
         max_decode=cfg.max_decode if max_length is None else max_length,
     )
+    if plot_attention is not None:
+        has_attention(model)  # before any work
     notes: list[str] = []
     limit = getattr(model.config, "max_length", None)
     vocab = src_encoder.vocab
-    sources, keep = [], []
+    sources, keep, words_read = [], [], []
     for i, text in enumerate(texts):
         tokens = src_encoder.tokenize(text)
         if not tokens:
@@ -423,6 +437,7 @@ def translate_texts(
             tokens = tokens[: limit - 2]
         sources.append([vocab.sos_id, *vocab.encode(tokens), vocab.eos_id])
         keep.append(i)
+        words_read.append(tokens)
     out = [""] * len(texts)
     translations = translate_ids(model, sources, tgt_encoder, cfg, device)
     for i, words in zip(keep, translations, strict=True):
@@ -430,7 +445,7 @@ def translate_texts(
     if plot_attention is not None and sources:
         vocab = tgt_encoder.vocab
         weights = attention_weights(model, sources[0], vocab.encode(translations[0]), vocab.sos_id)
-        source = ["<sos>", *src_encoder.tokenize(texts[keep[0]]), "<eos>"]
+        source = ["<sos>", *words_read[0], "<eos>"]
         report.plot_attention(
             Path(plot_attention), weights, source, [*translations[0], "<eos>"], out[keep[0]]
         )
@@ -445,16 +460,20 @@ def attention_weights(
 ) -> list[list[float]]:
     """Source-target attention (T + 1 rows, one per output word and <eos>; S columns) of the
     model reading `target` (ids, no <sos>/<eos>) after the source ids (<sos> ... <eos>)."""
-    if not hasattr(model, "decode_with_attention"):
-        raise SeqlabError(f"a {type(model).__name__} has no source-target attention to plot")
+    has_attention(model)
     device = next(model.parameters()).device
     src = torch.tensor([source], device=device)
     tgt_in = torch.tensor([[sos_id, *target]], device=device)
     memory = model.encode(src, torch.tensor([len(source)], device=device))
-    weights = model.decode_with_attention(tgt_in, memory)[2]
-    if weights is None:
+    return model.decode_with_attention(tgt_in, memory)[2][0].tolist()
+
+
+def has_attention(model: torch.nn.Module) -> None:
+    """SeqlabError unless the model has source-target attention weights to show."""
+    if not hasattr(model, "decode_with_attention"):
+        raise SeqlabError(f"a {type(model).__name__} has no source-target attention to plot")
+    if getattr(model.config, "attention", "") is None:
         raise SeqlabError("this model was trained without attention (--attention none)")
-    return weights[0].tolist()
 
 
 def predict(path: str | Path, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:

@@ -27,6 +27,11 @@ def build_optimizer(model: torch.nn.Module, cfg: TrainConfig) -> torch.optim.Opt
     PyTorch's.
     """
     by_depth = getattr(model, "layer_groups", None)
+    if by_depth is None and cfg.layer_decay != 1.0:
+        raise SeqlabError(
+            f"--layer-decay needs a model whose layers are ordered by depth (a pretrained "
+            f"encoder); a {type(model).__name__} has none, so it would be ignored"
+        )
     depths = by_depth() if by_depth is not None else [list(model.parameters())]
     groups = []
     for depth, params in enumerate(depths):
