@@ -46,7 +46,7 @@ RUNS: dict[str, tuple[list[str], str]] = {
         "--valid-fraction 0.1 --monitor valid_accuracy",
     ),
     "imdb-head": (["pretrained", "transformer"], f"{IMDB} --strategy head --lr 1e-2 --epochs 1"),
-    "imdb-full": (["pretrained", "transformer"], f"{IMDB} --strategy full --lr 5e-5 --epochs 1"),
+    "imdb-full": (["pretrained", "transformer"], f"{IMDB} --strategy full --lr 1e-4 --epochs 1"),
 }
 
 
