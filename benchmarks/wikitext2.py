@@ -67,6 +67,7 @@ def record(name: str, out: Path, cmd: str, args: argparse.Namespace | None = Non
         "params": results["params"],
         "epochs": len(history),
         "train_wall_s": round(results["train_wall_s"], 1),
+        "epoch_wall_s": [round(h["time_s"], 1) for h in history],
         "tokens_per_s": round(results["tokens_per_s"]),
         "command": cmd,
         "date": datetime.date.today().isoformat(),
