@@ -1,6 +1,6 @@
 """Generic Trainer features fine-tuning needs: gradient accumulation, the linear schedule, layer
-groups for models without them, and no in-memory copy of the best weights without early
-stopping."""
+decay only where a model has layer groups, and no in-memory copy of the best weights without
+early stopping."""
 
 from __future__ import annotations
 
@@ -67,11 +67,9 @@ def test_linear_schedule_warms_up_then_decays_to_zero():
     assert lrs[4:] == pytest.approx([1 - k / 16 for k in range(16)])
 
 
-def test_models_without_layer_groups_ignore_layer_decay():
-    model = small_model()
-    plain = build_optimizer(model, TrainConfig(lr=0.1))
-    decayed = build_optimizer(model, TrainConfig(lr=0.1, layer_decay=0.5))
-    assert [g["lr"] for g in decayed.param_groups] == [g["lr"] for g in plain.param_groups]
+def test_layer_decay_is_refused_for_models_without_layer_groups():
+    with pytest.raises(SeqlabError, match="layer-decay"):
+        build_optimizer(small_model(), TrainConfig(lr=0.1, layer_decay=0.5))
     with pytest.raises(SeqlabError, match="layer_decay"):
         TrainConfig(layer_decay=0.0)
     with pytest.raises(SeqlabError, match="accumulate"):
