@@ -79,7 +79,8 @@ def main() -> int:
         cached64 = timed(model64, prompt, args.tokens, True, 1)[0]
         same64 = bool(torch.equal(cached64, timed(model64, prompt, args.tokens, False, 1)[0]))
         entry = {
-            "name": f"{preset}-generate-{args.tokens}",
+            "name": f"{preset}-generate-{args.tokens}"
+            + (f"-{args.threads}t" if args.threads else ""),
             "tags": ["transformer" if preset == "course" else "rnn"],
             "metrics": {
                 "ratio_uncached_to_cached_time": round(t_full / t_cached, 2),
