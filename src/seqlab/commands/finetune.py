@@ -8,6 +8,7 @@ from pathlib import Path
 from seqlab.commands.train import (
     DRY_RUN_LIMIT,
     _add_run_options,
+    _add_text_data_options,
     _add_training_options,
     _configs,
     _number,
@@ -39,25 +40,8 @@ def _add_options(p: argparse.ArgumentParser) -> None:
     group("run")
     _add_run_options(p, opt, "runs/finetune", f" on {DRY_RUN_LIMIT} texts")
     group("data")
-    opt("--data", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns", d.data)
-    opt(
-        "--label-set",
-        "trec: coarse (6 classes, TREC-6) or fine (50, TREC-50)",
-        d.label_set,
-        choices=("coarse", "fine"),
-    )
-    opt("--data-dir", "data folder (default: $SEQLAB_DATA or ../shared/data)")
-    opt("--text-column", "text column of a data file", d.text_column)
-    opt("--label-column", "label column of a data file (any strings)", d.label_column)
-    opt("--limit", "class-balanced subset of each split: a count or a fraction", type=_number)
+    _add_text_data_options(opt, d)
     opt("--eval-limit", "subset of the valid and test splits, if not --limit", type=_number)
-    opt("--split", "official, or a:b:c to pool and re-split (default: official; 7:1:2 for a file)")
-    opt(
-        "--valid-fraction",
-        "with the official split: part of train held out for validation (0: none)",
-        d.valid_fraction,
-        type=float,
-    )
     group("model")
     opt(
         "--model",

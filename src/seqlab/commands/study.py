@@ -6,6 +6,16 @@ import argparse
 import time
 
 
+def _add_common(p: argparse.ArgumentParser, quick: str, listing: str) -> None:
+    """The options every study has: --out, --quick, --data-dir, --seed, --device, --list."""
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
+    p.add_argument("--quick", action="store_true", help=quick)
+    p.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the data split and every run")
+    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
+    p.add_argument("--list", action="store_true", help=listing)
+
+
 def run_sentiment(args: argparse.Namespace) -> int:
     """Run (or continue) the sentiment study and write OUT/README.md."""
     from seqlab.errors import SeqlabError
@@ -64,11 +74,10 @@ def _add_finetune(kinds: argparse._SubParsersAction) -> None:
             "an interrupted study continues."
         ),
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="200 training and 100 evaluation texts, 32 word pieces, half the epochs",
+    _add_common(
+        p,
+        "200 training and 100 evaluation texts, 32 word pieces, half the epochs",
+        "print the steps; train none",
     )
     p.add_argument("--model", default="minilm", help="model folder or 'minilm' (default: minilm)")
     p.add_argument(
@@ -77,12 +86,8 @@ def _add_finetune(kinds: argparse._SubParsersAction) -> None:
     p.add_argument("--label-set", default="coarse", choices=("coarse", "fine"), help="trec labels")
     p.add_argument("--text-column", default="text", help="text column of a data file")
     p.add_argument("--label-column", default="label", help="label column of a data file")
-    p.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split and every step")
     p.add_argument("--batch-size", type=int, default=32, help="batch size (default: 32)")
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument("--list", action="store_true", help="print the steps; train none")
     p.set_defaults(func=run_finetune)
 
 
@@ -125,11 +130,10 @@ def _add_translation(kinds: argparse._SubParsersAction) -> None:
             "Multi30k: hours on a 2-core CPU."
         ),
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="small models (32-d), 2 epochs, 3,000 pairs per Multi30k split (minutes)",
+    _add_common(
+        p,
+        "small models (32-d), 2 epochs, 3,000 pairs per Multi30k split (minutes)",
+        "print the runs and commands; train none",
     )
     p.add_argument(
         "--data",
@@ -137,13 +141,9 @@ def _add_translation(kinds: argparse._SubParsersAction) -> None:
         help="'multi30k' or six parallel files (train, valid, test pairs) as in seqlab train "
         "translate (default: multi30k)",
     )
-    p.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
     p.add_argument("--epochs", type=int, help="epochs of every run (default: 10; quick: 2)")
     p.add_argument("--only", metavar="RUNS", help="comma-separated run names or families")
-    p.add_argument("--seed", type=int, default=0, help="seed of every run (default: 0)")
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
-    p.add_argument("--list", action="store_true", help="print the runs and commands; train none")
     p.set_defaults(func=run_translation)
 
 
@@ -160,20 +160,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Finished runs (OUT/runs/NAME.json) are skipped, so an interrupted study continues."
         ),
     )
-    p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
-    p.add_argument(
-        "--quick",
-        action="store_true",
-        help="reduced study: 2,000 reviews per split, 1-2 epochs, shorter grids (minutes)",
+    _add_common(
+        p,
+        "reduced study: 2,000 reviews per split, 1-2 epochs, shorter grids (minutes)",
+        "print the planned runs and their commands; train none",
     )
     p.add_argument(
         "--only",
         metavar="TABLES",
         help="comma-separated tables to run, from a,b,c,d,e,f (default: all)",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the data split and every run")
-    p.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
-    p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     p.add_argument(
         "--threads",
         type=int,
@@ -187,9 +183,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=1,
         help="runs trained at once, each in its own process with --threads threads "
         "(default 1; on 2 cores: --jobs 2 --threads 1)",
-    )
-    p.add_argument(
-        "--list", action="store_true", help="print the planned runs and their commands; train none"
     )
     p.set_defaults(func=run_sentiment)
     _add_finetune(kinds)

@@ -62,6 +62,32 @@ def _add_run_options(p: argparse.ArgumentParser, opt: Any, default_out: str, dry
     opt("--dry-run", f"1 epoch of 2 batches{dry}, to check a setup", action="store_true")
 
 
+def _add_text_data_options(opt: Any, d: Any) -> None:
+    """The data options of the text classifiers (`train classify`, `finetune`); d: defaults."""
+    opt("--data", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns", d.data)
+    opt(
+        "--label-set",
+        "trec: coarse (6 classes, TREC-6) or fine (50, TREC-50)",
+        d.label_set,
+        choices=("coarse", "fine"),
+    )
+    opt("--data-dir", "data folder (default: $SEQLAB_DATA or ../shared/data)")
+    opt("--text-column", "text column of a data file", d.text_column)
+    opt("--label-column", "label column of a data file (any strings)", d.label_column)
+    opt("--limit", "class-balanced subset of each split: a count or a fraction", type=_number)
+    opt(
+        "--split",
+        "official (the data's train/test) or a:b:c to pool and re-split, e.g. 7:1:2 "
+        "(default: official; 7:1:2 for one file)",
+    )
+    opt(
+        "--valid-fraction",
+        "with the official split: part of train held out for validation (0: none)",
+        d.valid_fraction,
+        type=float,
+    )
+
+
 def _add_classify_options(p: argparse.ArgumentParser) -> None:
     """Every option of `seqlab train classify`; dests are the config field names."""
     from seqlab.tasks.configs import CLASSIFY_PRESETS, ENCODERS, ClassifyConfig
@@ -79,28 +105,7 @@ def _add_classify_options(p: argparse.ArgumentParser) -> None:
         choices=sorted(CLASSIFY_PRESETS),
     )
     group("data")
-    opt("--data", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns", d.data)
-    opt(
-        "--label-set",
-        "trec: coarse (6 classes, TREC-6) or fine (50, TREC-50)",
-        d.label_set,
-        choices=("coarse", "fine"),
-    )
-    opt("--data-dir", "data folder (default: $SEQLAB_DATA or ../shared/data)")
-    opt("--text-column", "text column of a data file", d.text_column)
-    opt("--label-column", "label column of a data file", d.label_column)
-    opt("--limit", "class-balanced subset of each split: a count or a fraction", type=_number)
-    opt(
-        "--split",
-        "official (the data's train/test) or a:b:c to pool and re-split, e.g. 7:1:2 "
-        "(default: official; 7:1:2 for one file)",
-    )
-    opt(
-        "--valid-fraction",
-        "with the official split: part of train held out for validation (0: none)",
-        d.valid_fraction,
-        type=float,
-    )
+    _add_text_data_options(opt, d)
     opt("--tokenizer", "basic_english, whitespace, bpe or spacy", d.tokenizer)
     opt(
         "--stop-words",
