@@ -1,6 +1,6 @@
-"""Generic Trainer features fine-tuning needs: gradient accumulation, the linear schedule, layer
-decay only where a model has layer groups, and no in-memory copy of the best weights without
-early stopping."""
+"""Generic Trainer features fine-tuning needs: gradient accumulation, layer decay only where a
+model has layer groups, and no in-memory copy of the best weights without early stopping (the
+linear schedule is tested with the others in test_train_optim.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from torch.utils.data import DataLoader
 
 from seqlab.errors import SeqlabError
 from seqlab.train import TrainConfig, Trainer
-from seqlab.train.optim import build_optimizer, build_scheduler
+from seqlab.train.optim import build_optimizer
 
 
 def train_weights(batch_size: int, accumulate: int, n: int = 96) -> dict[str, torch.Tensor]:
@@ -52,19 +52,6 @@ def test_per_batch_schedules_count_optimizer_steps(tmp_path):
     # 128 examples / 16 per batch = 8 batches = 2 steps per epoch (Adam counts its steps).
     assert trainer.optimizer.state[weight]["step"].item() == 2 * 2
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0)  # decayed to zero
-
-
-def test_linear_schedule_warms_up_then_decays_to_zero():
-    cfg = TrainConfig(epochs=1, lr=1.0, schedule="linear", warmup=4)
-    opt = build_optimizer(small_model(), cfg)
-    schedule = build_scheduler(opt, cfg, steps_per_epoch=20)
-    lrs = []
-    for _ in range(20):
-        lrs.append(opt.param_groups[0]["lr"])
-        opt.step()
-        schedule.after_batch()
-    assert lrs[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
-    assert lrs[4:] == pytest.approx([1 - k / 16 for k in range(16)])
 
 
 def test_layer_decay_is_refused_for_models_without_layer_groups():

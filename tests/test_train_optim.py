@@ -87,19 +87,30 @@ def test_plateau_halves_after_patience():
     assert lrs == pytest.approx([1.0, 1.0, 1.0, 1.0, 0.5])
 
 
-def test_cosine_with_warmup_per_batch():
-    cfg = TrainConfig(epochs=1, lr=1.0, schedule="cosine", warmup=4)
+def batch_lrs(cfg: TrainConfig, steps: int = 20) -> list[float]:
+    """The learning rate of each of `steps` batches of one epoch under a per-batch schedule."""
     opt = build_optimizer(small_model(), cfg)
-    schedule = build_scheduler(opt, cfg, steps_per_epoch=20)
+    schedule = build_scheduler(opt, cfg, steps_per_epoch=steps)
     lrs = []
-    for _ in range(20):
+    for _ in range(steps):
         lrs.append(opt.param_groups[0]["lr"])
         opt.step()
         schedule.after_batch()
+    return lrs
+
+
+def test_cosine_with_warmup_per_batch():
+    lrs = batch_lrs(TrainConfig(epochs=1, lr=1.0, schedule="cosine", warmup=4))
     assert lrs[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
     k = 10  # half a cosine over the 16 steps after warm-up: lr = (1 + cos(pi (k - 4) / 16)) / 2
     assert lrs[k] == pytest.approx(0.5 * (1 + math.cos(math.pi * (k - 4) / 16)))
     assert all(a > b for a, b in zip(lrs[4:], lrs[5:], strict=False))
+
+
+def test_linear_schedule_warms_up_then_decays_to_zero():
+    lrs = batch_lrs(TrainConfig(epochs=1, lr=1.0, schedule="linear", warmup=4))
+    assert lrs[:5] == pytest.approx([0.2, 0.4, 0.6, 0.8, 1.0])
+    assert lrs[4:] == pytest.approx([1 - k / 16 for k in range(16)])
 
 
 def test_bad_settings_name_the_choices():
