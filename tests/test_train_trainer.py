@@ -135,6 +135,7 @@ def test_resume_continues_exactly(tmp_path, schedule):
     full = make_trainer(tmp_path / "full", **kwargs).fit()
     with pytest.raises(RuntimeError, match="simulated crash"):
         make_trainer(tmp_path / "cut", callbacks=[Crash(2)], **kwargs).fit()
+    before = load_checkpoint(tmp_path / "cut" / "last.pt")["train_wall_s"]  # 2 epochs' time
     resumed = make_trainer(tmp_path / "cut", **kwargs)
     history = resumed.fit(resume=tmp_path / "cut" / "last.pt")
     assert strip_times(history) == strip_times(full)
@@ -143,6 +144,9 @@ def test_resume_continues_exactly(tmp_path, schedule):
     assert all(torch.equal(a[k], b[k]) for k in a)
     log = [json.loads(x) for x in (tmp_path / "cut" / "log.jsonl").read_text().splitlines()]
     assert strip_times(log) == strip_times(full)
+    # The run's training time covers the epochs before the crash too, not only the resumed ones.
+    assert before >= sum(r["time_s"] for r in history[:2]) > 0
+    assert resumed.train_wall_s >= before + sum(r["time_s"] for r in history[2:])
 
 
 def test_early_stopping_restores_best_weights(tmp_path):

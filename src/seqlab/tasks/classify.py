@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,9 +185,8 @@ def train(
         start = checkpoint
     elif resume:
         trainer.log(f"--resume: no checkpoint at {checkpoint}; starting from scratch")
-    t0 = time.perf_counter()
     history = trainer.fit(resume=start)
-    wall = time.perf_counter() - t0
+    wall = trainer.train_wall_s  # all of the run's training, resumptions included
     test_loader = make_loader(data.test, b, shuffle=False)
     test = evaluate(
         model,

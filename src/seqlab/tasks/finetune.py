@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -188,9 +187,8 @@ def train(
         start = checkpoint
     elif resume:
         trainer.log(f"--resume: no checkpoint at {checkpoint}; starting from scratch")
-    t0 = time.perf_counter()
     history = trainer.fit(resume=start)
-    wall = time.perf_counter() - t0
+    wall = trainer.train_wall_s  # all of the run's training, resumptions included
     test = evaluate_split(model, test_set, data, b, trainer.device, train_cfg.limit_batches)
     trainer.log(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}")
     if out_dir is not None and trainer.dist.is_main:

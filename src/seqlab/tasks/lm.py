@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -160,9 +159,8 @@ def train(
         start = checkpoint
     elif resume:
         trainer.log(f"--resume: no checkpoint at {checkpoint}; starting from scratch")
-    t0 = time.perf_counter()
     history = trainer.fit(resume=start)
-    wall = time.perf_counter() - t0
+    wall = trainer.train_wall_s  # all of the run's training, resumptions included
     test = evaluate(
         model,
         batches(data.test, cfg.eval_batch_size, cfg.bptt),

@@ -12,7 +12,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -302,9 +301,8 @@ def train(
         start = checkpoint
     elif resume:
         trainer.log(f"--resume: no checkpoint at {checkpoint}; starting from scratch")
-    t0 = time.perf_counter()
     history = trainer.fit(resume=start)
-    wall = time.perf_counter() - t0
+    wall = trainer.train_wall_s  # all of the run's training, resumptions included
     results: dict[str, Any] = {"history": history, "params": params, "train_wall_s": wall}
     if len(data.test):
         test = _score_split(model, data, files, "test", cfg, train_cfg, trainer.device)

@@ -196,6 +196,8 @@ class Trainer:
             self.forward_model = DistributedDataParallel(self.model, device_ids=ids)
         self.history: list[dict[str, Any]] = []
         self.epoch = 0  # completed epochs
+        # Seconds `fit` has trained, over every resumption of the run (kept in checkpoints).
+        self.train_wall_s = 0.0
         self.best = {"value": None, "epoch": 0, "bad_epochs": 0}
         # A copy of the best weights in memory, for early stopping only (best.pt is on disk).
         self.best_weights: dict[str, torch.Tensor] | None = None
@@ -210,6 +212,7 @@ class Trainer:
             self.restore(resume)
         elif self.dist.is_main and self.out_dir is not None:
             (self.out_dir / "log.jsonl").unlink(missing_ok=True)  # a fresh run starts a fresh log
+        t0, before = time.perf_counter(), self.train_wall_s
         while self.epoch < cfg.epochs and not self.stop_training:
             epoch = self.epoch
             _set_epoch(self.train_loader, epoch)
@@ -253,6 +256,7 @@ class Trainer:
             self.schedule.after_epoch(record.get("valid_loss"))
             self.history.append(record)
             self.epoch = epoch + 1
+            self.train_wall_s = before + time.perf_counter() - t0
             improved = self._track_best(record)
             if self.dist.is_main:
                 self._write_epoch(record, improved)
@@ -265,6 +269,7 @@ class Trainer:
             self.stop_training = broadcast_flag(self.stop_training, self.device)
         if cfg.patience is not None and self.best_weights is not None:
             self.model.load_state_dict(self.best_weights)  # Keras' restore_best_weights
+        self.train_wall_s = before + time.perf_counter() - t0
         return self.history
 
     def _step(self, loss: torch.Tensor) -> None:
@@ -330,6 +335,7 @@ class Trainer:
             "epoch": self.epoch,
             "rng": rng_state(),
             "history": self.history,
+            "train_wall_s": self.train_wall_s,
             "best": dict(self.best),
             "train_config": self.config.to_dict(),
         }
@@ -371,6 +377,10 @@ class Trainer:
         self.schedule.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
+        # Checkpoints from before train_wall_s was kept: the epochs' own times.
+        self.train_wall_s = state.get(
+            "train_wall_s", sum(h.get("time_s", 0.0) for h in self.history)
+        )
         if self.config.patience is not None:
             self.best_weights = self._saved_best_weights(Path(path))
         patience = self.config.patience
