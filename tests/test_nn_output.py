@@ -1,5 +1,6 @@
 """VocabProjection: an nn.Linear that multiplies by a cached transposed weight while decoding."""
 
+import pytest
 import torch
 from torch import nn
 
@@ -15,8 +16,42 @@ def test_matches_nn_linear_inside_and_outside_the_block():
     torch.testing.assert_close(proj(x), ref(x))
     with torch.no_grad(), cached_projections(proj):
         torch.testing.assert_close(proj(x), ref(x))
-        assert proj._transposed is not None and proj._transposed.is_contiguous()
-    assert proj._transposed is None and not proj._use_cache  # dropped on exit
+        assert cached_copy(proj) is not None
+    assert cached_copy(proj) is None and not proj._use_cache  # dropped on exit
+
+
+def cached_copy(proj: VocabProjection):
+    """The layer's cached weight layout, if any: the transpose or the per-thread slices."""
+    return proj._transposed if proj._split is None else proj._split[0]
+
+
+@pytest.fixture
+def threads():
+    """Set torch's thread count inside a test; restored afterwards."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+@pytest.mark.parametrize("bias", [True, False])
+def test_split_product_equals_the_unsplit_one(threads, k, bias):
+    """With k threads and few rows the vocabulary is cut into k slices (47 words: the last slice
+    is padded); the logits are the same dot products, up to the kernels' rounding."""
+    torch.manual_seed(0)
+    proj = VocabProjection(16, 47, bias=bias)
+    x = torch.randn(3, 1, 16)
+    threads(1)
+    with torch.no_grad(), cached_projections(proj):
+        expected = proj(x)
+        assert proj._split is None and proj._transposed.is_contiguous()
+    threads(k)
+    with torch.no_grad(), cached_projections(proj):
+        got = proj(x)
+        assert (proj._split is not None) == (k > 1)
+    assert got.shape == (3, 1, 47) and got.is_contiguous()
+    torch.testing.assert_close(got, expected)
+    torch.testing.assert_close(got, nn.functional.linear(x, proj.weight, proj.bias))
 
 
 def test_no_stale_weights_after_fused_optimizer_steps():
@@ -42,7 +77,7 @@ def test_nested_blocks_and_inference_mode():
     with torch.inference_mode(), cached_projections(proj):
         with cached_projections(proj):
             proj(x)
-        assert proj._use_cache and proj._transposed is not None  # the outer block's copy stays
+        assert proj._use_cache and cached_copy(proj) is not None  # the outer block's copy stays
         torch.testing.assert_close(proj(x), nn.functional.linear(x, proj.weight, proj.bias))
 
 
@@ -53,7 +88,7 @@ def test_decoding_loops_use_and_drop_the_copy():
     torch.manual_seed(0)
     model = TransformerTranslator(TransformerTranslatorConfig(20, 30, d_model=16, d_ff=32)).eval()
     used = []
-    model.output.register_forward_hook(lambda m, a, o: used.append(m._transposed is not None))
+    model.output.register_forward_hook(lambda m, a, o: used.append(cached_copy(m) is not None))
     src = torch.randint(4, 20, (2, 5))
     greedy_decode(model, src, torch.tensor([5, 3]), 2, 3, 6)
-    assert used and all(used) and model.output._transposed is None
+    assert used and all(used) and cached_copy(model.output) is None

@@ -28,12 +28,15 @@ from seqlab.nn.output import cached_projections
 
 
 def decoding_loop(fn: Callable) -> Callable:
-    """Run `fn(model, ...)` without autograd and with the model's output layers multiplying by
-    cached transposed weights (`seqlab.nn.cached_projections`) for the length of the call."""
+    """Run `fn(model, ...)` in inference mode (no autograd, and none of its per-operation
+    bookkeeping: a one-token step runs about a hundred small operations) and with the model's
+    output layers multiplying by cached transposed weights (`seqlab.nn.cached_projections`) for
+    the length of the call. What it returns are inference tensors: read them, or `.clone()` one
+    to change it in place."""
 
     @functools.wraps(fn)
     def wrapper(model: Any, *args: Any, **kwargs: Any) -> Any:
-        with torch.no_grad(), cached_projections(model):
+        with torch.inference_mode(), cached_projections(model):
             return fn(model, *args, **kwargs)
 
     return wrapper
@@ -56,7 +59,8 @@ def sample_next(
     logits = logits.float()
     if temperature == 0:
         return logits.argmax(dim=-1)
-    logits = logits / temperature
+    if temperature != 1.0:
+        logits = logits / temperature
     if top_k is not None and top_k < logits.size(-1):
         kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
