@@ -8,11 +8,13 @@ of a cached Transformer step (`benchmarks/lm_generate.py`).
 
 Inside `with cached_projections(model):` each VocabProjection of the model multiplies by a
 contiguous transpose of its weight, made on first use and dropped on exit (V * C floats while it
-lives). With several torch threads and at most `SPLIT_MAX_ROWS` rows (a decoding step), MKL runs
-the product on one thread; the layer then splits the vocabulary into one slice per thread and
-multiplies them as one batched product (`baddbmm`), which runs the slices in parallel: 2x faster
-at 2 threads for 3 rows of 200 x 28,784 (`benchmarks/lm_generate.py`). Each output is the same dot
-product as without the split (bit for bit in that case; other kernels may round differently). The decoding loops of `seqlab.decoding` wrap themselves in it: weights cannot change
+lives). On a CPU with several torch threads and at most `SPLIT_MAX_ROWS` rows (a decoding
+step), MKL runs that product on one thread; the layer then cuts the vocabulary into one slice per
+thread, multiplied as one batched product (`baddbmm`) whose slices run in parallel: 2x faster at
+2 threads for 3 rows of 200 x 28,784 (`benchmarks/lm_generate.py`). Each output is the same dot
+product as without the cut (bit for bit in that case; other kernels may round differently).
+
+The decoding loops of `seqlab.decoding` wrap themselves in the block: weights cannot change
 during a decode, so the copy is never stale. Everywhere else (training, evaluation, autograd,
 autocast) the layer is a plain `F.linear`.
 """
@@ -49,7 +51,7 @@ class VocabProjection(nn.Linear):
             return F.linear(x, self.weight, self.bias)
         rows = x.reshape(-1, x.size(-1))
         threads = torch.get_num_threads()
-        if threads > 1 and rows.size(0) <= SPLIT_MAX_ROWS:
+        if threads > 1 and rows.size(0) <= SPLIT_MAX_ROWS and x.device.type == "cpu":
             out = self._split_product(rows, threads)
         else:
             if self._transposed is None:
