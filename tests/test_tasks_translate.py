@@ -10,7 +10,13 @@ import pytest
 import torch
 
 from seqlab.cli import main
-from seqlab.tasks.translate import attention_weights, detokenize, load_translator
+from seqlab.data.text import TextEncoder
+from seqlab.tasks.translate import (
+    attention_weights,
+    bleu_scores,
+    detokenize,
+    load_translator,
+)
 
 WORDS = {"ein": "a", "mann": "man", "hund": "dog", "frau": "woman", "sieht": "sees",
          "mag": "likes", "den": "the", "die": "the", "ball": "ball", "katze": "cat"}  # fmt: skip
@@ -35,6 +41,22 @@ def pairs(tmp_path, monkeypatch) -> str:
     monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
     files = [p for n, seed in ((600, 0), (60, 1), (60, 2)) for p in write_pairs(tmp_path, n, seed)]
     return ",".join(map(str, files))
+
+
+def test_tokenized_bleu_counts_words_not_bpe_pieces():
+    """With BPE targets, the tutorials' tokenized BLEU is over words, hypotheses and references
+    alike: the same score as a word tokenizer gives for the same sentences."""
+    refs = ["a man is walking his dog .", "two women are reading books in a park ."] * 5
+    hyps = ["a man is reading his dog .", "two women are walking in a park ."] * 5
+    bpe = TextEncoder.fit(refs * 4, "bpe", tokenizer_options={"vocab_size": 40})
+    pieces = [bpe.tokenize(h) for h in hyps]  # what a BPE model produces
+    assert any(len(p) > len(h.split()) for p, h in zip(pieces, hyps, strict=True))
+    words = TextEncoder.fit(refs, "whitespace")
+    by_words = bleu_scores([h.split() for h in hyps], refs, words)
+    by_bpe = bleu_scores([bpe.words(p) for p in pieces], refs, bpe)  # as translate_ids gives
+    assert by_bpe["bleu_tokenized"] == pytest.approx(by_words["bleu_tokenized"])
+    assert by_bpe["bleu"] == pytest.approx(by_words["bleu"])
+    assert by_words["bleu_tokenized"] < 100
 
 
 def test_detokenize():

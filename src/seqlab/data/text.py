@@ -120,9 +120,13 @@ class TextEncoder:
             out = [list(truncate_ids(ids, self.max_length, self.truncate)) for ids in out]
         return out
 
+    def words(self, tokens: Sequence[str]) -> list[str]:
+        """Tokens back to words (BPE pieces joined; other tokenizers' tokens are words)."""
+        return self.tokenizer.words(tokens)
+
     def decode(self, ids: Iterable[int]) -> str:
-        """Ids back to space-joined tokens (padding dropped)."""
-        return " ".join(self.vocab.decode(ids))
+        """Ids back to space-joined words (padding dropped, BPE pieces joined)."""
+        return " ".join(self.words(self.vocab.decode(ids)))
 
     def to_dict(self) -> dict:
         """JSON-safe settings, tokenizer and vocabulary: enough to rebuild the encoder."""

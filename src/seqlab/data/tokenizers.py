@@ -1,8 +1,9 @@
 """Tokenizers: torchtext's `basic_english`, whitespace, BPE (HF `tokenizers`) and spaCy.
 
 Every tokenizer is a callable `text -> list[str]` with `tokenize_many`, `train` (a no-op except
-for BPE, which learns its merges from the training split) and `to_dict()`, so a checkpoint can
-rebuild it with `tokenizer_from_dict`.
+for BPE, which learns its merges from the training split), `words(tokens)` (tokens back to words:
+the identity except for BPE, whose word-inner pieces start with `##`) and `to_dict()`, so a
+checkpoint can rebuild it with `tokenizer_from_dict`.
 """
 
 from __future__ import annotations
@@ -57,6 +58,10 @@ class BasicEnglishTokenizer:
     def train(self, texts: Sequence[str]) -> None:
         """Nothing to learn."""
 
+    def words(self, tokens: Sequence[str]) -> list[str]:
+        """Tokens back to words: these tokens are words already."""
+        return list(tokens)
+
     def to_dict(self) -> dict:
         """JSON-safe settings."""
         return {"name": self.name}
@@ -76,9 +81,13 @@ class WhitespaceTokenizer(BasicEnglishTokenizer):
 
 
 class BPETokenizer:
-    """Byte-pair encoding (Sennrich et al., 2016) learned by HF `tokenizers` on the train split."""
+    """Byte-pair encoding (Sennrich et al., 2016) learned by HF `tokenizers` on the train split.
+
+    A piece that continues a word starts with `##` ("walking" -> "walk", "##ing"), so generated
+    pieces join back into words (`words`), and BLEU and printed text are about words."""
 
     name = "bpe"
+    prefix = "##"
 
     def __init__(
         self,
@@ -98,7 +107,7 @@ class BPETokenizer:
         """Learn the merges from `texts` (the training split only)."""
         from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
-        tok = Tokenizer(models.BPE(unk_token="<unk>"))
+        tok = Tokenizer(models.BPE(unk_token="<unk>", continuing_subword_prefix=self.prefix))
         steps = [normalizers.NFKC()] + ([normalizers.Lowercase()] if self.lowercase else [])
         tok.normalizer = normalizers.Sequence(steps)
         tok.pre_tokenizer = pre_tokenizers.Whitespace()
@@ -106,6 +115,7 @@ class BPETokenizer:
             vocab_size=self.vocab_size,
             min_frequency=self.min_frequency,
             special_tokens=["<unk>"],
+            continuing_subword_prefix=self.prefix,
             show_progress=False,
         )
         tok.train_from_iterator(texts, trainer=trainer, length=len(texts))
@@ -122,6 +132,21 @@ class BPETokenizer:
     def tokenize_many(self, texts: Iterable[str]) -> list[list[str]]:
         """Tokenize many texts (in parallel inside `tokenizers`)."""
         return [e.tokens for e in self._require().encode_batch(list(texts))]
+
+    def words(self, tokens: Sequence[str]) -> list[str]:
+        """Join `##` pieces onto the word before them: ["walk", "##ing", "."] -> ["walking", "."].
+        (Models trained before pieces were marked give their pieces back unjoined.)"""
+        out: list[str] = []
+        n = len(self.prefix)
+        for t in tokens:
+            if t.startswith(self.prefix) and len(t) > n:
+                if out:
+                    out[-1] += t[n:]
+                else:  # a sampled first piece: the word's end alone
+                    out.append(t[n:])
+            else:
+                out.append(t)
+        return out
 
     def to_dict(self) -> dict:
         """JSON-safe settings plus the learned model (as HF's JSON string)."""

@@ -359,5 +359,5 @@ def generate_text(
         )
     except ValueError as e:  # e.g. past the positional table, or a bad top-p
         raise SeqlabError(f"cannot generate: {e}") from None
-    texts = [" ".join(vocab.itos[int(i)] for i in row) for row in out.cpu()]
+    texts = [" ".join(encoder.words([vocab.itos[int(i)] for i in row])) for row in out.cpu()]
     return texts, unknown

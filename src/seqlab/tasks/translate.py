@@ -172,8 +172,11 @@ def translate_ids(
     cfg: TranslateConfig,
     device: torch.device | str = "cpu",
     batch_size: int = 128,
+    *,
+    as_words: bool = True,
 ) -> list[list[str]]:
-    """Target tokens (no <sos>/<eos>) for each source (ids wrapped in <sos> ... <eos>)."""
+    """The translation of each source (ids wrapped in <sos> ... <eos>): its words, BPE pieces
+    joined (or, with `as_words=False`, the model's own tokens), no <sos>/<eos>."""
     check_settings(cfg)
     vocab = tgt_encoder.vocab
     sos, eos = vocab.sos_id, vocab.eos_id
@@ -199,7 +202,7 @@ def translate_ids(
                         break
                     if token != 0:
                         words.append(vocab.itos[token])
-                out[i] = words
+                out[i] = tgt_encoder.words(words) if as_words else words
     finally:
         model.train(was_training)
     return out
@@ -215,7 +218,7 @@ def bleu_scores(
     lower = tgt_encoder.lowercase
     detok = [detokenize(h) for h in hypotheses]
     bleu = sacrebleu.corpus_bleu(detok, [references], lowercase=lower).score
-    ref_tokens = [" ".join(tgt_encoder.tokenize(r)).lower() for r in references]
+    ref_tokens = [" ".join(tgt_encoder.words(tgt_encoder.tokenize(r))).lower() for r in references]
     hyp_tokens = [" ".join(h).lower() for h in hypotheses]
     tokenized = sacrebleu.corpus_bleu(hyp_tokens, [ref_tokens], tokenize="none", force=True).score
     return {"bleu": bleu, "bleu_tokenized": tokenized}
@@ -437,10 +440,10 @@ def translate_texts(
         keep.append(i)
         words_read.append(tokens)
     out = [""] * len(texts)
-    translations = translate_ids(model, sources, tgt_encoder, cfg, device)
-    for i, words in zip(keep, translations, strict=True):
-        out[i] = detokenize(words)
-    if plot_attention is not None and sources:
+    translations = translate_ids(model, sources, tgt_encoder, cfg, device, as_words=False)
+    for i, tokens in zip(keep, translations, strict=True):
+        out[i] = detokenize(tgt_encoder.words(tokens))
+    if plot_attention is not None and sources:  # one row per token the model produced
         vocab = tgt_encoder.vocab
         weights = attention_weights(model, sources[0], vocab.encode(translations[0]), vocab.sos_id)
         source = ["<sos>", *words_read[0], "<eos>"]
