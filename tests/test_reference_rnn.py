@@ -62,7 +62,10 @@ def loss_of(X, y, p):
 
 
 def rel_error(a, b):
-    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-300)
+    """|a - b| / (|a| + |b|), floored at 1e-4: central differences with eps 1e-5 carry about
+    1e-11 of rounding noise (float64 loss ~1 / eps), so gradients below ~1e-5 are compared
+    absolutely (to 1e-10) instead of relative to their own tiny size."""
+    return np.linalg.norm(a - b) / max(np.linalg.norm(a) + np.linalg.norm(b), 1e-4)
 
 
 sizes = dict(
