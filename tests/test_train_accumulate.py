@@ -1,18 +1,15 @@
-"""Generic Trainer features fine-tuning needs: gradient accumulation, layer decay only where a
-model has layer groups, and no in-memory copy of the best weights without early stopping (the
-linear schedule is tested with the others in test_train_optim.py)."""
+"""Generic Trainer features fine-tuning needs: gradient accumulation and no in-memory copy of the
+best weights without early stopping (the linear schedule and layer decay are tested with the
+other optimizer settings in test_train_optim.py)."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from test_train_optim import small_model
 from test_train_trainer import TinyClassifier, TinyConfig, ToyData, make_trainer
 from torch.utils.data import DataLoader
 
-from seqlab.errors import SeqlabError
 from seqlab.train import TrainConfig, Trainer
-from seqlab.train.optim import build_optimizer
 
 
 def train_weights(batch_size: int, accumulate: int, n: int = 96) -> dict[str, torch.Tensor]:
@@ -52,15 +49,6 @@ def test_per_batch_schedules_count_optimizer_steps(tmp_path):
     # 128 examples / 16 per batch = 8 batches = 2 steps per epoch (Adam counts its steps).
     assert trainer.optimizer.state[weight]["step"].item() == 2 * 2
     assert trainer.optimizer.param_groups[0]["lr"] == pytest.approx(0.0)  # decayed to zero
-
-
-def test_layer_decay_is_refused_for_models_without_layer_groups():
-    with pytest.raises(SeqlabError, match="layer-decay"):
-        build_optimizer(small_model(), TrainConfig(lr=0.1, layer_decay=0.5))
-    with pytest.raises(SeqlabError, match="layer_decay"):
-        TrainConfig(layer_decay=0.0)
-    with pytest.raises(SeqlabError, match="accumulate"):
-        TrainConfig(accumulate=0)
 
 
 def test_no_copy_of_the_best_weights_without_early_stopping(tmp_path):

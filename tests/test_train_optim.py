@@ -125,3 +125,7 @@ def test_layer_decay_without_layer_groups_is_an_error_not_ignored():
     build_optimizer(model, TrainConfig(layer_decay=1.0))  # the default: fine
     with pytest.raises(SeqlabError, match="layer-decay"):
         build_optimizer(model, TrainConfig(layer_decay=0.9))
+    with pytest.raises(SeqlabError, match="layer_decay"):
+        TrainConfig(layer_decay=0.0)
+    with pytest.raises(SeqlabError, match="accumulate"):
+        TrainConfig(accumulate=0)
