@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -13,6 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from seqlab.atomic import write_text_atomic
+from seqlab.train.device import cpu_name
 
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 
@@ -21,16 +21,9 @@ def machine(threads: int | None = None) -> str:
     """Cores, processor, torch threads and torch version, as BENCHMARKS.md asks."""
     import torch
 
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
     threads = threads or torch.get_num_threads()
-    return f"{os.cpu_count()} CPU cores ({threads} torch threads), {cpu}, torch {torch.__version__}"
+    cores = f"{os.cpu_count()} CPU cores ({threads} torch threads)"
+    return f"{cores}, {cpu_name()}, torch {torch.__version__}"
 
 
 def save_run(benchmark: str, entry: dict, order: list[str] | None = None) -> Path:

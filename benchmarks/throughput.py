@@ -19,7 +19,6 @@ import argparse
 import datetime
 import json
 import os
-import platform
 import statistics
 import tempfile
 import time
@@ -33,7 +32,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 from seqlab.tasks import classify
 from seqlab.tasks.configs import ClassifyConfig
 from seqlab.train import TrainConfig, Trainer
-from seqlab.train.device import seed_everything
+from seqlab.train.device import cpu_name, seed_everything
 
 RESULTS = Path(__file__).parent / "results" / "throughput.json"
 
@@ -140,14 +139,7 @@ def main() -> None:
     ratio = seqlab_s / bare_s
     params = sum(p.numel() for p in model.parameters())
     print(f"ratio {ratio:.3f} (target <= 1.2); {tokens / seqlab_s:,.0f} tokens/s with seqlab")
-    cpu = next(
-        (
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if line.startswith("model name")
-        ),
-        platform.processor(),
-    )
+    cpu = cpu_name()
     command = (
         f"python benchmarks/throughput.py --limit {args.limit} --max-length {args.max_length} "
         f"--embed {args.embed} --hidden {args.hidden} --batch-size {args.batch_size} "

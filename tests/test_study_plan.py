@@ -303,3 +303,21 @@ def test_plots_choose_on_validation_and_write_pngs(tmp_path):
     report.plot_sweeps(tmp_path / "s.png", rows)
     for name in ("p", "c", "b", "s"):
         assert (tmp_path / f"{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_settings_section_of_the_full_study():
+    """The full study (no review limit) writes its settings and summed times; the quick one says
+    it is a subset. (Formatting the absent limit once crashed the full study's README.)"""
+    from seqlab.study.tables import settings_section
+
+    results = [
+        {"train_wall_s": 3000.0, "wall_s": 3100.0},
+        {"train_wall_s": 600.0},
+        {"train_wall_s": 3000.0, "same_as": "x"},  # a shared run counts once
+    ]
+    text = settings_section(StudySettings.for_mode(quick=False), 12.0, results)
+    assert "quick study" not in text
+    assert "the 3 runs trained for 3,600 s (1.0 h) in all, 3,700 s (1.0 h)" in text
+    assert "about half that (0.5 h)" in text and "this invocation took 12 s" in text
+    quick = settings_section(StudySettings.for_mode(quick=True), 1.0, results)
+    assert "class-balanced subsets of 2,000 reviews per split (quick study)" in quick

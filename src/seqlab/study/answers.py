@@ -113,12 +113,16 @@ def gru_vs_lstm(results: Sequence[Result]) -> list[str]:
     t_l = sum(p[0]["train_wall_s"] for p in pairs) / len(pairs)
     t_g = sum(p[1]["train_wall_s"] for p in pairs) / len(pairs)
     speed = f"{t_l / t_g:.2f}x faster" if t_g < t_l else f"{t_g / t_l:.2f}x slower" if t_l else ""
-    verdict = _compare(best_g["valid_accuracy"], best_l["valid_accuracy"])
+    verdict = {
+        "higher": "the GRU's best is higher",
+        "lower": "the LSTM's best is higher",
+        "about the same": f"within {TIE} of each other, a tie",
+    }[_compare(best_g["valid_accuracy"], best_l["valid_accuracy"])]
     return [
-        f"- Accuracy: the GRU beat the LSTM with {wins} of {len(pairs)} optimizers and lost "
-        f"with {losses} (ties within {TIE}); best GRU {_acc(best_g['valid_accuracy'])} "
-        f"({best_g['notes']['optimizer']}), best LSTM {_acc(best_l['valid_accuracy'])} "
-        f"({best_l['notes']['optimizer']}): {verdict} for the GRU.",
+        f"- Accuracy: the GRU beat the LSTM by more than {TIE} with {wins} of {len(pairs)} "
+        f"optimizers, lost with {losses} and tied with the rest; best GRU "
+        f"{_acc(best_g['valid_accuracy'])} ({best_g['notes']['optimizer']}), best LSTM "
+        f"{_acc(best_l['valid_accuracy'])} ({best_l['notes']['optimizer']}): {verdict}.",
         f"- Time: the GRU trained in {t_g:.0f} s on average against the LSTM's {t_l:.0f} s "
         f"({speed}; three gates instead of four, {best_g['params']:,} against "
         f"{best_l['params']:,} parameters).",
@@ -150,7 +154,10 @@ def sweeps(results: Sequence[Result]) -> list[str]:
         best = max(runs, key=lambda r: r["valid_accuracy"])
         first, last = runs[0], runs[-1]
         accs = [r["valid_accuracy"] for r in runs]
-        if all(b >= a - TIE for a, b in zip(accs, accs[1:], strict=False)):
+        spread = max(accs) - min(accs)
+        if spread <= 2 * TIE:
+            shape = f"barely moved: all within {spread:.3f}, about the noise of one run"
+        elif all(b >= a - TIE for a, b in zip(accs, accs[1:], strict=False)):
             shape = "rose (or held) with every step"
         elif all(b <= a + TIE for a, b in zip(accs, accs[1:], strict=False)):
             shape = "fell (or held) with every step"
@@ -173,7 +180,7 @@ def compound(results: Sequence[Result]) -> list[str]:
     """Table d: compound against single-factor scaling at equal phi (equal work per token)."""
     scaled = [r for r in results if r["notes"].get("phi")]
     phis = sorted({r["notes"]["phi"] for r in scaled})
-    wins, rows = 0, []
+    wins, losses, rows = 0, 0, []
     for phi in phis:
         at = [r for r in scaled if r["notes"]["phi"] == phi]
         comp = [r for r in at if r["notes"].get("scaling") == "compound"]
@@ -183,6 +190,7 @@ def compound(results: Sequence[Result]) -> list[str]:
         c = max(comp, key=lambda r: r["valid_accuracy"])
         s = max(single, key=lambda r: r["valid_accuracy"])
         wins += c["valid_accuracy"] > s["valid_accuracy"] + TIE
+        losses += c["valid_accuracy"] < s["valid_accuracy"] - TIE
         rows.append(
             f"phi {phi}: {_acc(c['valid_accuracy'])} ({c['name']}) against "
             f"{_acc(s['valid_accuracy'])} ({s['name']}, {s['notes']['scaling']} only)"
@@ -196,10 +204,16 @@ def compound(results: Sequence[Result]) -> list[str]:
         if base is not None
         else ""
     )
-    verdict = "beat" if wins > len(rows) / 2 else "did not beat"
+    if wins > len(rows) / 2:
+        verdict = "beat"
+    elif losses > len(rows) / 2:
+        verdict = "lost to"
+    else:
+        verdict = "did not clearly beat"
     return [
         f"- Compound scaling {verdict} single-factor scaling: its best trial was ahead by more "
-        f"than {TIE} at {wins} of {len(rows)} values of phi ({'; '.join(rows)}).",
+        f"than {TIE} at {wins} of {len(rows)} values of phi, behind by more at {losses}, and "
+        f"within {TIE} (a tie) at the rest ({'; '.join(rows)}).",
         f"- Best trial overall: {best['name']} ({best['notes'].get('scaling', 'base')}, "
         f"validation {_acc(best['valid_accuracy'])}, {best['params']:,} parameters{gain}).",
     ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime
-import platform
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +18,7 @@ from seqlab.study.sentiment import (
     StudySettings,
     length,
 )
+from seqlab.train.device import cpu_name
 
 CSV_NAMES = {
     "a": "a_keras.csv",
@@ -110,8 +110,9 @@ def settings_section(settings: StudySettings, wall_s: float, results: list[dict]
     """The settings every run shares, where they differ from the assignments, the time spent."""
     import torch
 
-    limit = f"; class-balanced subsets of {settings.limit:,} reviews per split (quick study)"
-    limit = limit if settings.limit else ""
+    limit = ""
+    if settings.limit:
+        limit = f"; class-balanced subsets of {settings.limit:,} reviews per split (quick study)"
     train_s = sum(r["train_wall_s"] for r in results if "same_as" not in r)
     run_s = sum(r.get("wall_s", r["train_wall_s"]) for r in results if "same_as" not in r)
     maxlen = length(settings.quick)
@@ -139,10 +140,13 @@ def settings_section(settings: StudySettings, wall_s: float, results: list[dict]
             "after training.",
             f"- Batch size {settings.batch_size}; binary cross-entropy on one sigmoid unit; seed "
             f"{settings.seed} for every run, so any run can be repeated alone by its `command`.",
-            f"- Time: training summed over the {len(results)} runs {train_s:.1f} s; with data "
-            f"loading and test evaluation {run_s:.1f} s (runs trained by earlier invocations "
-            f"included); this invocation {wall_s:.1f} s.",
-            f"- Machine: {platform.processor() or platform.machine()}, "
+            f"- Time: the {len(results)} runs trained for {train_s:,.0f} s "
+            f"({train_s / 3600:.1f} h) in all, {run_s:,.0f} s ({run_s / 3600:.1f} h) with data "
+            "loading and test evaluation, each on its own thread(s); `--jobs 2` trains two at "
+            f"once on 2 cores, so start to finish takes about half that ({run_s / 7200:.1f} h). "
+            f"Runs finished by earlier invocations count in; this invocation took "
+            f"{wall_s:,.0f} s.",
+            f"- Machine: {cpu_name()}, "
             f"{settings.threads or torch.get_num_threads()} torch thread(s) per run, "
             f"torch {torch.__version__}, "
             f"{datetime.date.today().isoformat()}.",

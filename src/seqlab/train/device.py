@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import contextlib
+import platform
 import random
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -53,6 +55,17 @@ def cpu_has_bf16() -> bool:
         return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
     except (AttributeError, RuntimeError):
         return False
+
+
+def cpu_name() -> str:
+    """The processor's model name ("AMD EPYC"), from /proc/cpuinfo where there is one."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def seed_everything(seed: int) -> None:
