@@ -6,7 +6,8 @@ lower-cased corpus BLEU as the public tutorials report, and sacreBLEU on detoken
 beam-search (k = 5) translations, the best validation perplexity and BLEU (greedy, every epoch),
 parameters and the training wall time (validation passes included). Recording also decodes the
 validation split with best.pt greedily and with a beam of 5 (`seqlab evaluate --split valid
---beam 1|5`), so beam search is compared with greedy search on data that chose nothing. Results go
+--beam 1|5`), so beam search is compared with greedy search on data that chose nothing, and
+once more with `--allow-unk`, to measure what keeping `<unk>` out of the output is worth. Results go
 to benchmarks/results/multi30k.json in the format of BENCHMARKS.md.
 
     python benchmarks/multi30k.py --list                 # the runs and their commands
@@ -54,6 +55,8 @@ def record(name: str, out: Path, cmd: str, args=None) -> dict:
     results = json.loads((out / "results.json").read_text())
     history, test = results["history"], results["test"]
     valid = {k: evaluate_checkpoint(out / "best.pt", split="valid", beam=k) for k in (1, 5)}
+    # What banning <unk> from the output (the default) is worth: the same beam, <unk> allowed.
+    unk = evaluate_checkpoint(out / "best.pt", split="valid", beam=5, allow_unk=True)
     return {
         "name": name,
         "tags": RUNS[name][0],
@@ -64,6 +67,7 @@ def record(name: str, out: Path, cmd: str, args=None) -> dict:
             "valid_perplexity": round(min(h["valid_perplexity"] for h in history), 2),
             "valid_bleu_tokenized_greedy": round(valid[1]["bleu_tokenized"], 2),
             "valid_bleu_tokenized_beam5": round(valid[5]["bleu_tokenized"], 2),
+            "valid_bleu_tokenized_beam5_unk_allowed": round(unk["bleu_tokenized"], 2),
         },
         "params": results["params"],
         "epochs": len(history),

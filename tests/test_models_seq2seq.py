@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqlab.decoding import beam_search, greedy_decode, length_penalty
+from seqlab.decoding import ban, beam_search, greedy_decode, length_penalty
 from seqlab.models import (
     CompactTranslator,
     CompactTranslatorConfig,
@@ -145,8 +145,10 @@ def test_greedy_decode_pads_after_eos():
     assert out[0, 1] == eos and (out[0, 2:] == 0).all()
 
 
-def exhaustive(model, src, src_lengths, eos: int, max_length: int, alpha: float, V: int):
-    """The best length-normalised hypothesis of every source, by scoring every word sequence."""
+def exhaustive(model, src, src_lengths, eos: int, max_length: int, alpha: float, V: int,
+               banned=()):  # fmt: skip
+    """The best length-normalised hypothesis of every source, by scoring every word sequence
+    without a `banned` word (the others' probabilities renormalised)."""
     best = []
     with torch.no_grad():
         for b in range(src.size(0)):
@@ -154,12 +156,12 @@ def exhaustive(model, src, src_lengths, eos: int, max_length: int, alpha: float,
             candidates = []
             for n in range(1, max_length + 1):
                 for words in itertools.product(range(V), repeat=n):
-                    if eos in words[:-1]:
+                    if eos in words[:-1] or set(words) & set(banned):
                         continue  # a hypothesis ends at its first <eos>
                     if n < max_length and words[-1] != eos:
                         continue  # shorter than max_length: must have ended
                     tgt_in = torch.tensor([[2, *words[:-1]]])
-                    logp = model.decode(tgt_in, memory)[0][0].log_softmax(-1)
+                    logp = ban(model.decode(tgt_in, memory)[0][0], banned).log_softmax(-1)
                     total = logp[torch.arange(n), torch.tensor(words)].sum().item()
                     candidates.append((total / length_penalty(n, alpha), list(words)))
             best.append(max(candidates)[1])
@@ -191,6 +193,13 @@ def test_beam_search_equals_exhaustive_search_on_a_tiny_model(kind, alpha):
     one = beam_search(model, src, lengths, 2, 3, max_length=4, beam_size=1, alpha=alpha)
     greedy = greedy_decode(model, src, lengths, 2, 3, max_length=4).tolist()
     assert one == [row[: row.index(3) + 1] if 3 in row else row for row in greedy]
+    # banned words (as <unk> is when translating): the exhaustive optimum among the others
+    banned = [1, 2]
+    want = exhaustive(model, src, lengths, 3, 4, alpha, V=4, banned=banned)
+    got = beam_search(model, src, lengths, 2, 3, 4, beam_size=64, alpha=alpha, banned=banned)
+    assert got == want and not {w for row in got for w in row} & set(banned)
+    greedy = greedy_decode(model, src, lengths, 2, 3, max_length=4, banned=banned)
+    assert not set(greedy.flatten().tolist()) & set(banned)
 
 
 @pytest.mark.parametrize("make", MODELS[1:4] + MODELS[5:], ids=IDS[1:4] + IDS[5:])
@@ -304,3 +313,22 @@ def test_scratch_cells_inside_seq2seq_match_the_fused_path(cell, attention):
     grads_f = dict(fused.named_parameters())
     for name, p in scratch.named_parameters():
         torch.testing.assert_close(p.grad, grads_f[name].grad, atol=1e-5, rtol=1e-4, msg=name)
+
+
+@pytest.mark.parametrize("mode", ["standard", "compact"])
+def test_scaled_embeddings_start_at_the_size_of_the_positional_encoding(mode):
+    """Embeddings x sqrt(d_model) start with unit variance (fairseq's N(0, 1/d) init), as the
+    sinusoidal positions do; nn.Embedding's N(0, 1) would start them sqrt(d_model) times larger
+    (16x at d 256) and saturate the first attention softmax. The padding row stays zero."""
+    torch.manual_seed(0)
+    d = 256
+    if mode == "compact":
+        model = CompactTranslator(CompactTranslatorConfig(5000, 40, d_model=d, num_heads=2))
+    else:
+        model = TransformerTranslator(TransformerTranslatorConfig(5000, 40, d_model=d))
+    scaled = model.src_embedding.weight[1:] * d**0.5
+    assert 0.95 < scaled.std().item() < 1.05
+    assert torch.all(model.src_embedding.weight[0] == 0)
+    model.eval()  # the sinusoids alone (no dropout) on zero inputs, for scale
+    positions = model.positions(torch.zeros(1, 60, d)).std().item()
+    assert 0.5 < positions < 1.0

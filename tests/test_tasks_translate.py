@@ -137,6 +137,10 @@ def test_seq2seq_translates_and_every_command_works(pairs, tmp_path, capsys):
     assert "bleu_tokenized" in capsys.readouterr().out
     beam = (out / "valid-translations.txt").read_text()
     assert len(beam.splitlines()) == len(greedy.splitlines()) == 60
+    assert main(["evaluate", ckpt, "--split", "valid", "--allow-unk"]) == 0
+    assert "bleu_tokenized" in capsys.readouterr().out
+    assert main(["translate", ckpt, "--allow-unk", "Ein Zebra ."]) == 0
+    assert capsys.readouterr().out.startswith("a ")
     assert main(["evaluate", ckpt, "--beam", "0"]) == 2
     assert "beam width" in capsys.readouterr().err
     assert main(["translate", ckpt, "Ein Hund .", "--max-length", "0"]) == 2

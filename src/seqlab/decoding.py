@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
@@ -139,11 +139,26 @@ def select_rows(obj: Any, index: Tensor) -> Any:
     raise TypeError(f"cannot select rows of {type(obj).__name__}")
 
 
+def ban(logits: Tensor, banned: Sequence[int]) -> Tensor:
+    """Logits (..., V) with the `banned` tokens at -inf, so no search can choose them."""
+    if not banned:
+        return logits
+    index = torch.tensor(list(banned), device=logits.device)
+    return logits.index_fill(-1, index, float("-inf"))
+
+
 @decoding_loop
 def greedy_decode(
-    model: Any, src: Tensor, src_lengths: Tensor | None, sos_id: int, eos_id: int, max_length: int
+    model: Any,
+    src: Tensor,
+    src_lengths: Tensor | None,
+    sos_id: int,
+    eos_id: int,
+    max_length: int,
+    banned: Sequence[int] = (),
 ) -> Tensor:
-    """The most likely next token at every step: (B, <= max_length), no <sos>, pads after <eos>."""
+    """The most likely next token at every step (never one of `banned`): (B, <= max_length),
+    no <sos>, pads after <eos>."""
     memory = model.encode(src, src_lengths)
     B = src.size(0)
     token = torch.full((B, 1), sos_id, dtype=torch.long, device=src.device)
@@ -151,7 +166,7 @@ def greedy_decode(
     out, state = [], None
     for _ in range(max_length):
         logits, state = model.decode(token, memory, state)
-        token = logits[:, -1:].argmax(-1).masked_fill(done[:, None], 0)  # (B, 1); pad = 0
+        token = ban(logits[:, -1:], banned).argmax(-1).masked_fill(done[:, None], 0)  # (B, 1)
         out.append(token)
         done |= token[:, 0] == eos_id
         if bool(done.all()):
@@ -174,9 +189,11 @@ def beam_search(
     max_length: int,
     beam_size: int = 5,
     alpha: float = 0.6,
+    banned: Sequence[int] = (),
 ) -> list[list[int]]:
     """Batched beam search: for each source, the hypothesis with the best length-normalised
-    log-probability (log p / `length_penalty`), without <sos> and with its <eos> if it ended.
+    log-probability (log p / `length_penalty`), without <sos> and with its <eos> if it ended;
+    `banned` tokens are never chosen (the others' probabilities are renormalised).
 
     Every step extends each of the `beam_size` live hypotheses by every word, sets aside those
     of the best `beam_size` candidates that end in <eos>, and keeps the best `beam_size`
@@ -196,7 +213,7 @@ def beam_search(
     state = None
     for step in range(1, max_length + 1):
         logits, state = model.decode(tokens[:, -1:], memory, state)
-        logp = logits[:, -1].float().log_softmax(-1)  # (B*k, V)
+        logp = ban(logits[:, -1].float(), banned).log_softmax(-1)  # (B*k, V)
         V = logp.size(-1)
         candidates = (scores.view(-1, 1) + logp).view(B, k * V)
         top_scores, top_index = candidates.topk(min(2 * k, k * V), dim=1)  # (B, 2k)

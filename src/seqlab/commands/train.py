@@ -347,6 +347,12 @@ def _add_translate_options(p: argparse.ArgumentParser) -> None:
     opt("--beam", "beam width for the test translations (1: greedy)", d.beam, type=int)
     opt("--length-penalty", "beam search: GNMT length penalty alpha", d.length_penalty, type=float)
     opt("--max-decode", "longest translation in tokens", d.max_decode, type=int)
+    opt(
+        "--allow-unk",
+        "let translations contain <unk> (by default the best known word is chosen instead: "
+        "an <unk> never matches a reference)",
+        action=bool_flag,
+    )
     opt("--valid-bleu", "decode the validation split every epoch for BLEU", action=bool_flag)
     _add_training_options(p, opt, group, ("valid_loss", "valid_perplexity", "valid_bleu"))
 
@@ -452,9 +458,12 @@ def run_evaluate(args: argparse.Namespace) -> int:
     module = task_of_checkpoint(args.checkpoint)
     if args.cache:
         return _evaluate_with_cache(args, module)
-    decoding = {k: v for k in ("beam", "length_penalty") if (v := getattr(args, k)) is not None}
+    names = ("beam", "length_penalty", "allow_unk")
+    decoding = {k: v for k in names if (v := getattr(args, k)) is not None}
     if decoding and module.TASK != "translate":
-        raise SeqlabError("--beam and --length-penalty are for translation checkpoints")
+        raise SeqlabError(
+            "--beam, --length-penalty and --allow-unk are for translation checkpoints"
+        )
     metrics = module.evaluate_checkpoint(
         args.checkpoint,
         data=args.data,
@@ -616,6 +625,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--beam", type=int, help="translation: beam width (default: as trained; 1 = greedy)"
     )
     ev.add_argument("--length-penalty", type=float, help="translation: beam search GNMT alpha")
+    ev.add_argument(
+        "--allow-unk",
+        action=argparse.BooleanOptionalAction,
+        help="translation: may the output contain <unk>? (default: as trained)",
+    )
     ev.add_argument("--cache-window", type=int, default=2000, help="cache size (default: 2000)")
     ev.add_argument("--cache-theta", type=float, help="cache: flatness theta (default: tuned)")
     ev.add_argument("--cache-lambda", type=float, help="cache: mixture weight (default: tuned)")

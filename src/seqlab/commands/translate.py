@@ -26,6 +26,7 @@ def run_translate(args: argparse.Namespace) -> int:
         beam=args.beam,
         length_penalty=args.length_penalty,
         max_length=args.max_length,
+        allow_unk=args.allow_unk,
         device=args.device,
         plot_attention=args.plot_attention,
     )
@@ -50,6 +51,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--beam", type=int, help="beam width (default: as trained; 1 = greedy)")
     p.add_argument("--length-penalty", type=float, help="beam search: GNMT alpha")
     p.add_argument("--max-length", type=int, help="longest translation in tokens")
+    p.add_argument(
+        "--allow-unk",
+        action=argparse.BooleanOptionalAction,
+        help="may a translation contain <unk>? (default: as trained, normally not)",
+    )
     p.add_argument(
         "--plot-attention",
         metavar="OUT.png",

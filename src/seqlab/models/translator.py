@@ -63,18 +63,30 @@ class TransformerTranslatorConfig:
     label_smoothing: float = 0.0  # training loss only (see models.common.token_loss)
 
 
+def scaled_embedding(vocab_size: int, d_model: int) -> nn.Embedding:
+    """A token embedding for inputs scaled by sqrt(d_model) (Vaswani §3.4), drawn from
+    N(0, 1/d_model) as fairseq's Transformer does, so the scaled vectors have unit variance,
+    the size of the positional encoding. (nn.Embedding's own N(0, 1), scaled by sqrt(256) = 16,
+    buries the positions and saturates the first attention softmax.)"""
+    embedding = nn.Embedding(vocab_size, d_model, padding_idx=PAD_ID)
+    nn.init.normal_(embedding.weight, std=d_model**-0.5)
+    with torch.no_grad():
+        embedding.weight[PAD_ID].zero_()
+    return embedding
+
+
 class TransformerTranslator(nn.Module):
     """Transformer for translation; `logits, loss = model(src, src_lengths, tgt)`."""
 
     def __init__(self, config: TransformerTranslatorConfig) -> None:
         super().__init__()
         c = self.config = config
-        self.src_embedding = nn.Embedding(c.src_vocab_size, c.d_model, padding_idx=PAD_ID)
+        self.src_embedding = scaled_embedding(c.src_vocab_size, c.d_model)
         self.positions = positional_encoding(c.positional, c.d_model, c.max_length, c.dropout)
         layers = (c.d_model, c.num_heads, c.d_ff)
         rest = (c.dropout, c.norm_first, c.backend)
         self.encoder = TransformerEncoder(*layers, c.num_encoder_layers, *rest)
-        self.tgt_embedding = nn.Embedding(c.tgt_vocab_size, c.d_model, padding_idx=PAD_ID)
+        self.tgt_embedding = scaled_embedding(c.tgt_vocab_size, c.d_model)
         self.decoder = TransformerDecoder(*layers, c.num_decoder_layers, *rest)
         self.output = VocabProjection(c.d_model, c.tgt_vocab_size)
 
@@ -180,7 +192,7 @@ class CompactTranslator(nn.Module):
     def __init__(self, config: CompactTranslatorConfig) -> None:
         super().__init__()
         c = self.config = config
-        self.src_embedding = nn.Embedding(c.src_vocab_size, c.d_model, padding_idx=PAD_ID)
+        self.src_embedding = scaled_embedding(c.src_vocab_size, c.d_model)
         self.positions = positional_encoding(c.positional, c.d_model, c.max_length, c.dropout)
         self.encoder = TransformerEncoder(
             c.d_model, c.num_heads, c.d_ff, c.num_layers, c.dropout, c.norm_first, c.backend

@@ -181,6 +181,7 @@ class TranslateConfig:
     beam: int = 1  # 1: greedy search
     length_penalty: float = 0.6  # GNMT alpha of beam search
     max_decode: int = 60  # longest translation, in tokens
+    allow_unk: bool = False  # may decoding output <unk>? (each one is a sure miss in BLEU)
     valid_bleu: bool = True  # decode the validation split after every epoch for its BLEU
 
 

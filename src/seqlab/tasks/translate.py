@@ -180,6 +180,8 @@ def translate_ids(
     check_settings(cfg)
     vocab = tgt_encoder.vocab
     sos, eos = vocab.sos_id, vocab.eos_id
+    # Padding and <sos> are never a next word; <unk> only where asked for.
+    banned = [vocab.pad_id, sos] + ([] if cfg.allow_unk else [vocab.unk_id])
     was_training = model.training
     model.eval()
     order = sorted(range(len(sources)), key=lambda i: len(sources[i]))  # similar lengths
@@ -191,10 +193,12 @@ def translate_ids(
             src, lengths = batch["src"].to(device), batch["src_lengths"].to(device)
             if cfg.beam > 1:
                 rows = beam_search(
-                    model, src, lengths, sos, eos, cfg.max_decode, cfg.beam, cfg.length_penalty
-                )
+                    model, src, lengths, sos, eos, cfg.max_decode, cfg.beam, cfg.length_penalty,
+                    banned,
+                )  # fmt: skip
             else:
-                rows = greedy_decode(model, src, lengths, sos, eos, cfg.max_decode).tolist()
+                rows = greedy_decode(model, src, lengths, sos, eos, cfg.max_decode, banned)
+                rows = rows.tolist()
             for i, row in zip(chunk, rows, strict=True):
                 words = []
                 for token in row:
@@ -296,7 +300,8 @@ def train(
     checkpoint = Path(out_dir) / "last.pt" if out_dir is not None else None
     start = None
     if resume and checkpoint is not None and checkpoint.is_file():
-        if load_checkpoint(checkpoint, task=TASK).get("data") != meta["data"]:
+        saved = load_checkpoint(checkpoint, task=TASK).get("data", {})
+        if TranslateConfig(**saved) != cfg:  # settings added since then take their defaults
             raise CheckpointError(
                 f"{checkpoint} was trained with other data or model settings; "
                 "use the original options or another --out"
@@ -356,6 +361,12 @@ def load_translator(path, device="cpu"):
     return model, src_encoder, tgt_encoder, state
 
 
+def overridden(cfg: TranslateConfig, **settings: Any) -> TranslateConfig:
+    """`cfg` with each of `settings` that is not None (a checkpoint's settings, overridden by
+    the options a user gave)."""
+    return dataclasses.replace(cfg, **{k: v for k, v in settings.items() if v is not None})
+
+
 def evaluate_checkpoint(
     path: str | Path,
     *,
@@ -368,21 +379,22 @@ def evaluate_checkpoint(
     device: str = "auto",
     beam: int | None = None,
     length_penalty: float | None = None,
+    allow_unk: bool | None = None,
 ) -> dict[str, Any]:
     """Teacher-forced perplexity and BLEU of a checkpoint on a split, decoded with `beam`
-    (default: as trained; 1 = greedy); the translations are written beside it
-    (SPLIT-translations.txt)."""
+    (default: as trained; 1 = greedy) and `allow_unk` (default: as trained); the translations
+    are written beside it (SPLIT-translations.txt)."""
     if split not in SPLITS:
         raise SeqlabError(f"unknown split {split!r} for translation; choose {SPLITS}")
     dev = select_device(device)
     model, _, tgt_encoder, state = load_translator(path, dev)
-    cfg = TranslateConfig(**state.get("data", {}))
-    cfg = dataclasses.replace(
-        cfg,
-        data=data or cfg.data,
-        data_dir=data_dir or cfg.data_dir,
-        beam=cfg.beam if beam is None else beam,
-        length_penalty=cfg.length_penalty if length_penalty is None else length_penalty,
+    cfg = overridden(
+        TranslateConfig(**state.get("data", {})),
+        data=data or None,
+        data_dir=data_dir or None,
+        beam=beam,
+        length_penalty=length_penalty,
+        allow_unk=allow_unk,
     )
     if limit is not None:
         cfg.limit = int(limit)
@@ -404,19 +416,21 @@ def translate_texts(
     beam: int | None = None,
     length_penalty: float | None = None,
     max_length: int | None = None,
+    allow_unk: bool | None = None,
     device: str = "cpu",
     plot_attention: str | Path | None = None,
 ) -> tuple[list[str], list[str]]:
-    """Translations of raw sentences (empty lines stay empty) and notes on the input.
+    """Translations of raw sentences (empty lines stay empty) and notes on the input; decoding
+    settings left None are as trained.
 
     `plot_attention` draws the source-target attention of the first sentence to that PNG."""
     model, src_encoder, tgt_encoder, state = load_translator(path, device)
-    cfg = TranslateConfig(**state.get("data", {}))
-    cfg = dataclasses.replace(
-        cfg,
-        beam=cfg.beam if beam is None else beam,
-        length_penalty=cfg.length_penalty if length_penalty is None else length_penalty,
-        max_decode=cfg.max_decode if max_length is None else max_length,
+    cfg = overridden(
+        TranslateConfig(**state.get("data", {})),
+        beam=beam,
+        length_penalty=length_penalty,
+        max_decode=max_length,
+        allow_unk=allow_unk,
     )
     if plot_attention is not None:
         has_attention(model)  # before any work
