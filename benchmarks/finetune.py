@@ -28,10 +28,17 @@ from pathlib import Path
 from common import machine, run_commands
 
 TREC = "--data trec --label-set coarse --max-length 64 --batch-size 32"
-IMDB = (
-    "--data imdb --limit 2500 --eval-limit 1000 --valid-fraction 0.02 --max-length 256 "
-    "--truncate head+tail --batch-size 16"
-)
+
+
+def imdb(limit: int) -> str:
+    """IMDB options: `limit` training reviews; the same 500 validation and 1,000 test reviews."""
+    return (
+        f"--data imdb --limit {limit} --eval-limit 1000 --valid-fraction 0.02 --max-length 256 "
+        "--truncate head+tail --batch-size 16"
+    )
+
+
+IMDB = imdb(2500)
 # name -> (tags, the command's options after `seqlab finetune` or `seqlab train classify`)
 RUNS: dict[str, tuple[list[str], str]] = {
     # A frozen MiniLM-L6: only the linear head on the mean-pooled sentence vector learns.
@@ -47,6 +54,11 @@ RUNS: dict[str, tuple[list[str], str]] = {
     ),
     "imdb-head": (["pretrained", "transformer"], f"{IMDB} --strategy head --lr 1e-2 --epochs 1"),
     "imdb-full": (["pretrained", "transformer"], f"{IMDB} --strategy full --lr 1e-4 --epochs 1"),
+    # The same recipe on four times as many training reviews (same validation and test reviews).
+    "imdb-full-10k": (
+        ["pretrained", "transformer"],
+        f"{imdb(10000)} --strategy full --lr 1e-4 --epochs 1",
+    ),
 }
 
 
