@@ -193,13 +193,35 @@ def test_beam_search_equals_exhaustive_search_on_a_tiny_model(kind, alpha):
     one = beam_search(model, src, lengths, 2, 3, max_length=4, beam_size=1, alpha=alpha)
     greedy = greedy_decode(model, src, lengths, 2, 3, max_length=4).tolist()
     assert one == [row[: row.index(3) + 1] if 3 in row else row for row in greedy]
-    # banned words (as <unk> is when translating): the exhaustive optimum among the others
-    banned = [1, 2]
-    want = exhaustive(model, src, lengths, 3, 4, alpha, V=4, banned=banned)
-    got = beam_search(model, src, lengths, 2, 3, 4, beam_size=64, alpha=alpha, banned=banned)
+
+
+@pytest.mark.parametrize("kind", ["gru", "transformer"])
+def test_beam_search_with_banned_words_equals_exhaustive_search_over_the_others(kind):
+    """Translation bans <pad>, <unk> and <sos> (0, 1, 2): with V = 6 words, beam search must
+    find the exhaustive optimum among the other three (<eos> = 3 and two words)."""
+    torch.manual_seed(3)
+    if kind == "gru":
+        model = Seq2Seq(Seq2SeqConfig(6, 6, cell="gru", embed_dim=4, hidden_size=8,
+                                      attention="dot")).eval()  # fmt: skip
+    else:
+        cfg = TransformerTranslatorConfig(6, 6, d_model=8, num_heads=2, d_ff=16,
+                                          num_encoder_layers=1, num_decoder_layers=1,
+                                          dropout=0.0, max_length=16)  # fmt: skip
+        model = TransformerTranslator(cfg).eval()
+    with torch.no_grad():  # make the banned words the most likely ones
+        model.output.weight.mul_(4.0)
+        model.output.bias[:3] += 5.0
+    src = torch.tensor([[1, 4, 5], [2, 3, 0]])
+    lengths = torch.tensor([3, 2])
+    banned = [0, 1, 2]
+    free = beam_search(model, src, lengths, 2, 3, max_length=4, beam_size=64)
+    assert {w for row in free for w in row} & set(banned)  # unbanned, they are chosen
+    want = exhaustive(model, src, lengths, 3, 4, 0.6, V=6, banned=banned)
+    got = beam_search(model, src, lengths, 2, 3, 4, beam_size=64, alpha=0.6, banned=banned)
     assert got == want and not {w for row in got for w in row} & set(banned)
-    greedy = greedy_decode(model, src, lengths, 2, 3, max_length=4, banned=banned)
-    assert not set(greedy.flatten().tolist()) & set(banned)
+    greedy = greedy_decode(model, src, lengths, 2, 3, max_length=4, banned=banned).tolist()
+    words = {w for row in greedy for w in (row[: row.index(3)] if 3 in row else row)}
+    assert words and not words & set(banned)  # (padding after <eos> is not a choice)
 
 
 @pytest.mark.parametrize("make", MODELS[1:4] + MODELS[5:], ids=IDS[1:4] + IDS[5:])
@@ -326,9 +348,11 @@ def test_scaled_embeddings_start_at_the_size_of_the_positional_encoding(mode):
         model = CompactTranslator(CompactTranslatorConfig(5000, 40, d_model=d, num_heads=2))
     else:
         model = TransformerTranslator(TransformerTranslatorConfig(5000, 40, d_model=d))
-    scaled = model.src_embedding.weight[1:] * d**0.5
-    assert 0.95 < scaled.std().item() < 1.05
-    assert torch.all(model.src_embedding.weight[0] == 0)
+    embeddings = [model.src_embedding] + ([] if mode == "compact" else [model.tgt_embedding])
+    for embedding in embeddings:
+        scaled = embedding.weight[1:] * d**0.5
+        assert 0.95 < scaled.std().item() < 1.05
+        assert torch.all(embedding.weight[0] == 0)
     model.eval()  # the sinusoids alone (no dropout) on zero inputs, for scale
     positions = model.positions(torch.zeros(1, 60, d)).std().item()
     assert 0.5 < positions < 1.0

@@ -145,3 +145,46 @@ def test_seq2seq_translates_and_every_command_works(pairs, tmp_path, capsys):
     assert "beam width" in capsys.readouterr().err
     assert main(["translate", ckpt, "Ein Hund .", "--max-length", "0"]) == 2
     assert "maximum length" in capsys.readouterr().err
+
+
+def test_resume_decoding_settings_unk_ban_and_old_checkpoints(pairs, tmp_path, capsys):
+    """A resumed run may change decoding settings but not the model; a checkpoint from before a
+    setting existed resumes (the setting takes its default); an unknown setting is a clear error.
+    Decoding never emits <unk> unless allowed, even where the model prefers it."""
+    from seqlab.tasks.configs import TranslateConfig
+    from seqlab.tasks.translate import translate_ids
+    from seqlab.train import load_checkpoint
+    from seqlab.train.checkpoint import save_checkpoint
+
+    out = tmp_path / "run"
+    argv = ["train", "translate", "--data", pairs, "--model", "transformer", *SIZE,
+            "--min-freq", "1", "--batch-size", "32", "--quiet", "--out", str(out)]  # fmt: skip
+    assert main([*argv, "--epochs", "1"]) == 0
+    assert main([*argv, "--epochs", "2", "--beam", "3", "--resume"]) == 0
+    capsys.readouterr()
+    assert main([*argv[:-2], "--hidden", "32", "--epochs", "3", "--resume", "--out", str(out)]) == 2
+    assert "other data or model settings (hidden)" in capsys.readouterr().err
+    last = out / "last.pt"
+    state = load_checkpoint(last)
+    del state["data"]["allow_unk"]  # as written before the setting existed
+    save_checkpoint(last, state)
+    assert main([*argv, "--epochs", "3", "--beam", "3", "--resume"]) == 0
+    state = load_checkpoint(last)
+    state["data"]["from_the_future"] = 1
+    save_checkpoint(last, state)
+    assert main(["evaluate", str(last)]) == 2
+    assert "does not know (from_the_future)" in capsys.readouterr().err
+
+    model, src_enc, tgt_enc, _ = load_translator(out / "best.pt")
+    unk = tgt_enc.vocab.unk_id
+    with torch.no_grad():
+        model.output.bias[unk] += 100.0  # <unk> is now every step's most likely word
+    sources = [[2, *src_enc.vocab.encode(src_enc.tokenize("Ein Mann sieht den Hund .")), 3]]
+    cfg = TranslateConfig(data=pairs, max_decode=5)
+    for beam in (1, 3):
+        cfg.beam = beam
+        banned = translate_ids(model, sources, tgt_enc, cfg, as_words=False)[0]
+        assert banned and "<unk>" not in banned and "<sos>" not in banned, banned
+        cfg.allow_unk = True
+        assert "<unk>" in translate_ids(model, sources, tgt_enc, cfg, as_words=False)[0]
+        cfg.allow_unk = False

@@ -628,7 +628,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     ev.add_argument(
         "--allow-unk",
         action=argparse.BooleanOptionalAction,
-        help="translation: may the output contain <unk>? (default: as trained)",
+        help="translation: may the output contain <unk>? (default: as trained; not for "
+        "checkpoints from before this option)",
     )
     ev.add_argument("--cache-window", type=int, default=2000, help="cache size (default: 2000)")
     ev.add_argument("--cache-theta", type=float, help="cache: flatness theta (default: tuned)")

@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--allow-unk",
         action=argparse.BooleanOptionalAction,
-        help="may a translation contain <unk>? (default: as trained, normally not)",
+        help="may a translation contain <unk>? (default: as trained; not for checkpoints "
+        "from before this option)",
     )
     p.add_argument(
         "--plot-attention",

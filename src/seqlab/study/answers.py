@@ -36,7 +36,7 @@ def _acc(x: float) -> str:
 
 def _compare(a: float, b: float) -> str:
     """'higher' / 'lower' / 'about the same' for a against b."""
-    if abs(a - b) < TIE:
+    if abs(a - b) <= TIE:  # the rule the win and loss counts use too
         return "about the same"
     return "higher" if a > b else "lower"
 

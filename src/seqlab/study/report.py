@@ -189,18 +189,18 @@ def plot_pareto(path: Path, results: list[dict[str, Any]]) -> list[int]:
     # The front's points are numbered on the plot and named in a box: names written beside
     # points that sit close together overlap and cannot be read.
     names = []
+    floor = statistics.median(scores) - 0.05  # see below
     for n, i in enumerate(front, 1):
-        ax.annotate(str(n), (params[i], scores[i]), textcoords="offset points", xytext=(0, 6),
-                    ha="center", fontsize=7, fontweight="bold")  # fmt: skip
+        ax.annotate(str(n), (params[i], max(scores[i], floor)), textcoords="offset points",
+                    xytext=(0, 6), ha="center", fontsize=7, fontweight="bold")  # fmt: skip
         names.append(f"{n} {results[i]['name']}: {scores[i]:.3f}, {params[i] / 1e3:,.0f}k params")
     # A run that failed to train (far below the rest) would squash every other point into a
     # line: it is drawn on the lower edge as a triangle, with its value.
-    floor = statistics.median(scores) - 0.05
     low = [i for i, v in enumerate(scores) if v < floor]
     if low:
         ax.set_ylim(bottom=floor - 0.005, top=max(scores) + 0.01)
         ax.scatter([params[i] for i in low], [floor] * len(low), marker="v", s=30, color="k",
-                   label=f"below {floor:.2f} (value named)")  # fmt: skip
+                   label=f"below {floor:.3f} (value named)")  # fmt: skip
         for i in low:
             ax.annotate(f"{results[i]['name']} {scores[i]:.3f}", (params[i], floor),
                         textcoords="offset points", xytext=(6, 2), fontsize=6)  # fmt: skip
@@ -219,7 +219,7 @@ def plot_pareto(path: Path, results: list[dict[str, Any]]) -> list[int]:
     ax.set_xlabel("parameters")
     ax.set_ylabel("validation accuracy")
     ax.set_title("Compound scaling: accuracy against size (front on validation accuracy)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="best")
     fig.tight_layout()
     fig.savefig(path, dpi=90)
     plt.close(fig)

@@ -142,10 +142,9 @@ def settings_section(settings: StudySettings, wall_s: float, results: list[dict]
             f"{settings.seed} for every run, so any run can be repeated alone by its `command`.",
             f"- Time: the {len(results)} runs trained for {train_s:,.0f} s "
             f"({train_s / 3600:.1f} h) in all, {run_s:,.0f} s ({run_s / 3600:.1f} h) with data "
-            "loading and test evaluation, each on its own thread(s); `--jobs 2` trains two at "
-            f"once on 2 cores, so start to finish takes about half that ({run_s / 7200:.1f} h). "
-            f"Runs finished by earlier invocations count in; this invocation took "
-            f"{wall_s:,.0f} s.",
+            "loading and test evaluation, summed over runs (with `--jobs N` N of them train at "
+            "once, so start to finish takes less). Runs finished by earlier invocations count "
+            f"in; this invocation took {wall_s:,.0f} s.",
             f"- Machine: {cpu_name()}, "
             f"{settings.threads or torch.get_num_threads()} torch thread(s) per run, "
             f"torch {torch.__version__}, "

@@ -47,6 +47,8 @@ from seqlab.train import Callback, Perplexity, TrainConfig, Trainer, evaluate, l
 from seqlab.train.device import seed_everything, select_device
 
 TASK = "translate"
+# Settings that only change how translations are decoded: a resumed run may change them.
+DECODING = ("beam", "length_penalty", "max_decode", "allow_unk", "valid_bleu")
 
 
 def split_files(cfg: TranslateConfig) -> dict[str, tuple[Path, Path]]:
@@ -300,11 +302,16 @@ def train(
     checkpoint = Path(out_dir) / "last.pt" if out_dir is not None else None
     start = None
     if resume and checkpoint is not None and checkpoint.is_file():
-        saved = load_checkpoint(checkpoint, task=TASK).get("data", {})
-        if TranslateConfig(**saved) != cfg:  # settings added since then take their defaults
+        saved = saved_config(load_checkpoint(checkpoint, task=TASK), checkpoint)
+        changed = [
+            f.name
+            for f in dataclasses.fields(cfg)
+            if f.name not in DECODING and getattr(saved, f.name) != getattr(cfg, f.name)
+        ]
+        if changed:
             raise CheckpointError(
-                f"{checkpoint} was trained with other data or model settings; "
-                "use the original options or another --out"
+                f"{checkpoint} was trained with other data or model settings "
+                f"({', '.join(changed)}); use the original options or another --out"
             )
         start = checkpoint
     elif resume:
@@ -361,6 +368,19 @@ def load_translator(path, device="cpu"):
     return model, src_encoder, tgt_encoder, state
 
 
+def saved_config(state: dict[str, Any], path: str | Path) -> TranslateConfig:
+    """The TranslateConfig stored in a checkpoint; settings added since it was written take
+    their defaults, and settings this version does not know are a clear error."""
+    saved = state.get("data", {})
+    unknown = sorted(set(saved) - {f.name for f in dataclasses.fields(TranslateConfig)})
+    if unknown:
+        raise CheckpointError(
+            f"{path}: settings this version of seqlab does not know ({', '.join(unknown)}); "
+            "was it written by another version?"
+        )
+    return TranslateConfig(**saved)
+
+
 def overridden(cfg: TranslateConfig, **settings: Any) -> TranslateConfig:
     """`cfg` with each of `settings` that is not None (a checkpoint's settings, overridden by
     the options a user gave)."""
@@ -389,7 +409,7 @@ def evaluate_checkpoint(
     dev = select_device(device)
     model, _, tgt_encoder, state = load_translator(path, dev)
     cfg = overridden(
-        TranslateConfig(**state.get("data", {})),
+        saved_config(state, path),
         data=data or None,
         data_dir=data_dir or None,
         beam=beam,
@@ -426,7 +446,7 @@ def translate_texts(
     `plot_attention` draws the source-target attention of the first sentence to that PNG."""
     model, src_encoder, tgt_encoder, state = load_translator(path, device)
     cfg = overridden(
-        TranslateConfig(**state.get("data", {})),
+        saved_config(state, path),
         beam=beam,
         length_penalty=length_penalty,
         max_decode=max_length,
