@@ -139,12 +139,18 @@ def select_rows(obj: Any, index: Tensor) -> Any:
     raise TypeError(f"cannot select rows of {type(obj).__name__}")
 
 
-def ban(logits: Tensor, banned: Sequence[int]) -> Tensor:
-    """Logits (..., V) with the `banned` tokens at -inf, so no search can choose them."""
-    if not banned:
+def ban(logits: Tensor, banned: Sequence[int] | Tensor) -> Tensor:
+    """Logits (..., V) with the `banned` tokens at -inf, so no search can choose them. The
+    searches pass a tensor made once per call, so no step copies the list to the device."""
+    if len(banned) == 0:
         return logits
-    index = torch.tensor(list(banned), device=logits.device)
+    index = torch.as_tensor(banned, dtype=torch.long, device=logits.device)  # no copy if made
     return logits.index_fill(-1, index, float("-inf"))
+
+
+def _banned_index(banned: Sequence[int], device: torch.device) -> Tensor:
+    """The banned ids as one long tensor on the decoding device (built once per search)."""
+    return torch.tensor(list(banned), dtype=torch.long, device=device)
 
 
 @decoding_loop
@@ -161,6 +167,7 @@ def greedy_decode(
     no <sos>, pads after <eos>."""
     memory = model.encode(src, src_lengths)
     B = src.size(0)
+    banned = _banned_index(banned, src.device)
     token = torch.full((B, 1), sos_id, dtype=torch.long, device=src.device)
     done = torch.zeros(B, dtype=torch.bool, device=src.device)
     out, state = [], None
@@ -203,6 +210,7 @@ def beam_search(
     if beam_size < 1 or max_length < 1:
         raise ValueError(f"beam_size and max_length must be >= 1, got {beam_size}, {max_length}")
     B, k, device = src.size(0), beam_size, src.device
+    banned = _banned_index(banned, device)
     rows = torch.arange(B, device=device).repeat_interleave(k)  # (B*k,): beam j of source b
     memory = select_rows(model.encode(src, src_lengths), rows)
     tokens = torch.full((B * k, 1), sos_id, dtype=torch.long, device=device)
