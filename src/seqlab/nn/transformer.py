@@ -178,8 +178,11 @@ class TransformerDecoderLayer(nn.Module):
         return self.norm3(x + self.dropout3(self.ffn(x)))
 
 
-class TransformerEncoder(nn.Module):
-    """A stack of encoder layers; pre-norm stacks end with a final LayerNorm (as torch.nn does)."""
+class _LayerStack(nn.Module):
+    """What the encoder and decoder stacks share: `num_layers` copies of `layer_class`, then a
+    final LayerNorm for pre-norm stacks (whose residual stream is otherwise never normalised)."""
+
+    layer_class: type[nn.Module]
 
     def __init__(
         self,
@@ -193,10 +196,16 @@ class TransformerEncoder(nn.Module):
     ) -> None:
         super().__init__()
         self.layers = nn.ModuleList(
-            TransformerEncoderLayer(d_model, num_heads, d_ff, dropout, norm_first, backend)
+            self.layer_class(d_model, num_heads, d_ff, dropout, norm_first, backend)
             for _ in range(num_layers)
         )
         self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+
+
+class TransformerEncoder(_LayerStack):
+    """A stack of encoder layers; pre-norm stacks end with a final LayerNorm (as torch.nn does)."""
+
+    layer_class = TransformerEncoderLayer
 
     def forward(
         self,
@@ -211,25 +220,10 @@ class TransformerEncoder(nn.Module):
         return self.norm(x)
 
 
-class TransformerDecoder(nn.Module):
+class TransformerDecoder(_LayerStack):
     """A stack of decoder layers; pre-norm stacks end with a final LayerNorm."""
 
-    def __init__(
-        self,
-        d_model: int,
-        num_heads: int,
-        d_ff: int,
-        num_layers: int,
-        dropout: float = 0.1,
-        norm_first: bool = False,
-        backend: str = "fused",
-    ) -> None:
-        super().__init__()
-        self.layers = nn.ModuleList(
-            TransformerDecoderLayer(d_model, num_heads, d_ff, dropout, norm_first, backend)
-            for _ in range(num_layers)
-        )
-        self.norm = nn.LayerNorm(d_model) if norm_first else nn.Identity()
+    layer_class = TransformerDecoderLayer
 
     def forward(
         self,
