@@ -8,6 +8,9 @@ from collections.abc import Callable, Iterator, Sequence
 import numpy as np
 import torch
 
+# Batches' (B, T) mask, True at real tokens: the one length mask, kept importable from here.
+from seqlab.nn.attention import padding_mask as padding_mask
+
 
 def pad_ids(seqs: Sequence, pad_id: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     """Stack variable-length id sequences into (B, T) padded with `pad_id`, T = the longest."""
@@ -97,12 +100,6 @@ class BucketBatchSampler(torch.utils.data.Sampler[list[int]]):
 
     def __len__(self) -> int:
         return self._num_batches()
-
-
-def padding_mask(lengths: torch.Tensor, max_len: int | None = None) -> torch.Tensor:
-    """(B,) lengths -> (B, T) bool mask, True at real tokens and False at padding."""
-    T = int(lengths.max()) if max_len is None else max_len
-    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]  # (B, T)
 
 
 def bucket_loader(

@@ -6,6 +6,7 @@ import torch
 from torch import Tensor, nn
 
 from seqlab.nn import GRU, LSTM, RNN
+from seqlab.nn import padding_mask as length_mask  # (B, T) True at real steps
 
 PAD_ID = 0
 RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -42,11 +43,6 @@ def check_lengths(name: str, lengths: Tensor | None, ids: Tensor) -> Tensor:
             f"got values in [{int(lengths.min())}, {int(lengths.max())}]"
         )
     return lengths.long()
-
-
-def length_mask(lengths: Tensor, T: int) -> Tensor:
-    """(B, T) bool, True at real positions t < lengths[b]."""
-    return torch.arange(T, device=lengths.device)[None, :] < lengths[:, None]
 
 
 def pool(outputs: Tensor, lengths: Tensor, how: str) -> Tensor:

@@ -17,11 +17,15 @@ BACKENDS = ("scratch", "fused")
 SCORES = ("dot", "general", "additive", "cosine")
 
 
-def padding_mask(lengths: Tensor, max_length: int) -> Tensor:
-    """(B, S) bool mask, True at positions `< lengths[b]` (real tokens), False at padding."""
+def padding_mask(lengths: Tensor, max_length: int | None = None) -> Tensor:
+    """(B, S) bool mask, True at positions `< lengths[b]` (real tokens), False at padding.
+
+    S is `max_length`, or the longest length when it is None. The one length mask of seqlab:
+    models (`seqlab.models.common.length_mask`) and batches use it too."""
     if lengths.dim() != 1:
         raise ValueError(f"lengths must have shape (B,), got {tuple(lengths.shape)}")
-    positions = torch.arange(max_length, device=lengths.device)
+    S = int(lengths.max()) if max_length is None else max_length
+    positions = torch.arange(S, device=lengths.device)
     return positions[None, :] < lengths[:, None]  # (B, S)
 
 
