@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
@@ -13,27 +11,9 @@ import time
 from pathlib import Path
 
 import pytest
+from helpers import write_reviews
 
 from seqlab.cli import main
-
-POSITIVE = "good great fine lovely superb fun".split()
-NEGATIVE = "bad awful poor boring dull worst".split()
-FILLER = "the a movie film plot actor scene story it was and".split()
-
-
-def write_reviews(path: Path, n: int, seed: int = 0) -> Path:
-    """A CSV of n short synthetic reviews; two sentiment words decide the label."""
-    rng = random.Random(seed)
-    with open(path, "w", newline="") as f:
-        w = csv.writer(f)
-        w.writerow(["text", "label"])
-        for i in range(n):
-            label = i % 2
-            words = rng.choices(FILLER, k=rng.randint(4, 12))
-            words += rng.choices(POSITIVE if label else NEGATIVE, k=2)
-            rng.shuffle(words)
-            w.writerow([" ".join(words), "pos" if label else "neg"])
-    return path
 
 
 @pytest.fixture

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_cli_train import write_reviews
+from helpers import write_reviews
 
 from seqlab.data import TextEncoder
 from seqlab.data.stopwords import ENGLISH, stop_words

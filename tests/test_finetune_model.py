@@ -9,7 +9,7 @@ import torch
 
 pytest.importorskip("transformers")
 
-from tiny_bert import write_tiny_bert  # noqa: E402
+from helpers import write_tiny_bert  # noqa: E402
 
 from seqlab.data.pretrained_text import PretrainedTextEncoder, cut  # noqa: E402
 from seqlab.data.text import text_encoder_from_dict  # noqa: E402

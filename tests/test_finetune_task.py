@@ -16,7 +16,7 @@ import torch
 
 pytest.importorskip("transformers")
 
-from tiny_bert import QUESTIONS, write_questions, write_tiny_bert  # noqa: E402
+from helpers import QUESTIONS, write_questions, write_tiny_bert  # noqa: E402
 
 from seqlab.cli import main  # noqa: E402
 from seqlab.errors import SeqlabError  # noqa: E402

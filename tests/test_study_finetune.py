@@ -8,7 +8,7 @@ import pytest
 
 pytest.importorskip("transformers")
 
-from tiny_bert import QUESTIONS, write_questions, write_tiny_bert  # noqa: E402
+from helpers import QUESTIONS, write_questions, write_tiny_bert  # noqa: E402
 
 from seqlab.cli import main  # noqa: E402
 from seqlab.study.finetune import STEPS  # noqa: E402

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 
-from test_tasks_translate import write_pairs
+from helpers import write_pairs
 
 from seqlab.cli import main
 from seqlab.study.translation import plan

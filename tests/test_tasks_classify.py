@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
-from test_cli_train import write_reviews
+from helpers import write_reviews
 
 from seqlab.errors import CheckpointError
 from seqlab.models import class_probabilities

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import json
-import random
 from pathlib import Path
 
 import pytest
+from helpers import write_corpus
 
 from seqlab.cli import main
 from seqlab.tasks import lm
 from seqlab.tasks.configs import LM_ARCHS, LM_PRESETS, LMConfig
 from seqlab.train import TrainConfig
-
-SUBJECTS = "the cat|a dog|my friend|the old man|a small bird".split("|")
-VERBS = "sees|likes|follows|hears".split("|")
-OBJECTS = "the ball|a tree|the river|her house|a red car".split("|")
-
-
-def write_corpus(path: Path, lines: int, seed: int = 0) -> Path:
-    """Sentences from a tiny grammar: after a few words the next word is nearly determined."""
-    rng = random.Random(seed)
-    text = [
-        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} ." for _ in range(lines)
-    ]
-    path.write_text("\n".join(text) + "\n", encoding="utf-8")
-    return path
 
 
 @pytest.fixture

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import random
-from pathlib import Path
 
 import pytest
 import torch
+from helpers import write_pairs
 
 from seqlab.cli import main
 from seqlab.data.text import TextEncoder
@@ -17,23 +16,6 @@ from seqlab.tasks.translate import (
     detokenize,
     load_translator,
 )
-
-WORDS = {"ein": "a", "mann": "man", "hund": "dog", "frau": "woman", "sieht": "sees",
-         "mag": "likes", "den": "the", "die": "the", "ball": "ball", "katze": "cat"}  # fmt: skip
-
-
-def write_pairs(folder: Path, n: int, seed: int) -> tuple[Path, Path]:
-    """German-like sentences and their word-by-word English: a task attention learns fast."""
-    rng = random.Random(seed)
-    src, tgt = [], []
-    for _ in range(n):
-        words = [rng.choice(list(WORDS)) for _ in range(rng.randint(3, 7))]
-        src.append(" ".join(words).capitalize() + " .")
-        tgt.append(" ".join(WORDS[w] for w in words).capitalize() + " .")
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / f"{seed}.de").write_text("\n".join(src) + "\n", encoding="utf-8")
-    (folder / f"{seed}.en").write_text("\n".join(tgt) + "\n", encoding="utf-8")
-    return folder / f"{seed}.de", folder / f"{seed}.en"
 
 
 @pytest.fixture

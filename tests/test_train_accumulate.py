@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from test_train_trainer import TinyClassifier, TinyConfig, ToyData, make_trainer
+from helpers import TinyClassifier, TinyConfig, ToyData, make_trainer
 from torch.utils.data import DataLoader
 
 from seqlab.train import TrainConfig, Trainer

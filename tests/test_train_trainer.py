@@ -5,78 +5,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-from dataclasses import dataclass
 
 import pytest
 import torch
-from torch import nn
-from torch.utils.data import DataLoader, Dataset
+from helpers import TinyClassifier, TinyConfig, ToyData, loaders, make_trainer
+from torch.utils.data import DataLoader
 
 from seqlab.errors import CheckpointError, SeqlabError
 from seqlab.train import Callback, DivergedError, TrainConfig, Trainer, load_checkpoint
 from seqlab.train.checkpoint import save_checkpoint
-
-
-@dataclass
-class TinyConfig:
-    """Config of the tiny test classifier."""
-
-    vocab_size: int = 12
-    dim: int = 8
-    dropout: float = 0.0
-
-
-class TinyClassifier(nn.Module):
-    """Mean of embeddings -> one sigmoid unit, called as `logits, loss = model(**batch)`."""
-
-    def __init__(self, config: TinyConfig) -> None:
-        super().__init__()
-        self.config = config
-        self.embed = nn.Embedding(config.vocab_size, config.dim, padding_idx=0)
-        self.drop = nn.Dropout(config.dropout)
-        self.out = nn.Linear(config.dim, 1)
-
-    def forward(self, ids, lengths=None, labels=None):
-        h = self.drop(self.embed(ids).mean(dim=1))  # (B, C)
-        logits = self.out(h)  # (B, 1)
-        loss = None
-        if labels is not None:
-            loss = nn.functional.binary_cross_entropy_with_logits(logits[:, 0], labels.float())
-        return logits, loss
-
-
-class ToyData(Dataset):
-    """Sequences of ids 2..vocab-1; the label says whether token 2 occurs (flipped if `flip`)."""
-
-    def __init__(self, n: int, seed: int, length: int = 6, vocab: int = 12, flip: bool = False):
-        g = torch.Generator().manual_seed(seed)
-        self.ids = torch.randint(2, vocab, (n, length), generator=g)
-        self.labels = (self.ids == 2).any(dim=1).long()
-        if flip:
-            self.labels = 1 - self.labels
-
-    def __len__(self) -> int:
-        return len(self.ids)
-
-    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
-        return {"ids": self.ids[i], "labels": self.labels[i]}
-
-
-def loaders(batch_size: int = 16, flip_valid: bool = False, shuffle: bool = True):
-    """A shuffled training loader (uses torch's global RNG) and a validation loader."""
-    train = DataLoader(ToyData(128, seed=1), batch_size=batch_size, shuffle=shuffle)
-    valid = DataLoader(ToyData(64, seed=2, flip=flip_valid), batch_size=batch_size)
-    return train, valid
-
-
-def make_trainer(tmp_path, callbacks=(), dropout=0.0, flip_valid=False, **overrides):
-    """Seeded tiny trainer writing to tmp_path."""
-    torch.manual_seed(0)
-    cfg = TrainConfig(**{"epochs": 4, "lr": 0.05, "quiet": True, **overrides})
-    model = TinyClassifier(TinyConfig(dropout=dropout))
-    train, valid = loaders(flip_valid=flip_valid)
-    meta = {"task": "classify", "label_names": ["no", "yes"]}
-    return Trainer(model, cfg, train, valid, out_dir=tmp_path, meta=meta, callbacks=callbacks)
 
 
 def strip_times(history):
