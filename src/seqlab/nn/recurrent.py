@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import _VF, Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from seqlab.nn.attention import padding_mask
 from seqlab.nn.cells import GRUCell, LSTMCell, RNNCell
 
 BACKENDS = ("scratch", "fused")
@@ -37,6 +38,17 @@ def _fp32_kernels(x: Tensor) -> bool:
 def _reverse_padded(seq: Tensor, index: Tensor) -> Tensor:
     """Reverse each sequence within its own length: seq (B, T, C), index (B, T) -> (B, T, C)."""
     return seq.gather(1, index.unsqueeze(2).expand(-1, -1, seq.size(2)))
+
+
+def _real_steps(lengths: Tensor, T: int) -> tuple[Tensor, Tensor]:
+    """lengths (B,) -> the (B, T) mask of real steps and the (B, T) index reversing them.
+
+    Reversing only the real part of each row keeps padding at the end, so the reverse
+    direction starts at each sequence's own last real token (as packed sequences do).
+    """
+    steps = torch.arange(T, device=lengths.device)
+    mask = padding_mask(lengths, T)  # (B, T): True at real steps
+    return mask, torch.where(mask, lengths[:, None] - 1 - steps, steps)
 
 
 class _Recurrent(nn.Module):
@@ -195,10 +207,7 @@ class _Recurrent(nn.Module):
                 return self.outputs(inputs.float(), lengths)
         x = inputs if self.batch_first else inputs.transpose(0, 1)  # (B, T, C)
         B, T, _ = x.shape
-        steps = torch.arange(T, device=x.device)
-        lengths = checked.to(x.device).unsqueeze(1)  # (B, 1)
-        mask = steps.unsqueeze(0) < lengths  # (B, T)
-        reverse_index = torch.where(mask, lengths - 1 - steps, steps)  # (B, T)
+        mask, reverse_index = _real_steps(checked.to(x.device), T)  # (B, T), (B, T)
         h0 = x.new_zeros(1, B, self.hidden_size)
         h0 = (h0, h0) if self.has_cell_state else h0
         layer_input = x
@@ -243,14 +252,9 @@ class _Recurrent(nn.Module):
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Loop over layers, directions and time steps with the hand-written cells."""
         B, T, _ = x.shape
-        steps = torch.arange(T, device=x.device)
         if lengths is None:
             lengths = torch.full((B,), T, dtype=torch.long, device=x.device)
-        lengths = lengths.to(x.device).unsqueeze(1)  # (B, 1)
-        mask = steps.unsqueeze(0) < lengths  # (B, T): True at real steps
-        # Reversing only the real part of each row keeps padding at the end, so the reverse
-        # direction starts at each sequence's own last real token (as packed sequences do).
-        reverse_index = torch.where(mask, lengths - 1 - steps, steps)  # (B, T)
+        mask, reverse_index = _real_steps(lengths.to(x.device), T)  # (B, T), (B, T)
         layer_input, finals = x, []
         for layer in range(self.num_layers):
             outputs = []
