@@ -52,19 +52,11 @@ class TextEncoder:
 
     @classmethod
     def fit(
-        cls,
-        texts: Sequence[str],
-        tokenizer: str | Tokenizer = "basic_english",
-        *,
-        min_freq: int = 1,
-        max_size: int | None = None,
-        specials: Sequence[str] = (),
-        **settings,
+        cls, texts: Sequence[str], tokenizer: str | Tokenizer = "basic_english", **settings
     ) -> TextEncoder:
-        """Train the tokenizer (BPE only) and build the vocabulary on `texts` (the train split)."""
-        return cls.fit_encode(
-            texts, tokenizer, min_freq=min_freq, max_size=max_size, specials=specials, **settings
-        )[0]
+        """Train the tokenizer (BPE only) and build the vocabulary on `texts` (the train split);
+        the keywords are `fit_encode`'s."""
+        return cls.fit_encode(texts, tokenizer, **settings)[0]
 
     @classmethod
     def fit_encode(
