@@ -26,15 +26,32 @@ def confusion_table(confusion: list[list[int]], names: list[str]) -> str:
     return "\n".join(lines)
 
 
+def _pyplot():
+    """matplotlib.pyplot on the Agg backend (files only; never a window), imported on first use."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    """Lay out `fig`, write it to `path` as a PNG (making its folder) and close it."""
+    fig.tight_layout()
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    _pyplot().close(fig)
+    return path
+
+
 def plot_confusion(path: Path, confusion: list[list[int]], names: list[str]) -> Path:
     """A heatmap of the confusion matrix, each row normalised to the share of its true class,
     with the counts written in the cells (up to 20 classes)."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never a window
-    import matplotlib.pyplot as plt
     import numpy as np
 
+    plt = _pyplot()
     counts = np.asarray(confusion, dtype=float)
     shares = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
     K = len(names)
@@ -50,24 +67,16 @@ def plot_confusion(path: Path, confusion: list[list[int]], names: list[str]) -> 
                 color = "white" if shares[i, j] > 0.5 else "black"
                 ax.text(j, i, f"{int(counts[i, j])}", ha="center", va="center", color=color)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_attention(
     path: Path, weights: list[list[float]], source: list[str], target: list[str], title: str
 ) -> Path:
     """A heatmap of attention weights (target rows x source columns), one row per output word."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
+    plt = _pyplot()
     w = np.asarray(weights, dtype=float)
     fig, ax = plt.subplots(
         figsize=(max(4.0, 0.45 * len(source) + 2), max(3.0, 0.4 * len(target) + 1.5))
@@ -77,9 +86,4 @@ def plot_attention(
     ax.set_yticks(range(len(target)), target)
     ax.set(xlabel="source", ylabel="translation", title=title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
-    fig.tight_layout()
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
