@@ -46,15 +46,21 @@ def square(name: str, W: np.ndarray) -> np.ndarray:
     return W
 
 
+def _check_recurrence(
+    W: np.ndarray, U: np.ndarray, b: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """W (n, n), U (n, C) and b (n,) of eq. 10.8, checked against each other, as float arrays."""
+    W = square("W", W)
+    n = W.shape[0]
+    return W, matrix("U", U, f"(n={n}, C)", rows=n), vector("b", b, f"(n={n},)", size=n)
+
+
 def check_params(
     W: np.ndarray, V: np.ndarray, U: np.ndarray, b: np.ndarray, c: np.ndarray
 ) -> RNNParams:
     """Validate the shapes of W, V, U, b, c against each other; return them as float arrays."""
-    W = square("W", W)
-    n = W.shape[0]
-    U = matrix("U", U, f"(n={n}, C)", rows=n)
-    V = matrix("V", V, f"(K, n={n})", cols=n)
-    b = vector("b", b, f"(n={n},)", size=n)
+    W, U, b = _check_recurrence(W, U, b)
+    V = matrix("V", V, f"(K, n={W.shape[0]})", cols=W.shape[0])
     c = vector("c", c, f"(K={V.shape[0]},)", size=V.shape[0])
     return RNNParams(W, U, V, b, c)
 
@@ -63,10 +69,8 @@ def rnn_unit(
     h_prev: np.ndarray, x_t: np.ndarray, W: np.ndarray, U: np.ndarray, b: np.ndarray
 ) -> np.ndarray:
     """The activation input a_t = b + W h_{t-1} + U x_t (Goodfellow et al. eq. 10.8); shape (n,)."""
-    W = square("W", W)
+    W, U, b = _check_recurrence(W, U, b)
     n = W.shape[0]
-    U = matrix("U", U, f"(n={n}, C)", rows=n)
-    b = vector("b", b, f"(n={n},)", size=n)
     h_prev = vector("h_prev", h_prev, f"(n={n},)", size=n)
     x_t = vector("x_t", x_t, f"(C={U.shape[1]},)", size=U.shape[1])
     return b + W @ h_prev + U @ x_t
