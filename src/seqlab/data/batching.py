@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -107,17 +108,13 @@ def bucket_loader(
     batch_size: int,
     collate_fn: Callable[[list[dict]], dict[str, torch.Tensor]],
     *,
-    shuffle: bool = True,
-    seed: int = 0,
-    num_replicas: int = 1,
-    rank: int = 0,
-    drop_last: bool = False,
     num_workers: int = 0,
+    **sampling: Any,
 ) -> torch.utils.data.DataLoader:
-    """A DataLoader over `dataset` (with a `.lengths` array) in length-bucketed batches."""
-    sampler = BucketBatchSampler(
-        dataset.lengths, batch_size, shuffle, seed, num_replicas, rank, drop_last
-    )
+    """A DataLoader over `dataset` (with a `.lengths` array) in length-bucketed batches; the
+    other keywords (`shuffle`, `seed`, `num_replicas`, `rank`, `drop_last`) go to
+    `BucketBatchSampler`."""
+    sampler = BucketBatchSampler(dataset.lengths, batch_size, **sampling)
     return torch.utils.data.DataLoader(
         dataset, batch_sampler=sampler, collate_fn=collate_fn, num_workers=num_workers
     )

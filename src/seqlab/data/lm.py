@@ -18,6 +18,7 @@ import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -176,18 +177,9 @@ def wikitext2_files(
 
 
 def load_wikitext2(
-    data_dir: str | os.PathLike | None = None,
-    *,
-    lower: bool = False,
-    sos: bool = False,
-    eos: bool = True,
-    min_freq: int = 1,
-    max_size: int | None = None,
-    cache: bool = True,
-    download: bool | None = None,
+    data_dir: str | os.PathLike | None = None, *, download: bool | None = None, **settings: Any
 ) -> LMData:
-    """WikiText-2 (Merity et al., 2016) streams: 2,088,628 / 217,646 / 245,569 tokens."""
-    files = wikitext2_files(data_dir, download)
-    return load_lm_text(
-        files, lower=lower, sos=sos, eos=eos, min_freq=min_freq, max_size=max_size, cache=cache
-    )
+    """WikiText-2 (Merity et al., 2016) streams: 2,088,628 / 217,646 / 245,569 tokens.
+
+    The other keywords (`lower`, `sos`, `eos`, `min_freq`, ...) are `load_lm_text`'s."""
+    return load_lm_text(wikitext2_files(data_dir, download), **settings)

@@ -11,6 +11,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -225,30 +226,14 @@ def load_multi30k(
     src: str = "de",
     tgt: str = "en",
     tokenizer: str | tuple[str, str] = "basic_english",
-    min_freq: int = 2,
-    max_size: int | None = None,
-    lowercase: bool = True,
-    limit: int | None = None,
-    seed: int = 0,
-    cache: bool = True,
     download: bool | None = None,
+    **settings: Any,
 ) -> TranslationData:
     """Multi30k German->English: 29,000 / 1,014 / 1,000 pairs (test = test_2016_flickr).
 
-    With tokenizer="spacy", spaCy's blank `de`/`en` tokenizers are used for the two sides.
+    With tokenizer="spacy", spaCy's blank `de`/`en` tokenizers are used for the two sides. The
+    other keywords (`min_freq`, `max_size`, `lowercase`, `limit`, ...) are `load_parallel`'s.
     """
     files = multi30k_files(data_dir, src, tgt, download)
-    options = None
-    if tokenizer == "spacy":
-        options = ({"language": src}, {"language": tgt})
-    return load_parallel(
-        files,
-        tokenizer=tokenizer,
-        tokenizer_options=options,
-        lowercase=lowercase,
-        min_freq=min_freq,
-        max_size=max_size,
-        limit=limit,
-        seed=seed,
-        cache=cache,
-    )
+    options = ({"language": src}, {"language": tgt}) if tokenizer == "spacy" else None
+    return load_parallel(files, tokenizer=tokenizer, tokenizer_options=options, **settings)
