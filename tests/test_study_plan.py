@@ -1,7 +1,6 @@
 """The sentiment study's plan, Pareto front, tables and resumable runner (no training here)."""
 
 import dataclasses
-import itertools
 import json
 import random
 import shlex
@@ -10,14 +9,15 @@ import pytest
 
 from seqlab.errors import SeqlabError
 from seqlab.study import report
-from seqlab.study.runner import StudyRunner, command, configs, plan_summary, selected_epoch
+from seqlab.study.estimate import estimate_seconds, makespan, plan_summary
+from seqlab.study.runner import StudyRunner
+from seqlab.study.runs import command, selected_epoch
 from seqlab.study.sentiment import (
     StudySettings,
     compound_grid,
-    estimate_seconds,
-    makespan,
     parse_only,
     plan,
+    run_configs,
     scaling_kind,
     table_e,
 )
@@ -56,7 +56,7 @@ def test_full_plan_has_every_table_row():
 def test_tables_b_to_e_use_the_duke_data_and_table_a_the_keras_data():
     settings = StudySettings()
     for spec in plan("abcd"):
-        cfg, train = configs(spec, settings)
+        cfg, train = run_configs(spec, settings)
         if spec.table == "a":
             assert (cfg.split, cfg.stop_words, cfg.max_vocab) == (None, "none", 10_000)
         else:
@@ -121,7 +121,7 @@ def test_table_a_models_have_the_keras_parameter_counts():
     want = {"a-dense": 170_305, "a-rnn": 161_601, "a-lstm": 166_305, "a-lstm2-dropout": 174_625}
     for spec in plan("a"):
         if spec.name in want:
-            cfg, _ = configs(spec, settings)
+            cfg, _ = run_configs(spec, settings)
             model = build_model(cfg, settings.vocab_size, 2)
             assert sum(p.numel() for p in model.parameters()) == want[spec.name], spec.name
 
@@ -137,7 +137,7 @@ def test_each_run_command_rebuilds_its_configs():
     for spec in plan("abcd", quick=True):
         args = parser.parse_args(shlex.split(command(spec, settings))[1:])
         task, train, _ = _configs(args, ClassifyConfig)
-        want_task, want_train = configs(spec, settings)
+        want_task, want_train = run_configs(spec, settings)
         assert task == want_task
         assert dataclasses.replace(train, quiet=True) == want_train
 
@@ -262,7 +262,15 @@ def test_plan_names_are_stable():
     # Result files are named after runs; renaming a run would orphan finished results.
     names = [s.name for s in plan("abcd")]
     assert names[:3] == ["a-dense", "a-rnn", "a-lstm"]
-    assert all(a != b for a, b in itertools.pairwise(names))
+
+
+def test_plan_refuses_two_runs_of_one_name(monkeypatch):
+    # Two runs of one name would share a result file: the second would read the first's back.
+    from seqlab.study import sentiment
+
+    monkeypatch.setattr(sentiment, "table_b", lambda quick: sentiment.table_a(quick)[:1])
+    with pytest.raises(AssertionError, match="run names in the study plan must be unique"):
+        plan("ab")
 
 
 def test_cli_lists_the_plan_and_rejects_unknown_tables(tmp_path, capsys):

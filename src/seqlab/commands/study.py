@@ -4,23 +4,45 @@ from __future__ import annotations
 
 import argparse
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 
-def _add_common(p: argparse.ArgumentParser, quick: str, listing: str) -> None:
-    """The options every study has: --out, --quick, --data-dir, --seed, --device, --list."""
+def _add_study(
+    kinds: argparse._SubParsersAction,
+    name: str,
+    *,
+    help: str,
+    description: str,
+    quick: str,
+    listing: str,
+) -> argparse.ArgumentParser:
+    """Add `seqlab study NAME` with the options every study has: --out, --quick, --data-dir,
+    --seed, --device, --list."""
+    p = kinds.add_parser(name, help=help, description=description)
     p.add_argument("--out", required=True, metavar="DIR", help="output folder (created)")
     p.add_argument("--quick", action="store_true", help=quick)
     p.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
     p.add_argument("--seed", type=int, default=0, help="seed of the data split and every run")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or mps (default: auto)")
     p.add_argument("--list", action="store_true", help=listing)
+    return p
+
+
+def _timed(run_study: Callable[[], Path]) -> int:
+    """Run a study; say where its README is and how long it took."""
+    start = time.perf_counter()
+    readme = run_study()
+    print(f"study written to {readme} in {time.perf_counter() - start:.1f} s")
+    return 0
 
 
 def run_sentiment(args: argparse.Namespace) -> int:
     """Run (or continue) the sentiment study and write OUT/README.md."""
     from seqlab.errors import SeqlabError
     from seqlab.study import StudySettings, parse_only, plan, run_sentiment_study
-    from seqlab.study.runner import command, plan_summary
+    from seqlab.study.estimate import plan_summary
+    from seqlab.study.runs import command
 
     tables = parse_only(args.only)
     if args.jobs < 1:
@@ -36,16 +58,11 @@ def run_sentiment(args: argparse.Namespace) -> int:
             print("e-bi-<best of b-d>      planned after tables b-d have run")
         print(f"planned: {plan_summary(specs, settings, args.jobs)}")
         return 0
-    start = time.perf_counter()
-    readme = run_sentiment_study(args.out, settings, tables, jobs=args.jobs)
-    print(f"study written to {readme} in {time.perf_counter() - start:.1f} s")
-    return 0
+    return _timed(lambda: run_sentiment_study(args.out, settings, tables, jobs=args.jobs))
 
 
 def run_finetune(args: argparse.Namespace) -> int:
     """Run (or continue) the fine-tuning study and write OUT/README.md."""
-    from pathlib import Path
-
     from seqlab.study.finetune import STEPS, FinetuneStudySettings, run_finetune_study
 
     if args.list:
@@ -55,15 +72,13 @@ def run_finetune(args: argparse.Namespace) -> int:
         return 0
     options = {k: v for k, v in vars(args).items() if k not in ("func", "command", "study", "list")}
     settings = FinetuneStudySettings(**{**options, "out": Path(args.out)})
-    start = time.perf_counter()
-    readme = run_finetune_study(settings)
-    print(f"study written to {readme} in {time.perf_counter() - start:.1f} s")
-    return 0
+    return _timed(lambda: run_finetune_study(settings))
 
 
 def _add_finetune(kinds: argparse._SubParsersAction) -> None:
     """Add `seqlab study finetune`."""
-    p = kinds.add_parser(
+    p = _add_study(
+        kinds,
         "finetune",
         help="the fine-tuning assignment's steps: head only, more layers, full, longer, schedules",
         description=(
@@ -73,11 +88,8 @@ def _add_finetune(kinds: argparse._SubParsersAction) -> None:
             "and the final confusion matrix (table and PNG). Finished steps are read back, so "
             "an interrupted study continues."
         ),
-    )
-    _add_common(
-        p,
-        "200 training and 100 evaluation texts, 32 word pieces, half the epochs",
-        "print the steps; train none",
+        quick="200 training and 100 evaluation texts, 32 word pieces, half the epochs",
+        listing="print the steps; train none",
     )
     p.add_argument("--model", default="minilm", help="model folder or 'minilm' (default: minilm)")
     p.add_argument(
@@ -93,8 +105,6 @@ def _add_finetune(kinds: argparse._SubParsersAction) -> None:
 
 def run_translation(args: argparse.Namespace) -> int:
     """Run (or continue) the translation study and write OUT/README.md."""
-    from pathlib import Path
-
     from seqlab.study.translation import TranslationStudySettings, run_translation_study
 
     only = [x for x in (args.only or "").split(",") if x]
@@ -103,21 +113,19 @@ def run_translation(args: argparse.Namespace) -> int:
         args.threads, args.epochs, only,
     )  # fmt: skip
     if args.list:
-        from seqlab.study.runner import command_line
+        from seqlab.study.runs import command_line
 
         for run in settings.runs():
             cfg, train = settings.configs(run)
             print(f"{run.name:<20} {command_line('seqlab train translate', cfg, train)}")
         return 0
-    start = time.perf_counter()
-    readme = run_translation_study(settings)
-    print(f"study written to {readme} in {time.perf_counter() - start:.1f} s")
-    return 0
+    return _timed(lambda: run_translation_study(settings))
 
 
 def _add_translation(kinds: argparse._SubParsersAction) -> None:
     """Add `seqlab study translation`."""
-    p = kinds.add_parser(
+    p = _add_study(
+        kinds,
         "translation",
         help="default versus tuned settings of seq2seq (RNN, LSTM, +/- attention) and Transformer",
         description=(
@@ -129,11 +137,8 @@ def _add_translation(kinds: argparse._SubParsersAction) -> None:
             "an interrupted study continues. The full study trains 10 models for 10 epochs on "
             "Multi30k: hours on a 2-core CPU."
         ),
-    )
-    _add_common(
-        p,
-        "small models (32-d), 2 epochs, 3,000 pairs per Multi30k split (minutes)",
-        "print the runs and commands; train none",
+        quick="small models (32-d), 2 epochs, 3,000 pairs per Multi30k split (minutes)",
+        listing="print the runs and commands; train none",
     )
     p.add_argument(
         "--data",
@@ -151,7 +156,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `seqlab study sentiment`, `finetune` and `translation`."""
     study = subparsers.add_parser("study", help="run a study of many models; write tables/plots")
     kinds = study.add_subparsers(dest="study", metavar="STUDY", parser_class=type(study))
-    p = kinds.add_parser(
+    p = _add_study(
+        kinds,
         "sentiment",
         help="the IMDB sentiment study (tables a-f)",
         description=(
@@ -159,11 +165,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
             "Markdown tables, one CSV per table, PNG plots and per-run JSONL histories. "
             "Finished runs (OUT/runs/NAME.json) are skipped, so an interrupted study continues."
         ),
-    )
-    _add_common(
-        p,
-        "reduced study: 2,000 reviews per split, 1-2 epochs, shorter grids (minutes)",
-        "print the planned runs and their commands; train none",
+        quick="reduced study: 2,000 reviews per split, 1-2 epochs, shorter grids (minutes)",
+        listing="print the planned runs and their commands; train none",
     )
     p.add_argument(
         "--only",

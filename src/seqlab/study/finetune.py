@@ -66,13 +66,9 @@ class FinetuneStudySettings:
 
     def task_config(self) -> FinetuneConfig:
         """The data and model settings (--quick: 200 training and 100 evaluation texts)."""
+        shared = ("data", "data_dir", "label_set", "text_column", "label_column", "model")
         return FinetuneConfig(
-            data=self.data,
-            data_dir=self.data_dir,
-            label_set=self.label_set,
-            text_column=self.text_column,
-            label_column=self.label_column,
-            model=self.model,
+            **{name: getattr(self, name) for name in shared},
             limit=200 if self.quick else None,
             eval_limit=100 if self.quick else None,
             max_length=32 if self.quick else 64,  # TREC questions: 99.9% fit in 64 word pieces

@@ -1,4 +1,4 @@
-"""Run a study plan: train each run once with `seqlab.tasks.classify.train`, keep its result.
+"""Run a study plan resumably: each run trains once, and a finished run is read back.
 
 Each run writes OUT/runs/NAME.json (result) and NAME.jsonl (per-epoch history), atomically, so
 an interrupted study continues where it stopped: a run whose result exists is skipped. The
@@ -9,183 +9,25 @@ train in that many worker processes at once, longest first; each worker writes i
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from seqlab.atomic import write_text_atomic
 from seqlab.errors import SeqlabError
-from seqlab.study.sentiment import (
-    RunSpec,
-    StudySettings,
-    epochs_budget,
-    estimate_seconds,
-    makespan,
-    plan,
-    run_configs,
-    table_e,
+from seqlab.study.estimate import estimate_seconds, plan_summary
+from seqlab.study.runs import (
+    data_key,
+    load_result,
+    run_data,
+    train_in_worker,
+    train_run,
+    write_result,
 )
+from seqlab.study.sentiment import RunSpec, StudySettings, plan, table_e
 
 RECURRENT = ("rnn", "lstm", "gru")
-configs = run_configs  # the (ClassifyConfig, TrainConfig) of a run
-# The ClassifyConfig fields that decide the data set (the rest decide the model).
-DATA_FIELDS = (
-    "data", "data_dir", "label_set", "text_column", "label_column", "limit", "split",
-    "valid_fraction", "tokenizer", "stop_words", "min_freq", "max_vocab", "max_length", "truncate",
-)  # fmt: skip
-
-
-def data_key(spec: RunSpec, settings: StudySettings) -> str:
-    """Equal for runs that read the same data set (same splits, vocabulary and maxlen)."""
-    cfg, train = configs(spec, settings)
-    return json.dumps([{k: getattr(cfg, k) for k in DATA_FIELDS}, train.seed], sort_keys=True)
-
-
-def command_line(prefix: str, *configs: Any) -> str:
-    """`prefix` and the options that set each config dataclass's fields that differ from their
-    defaults (data folder, device and quiet left out): a run's reproducing command line."""
-    parts = [prefix]
-    for value in configs:
-        default = type(value)()
-        for f in dataclasses.fields(value):
-            v = getattr(value, f.name)
-            if f.name in ("data_dir", "device", "quiet") or v == getattr(default, f.name):
-                continue
-            flag = "--" + f.name.replace("_", "-")
-            if isinstance(v, list | tuple):
-                v = ",".join(map(str, v))
-            parts.append(flag if v is True else f"--no-{flag[2:]}" if v is False else f"{flag} {v}")
-    return " ".join(parts)
-
-
-def command(spec: RunSpec, settings: StudySettings) -> str:
-    """The `seqlab train classify` command line that repeats this run alone."""
-    return command_line("seqlab train classify", *configs(spec, settings))
-
-
-def selected_epoch(history: list[dict[str, Any]], train: dict[str, Any]) -> dict[str, Any]:
-    """The epoch whose weights the model ends with: the best one under early stopping
-    (Trainer restores it; first minimum of the monitored value), else the last."""
-    if not train.get("patience"):
-        return history[-1]
-    from seqlab.train.config import TrainConfig
-
-    cfg = TrainConfig.from_dict(train)
-    key, higher = cfg.monitor, cfg.monitor_mode == "max"
-    best = history[0]
-    for record in history[1:]:
-        if (record[key] > best[key]) if higher else (record[key] < best[key]):
-            best = record
-    return best
-
-
-def train_run(spec: RunSpec, settings: StudySettings, data: Any = None) -> dict[str, Any]:
-    """Train one run of the plan and return its result (history included).
-
-    `data` is what `seqlab.tasks.classify.load_data` gives for the run's config (None: load it).
-    """
-    from seqlab.summary import summary
-    from seqlab.tasks.classify import train
-
-    cfg, train_cfg = configs(spec, settings)
-    result = train(cfg, train_cfg, out_dir=None, data=data)
-    final = selected_epoch(result.history, spec.train)
-    return {
-        "name": spec.name,
-        "table": spec.table,
-        "label": spec.label,
-        "key": spec.key(settings),
-        "config_key": spec.config_key(settings),
-        "model": spec.model,
-        "train": spec.train,
-        "max_length": spec.max_length,
-        "notes": spec.notes,
-        "params": result.params,
-        "epochs_run": len(result.history),
-        "selected_epoch": final["epoch"],
-        "valid_accuracy": final["valid_accuracy"],
-        "valid_loss": final["valid_loss"],
-        "test_accuracy": result.test["accuracy"],
-        "test_loss": result.test["loss"],
-        "train_wall_s": round(result.train_wall_s, 2),
-        "summary": str(summary(result.model, length=spec.max_length))
-        if spec.table == "a"
-        else None,
-        "command": command(spec, settings),
-        "history": result.history,
-    }
-
-
-def write_result(runs_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
-    """Write runs/NAME.jsonl (history) then runs/NAME.json, atomically; return `result`."""
-    path = Path(runs_dir) / f"{result['name']}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    lines = "".join(json.dumps(r) + "\n" for r in result["history"])
-    write_text_atomic(path.with_suffix(".jsonl"), lines)
-    write_text_atomic(path, json.dumps(result, indent=1) + "\n")  # last: marks the run done
-    return result
-
-
-_WORKER_DATA: dict[str, Any] = {}  # a worker process's data sets, by data_key
-
-
-def train_in_worker(runs_dir: str, spec: RunSpec, settings: StudySettings) -> dict[str, Any]:
-    """Train one run in a worker process with `settings.threads` threads; write its result."""
-    import torch
-
-    from seqlab.tasks.classify import load_data
-
-    start = time.perf_counter()
-    if settings.threads:
-        torch.set_num_threads(settings.threads)
-    key = data_key(spec, settings)
-    if key not in _WORKER_DATA:
-        cfg, train_cfg = configs(spec, settings)
-        _WORKER_DATA[key] = load_data(cfg, seed=train_cfg.seed)
-    result = train_run(spec, settings, _WORKER_DATA[key])
-    result["wall_s"] = round(time.perf_counter() - start, 2)
-    return write_result(Path(runs_dir), result)
-
-
-def plan_summary(specs: list[RunSpec], settings: StudySettings, jobs: int = 1) -> str:
-    """How much training a plan asks for: runs, epochs and an estimate of the time."""
-    unique = {s.config_key(settings): s for s in specs}
-    seconds = [estimate_seconds(s, settings) for s in unique.values()]
-    shared = len(specs) - len(unique)
-    text = (
-        f"{len(specs)} runs ({shared} share another run's model), "
-        f"{epochs_budget(list(unique.values()))} epochs at most; "
-        f"about {_duration(sum(seconds))} of training on one thread"
-    )
-    if jobs > 1:
-        text += f", {_duration(makespan(seconds, jobs))} with --jobs {jobs}"
-    return text + " (a rough estimate; early stopping ends some runs sooner)"
-
-
-def _duration(seconds: float) -> str:
-    """3 min, 2.4 h."""
-    return f"{seconds / 60:.0f} min" if seconds < 3600 else f"{seconds / 3600:.1f} h"
-
-
-def load_result(path: Path, spec: RunSpec, settings: StudySettings) -> dict[str, Any] | None:
-    """A finished run's result, or None; a result of other settings raises SeqlabError."""
-    if not path.is_file():
-        return None
-    try:
-        result = json.loads(path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as e:
-        raise SeqlabError(
-            f"{path} is not valid JSON ({e}); delete it to re-run {spec.name}"
-        ) from None
-    if result.get("key") != spec.key(settings):
-        raise SeqlabError(
-            f"{path} holds a result of other settings (another seed, or quick vs full); "
-            "use another --out folder or delete it"
-        )
-    return result
 
 
 class StudyRunner:
@@ -194,11 +36,9 @@ class StudyRunner:
     def __init__(
         self, out: str | Path, settings: StudySettings, log: Callable[[str], None] = print
     ) -> None:
-        self.out = Path(out)
-        self.runs_dir = self.out / "runs"
+        self.runs_dir = Path(out) / "runs"
         self.settings = settings
         self.log = log
-        self.trained = 0
         # Finished results by config_key: a run that trains the same model as another (the base
         # LSTM appears in tables c and d) reuses its numbers instead of training again.
         self.by_config: dict[str, dict[str, Any]] = {}
@@ -217,17 +57,10 @@ class StudyRunner:
 
     def data(self, spec: RunSpec) -> Any:
         """The run's data set; loaded once per data setting (splits, vocabulary, maxlen)."""
-        from seqlab.tasks.classify import load_data
-
         key = data_key(spec, self.settings)
         if key not in self.datasets:
-            cfg, train_cfg = configs(spec, self.settings)
-            self.datasets[key] = load_data(cfg, seed=train_cfg.seed)
+            self.datasets[key] = run_data(spec, self.settings)
         return self.datasets[key]
-
-    def run(self, spec: RunSpec, index: int = 0, total: int = 0) -> dict[str, Any]:
-        """The run's result: read from OUT if it exists, else trained and written."""
-        return self.run_all([spec], jobs=1, first=index)[0]
 
     def run_all(self, specs: list[RunSpec], jobs: int = 1, first: int = 1) -> list[dict[str, Any]]:
         """Results of `specs` (in their order): finished ones read back, the others trained,
@@ -252,7 +85,6 @@ class StudyRunner:
         for result, seconds in self._train(order, jobs):
             spec = next(s for s in order if s.name == result["name"])
             self.by_config[result["config_key"]] = results[spec.name] = result
-            self.trained += 1
             self._report(spec, specs, first, result, seconds)
         for spec, key in twins:
             twin = self.by_config[key]

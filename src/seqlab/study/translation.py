@@ -19,7 +19,7 @@ from typing import Any
 from seqlab.atomic import write_text_atomic
 from seqlab.errors import SeqlabError
 from seqlab.study.report import markdown, write_csv
-from seqlab.study.runner import command_line, selected_epoch
+from seqlab.study.runs import command_line, selected_epoch
 
 # Settings of the public reference the course follows (bentrevett's seq2seq tutorials): 256-d
 # embeddings, 512 hidden units, dropout 0.5, Adam at 1e-3, batches of 128, clipping at 1.
