@@ -164,14 +164,20 @@ def balanced_subset(labels: np.ndarray, limit: int | float, seed: int) -> np.nda
     return rng.permutation(np.asarray(chosen, dtype=np.int64))
 
 
-RawSplits = dict[str, tuple[list[str], np.ndarray]]  # split -> (texts, label ids)
+Pool = tuple[list[str], np.ndarray]  # (texts, label ids)
+RawSplits = dict[str, Pool]  # split -> (texts, label ids)
+Pools = tuple[Pool, Pool | None, Pool | None]  # the given train, valid and test files' records
 
 
 def build_classification(
     name: str,
     identity: dict,
-    read: Callable[[], tuple[RawSplits, list[str]]],
+    read: Callable[[], tuple[Pools, list[str]]],
     *,
+    split: str = "official",
+    valid_fraction: float = 0.2,
+    seed: int = 0,
+    limit: int | float | None = None,
     tokenizer: str = "basic_english",
     tokenizer_options: dict | None = None,
     min_freq: int = 1,
@@ -183,16 +189,22 @@ def build_classification(
     truncate: str = "pre",
     cache: bool = True,
 ) -> ClassificationData:
-    """Read splits with `read()`, fit the encoder on train, encode all splits; cached on disk.
+    """Read the pools with `read()`, split them (`make_splits`), fit the encoder on train and
+    encode all splits; cached on disk.
 
-    `identity` must name the source files and every split setting; the encoder settings are
-    added here. `max_length`/`truncate` are applied when items are read, so they share a cache.
+    `identity` must name the source files and what `read` depends on; the split and encoder
+    settings are added here. `max_length`/`truncate` are applied when items are read, so they
+    share a cache.
     """
     if max_length is not None and max_length < 1:
         raise SeqlabError(f"max_length must be >= 1 or None, got {max_length}")
     if truncate not in TRUNCATE_SIDES:
         raise SeqlabError(f"truncate must be 'pre' or 'post', got {truncate!r}")
     settings = {
+        "split": split,
+        "valid_fraction": valid_fraction,
+        "seed": seed,
+        "limit": limit,
         "tokenizer": tokenizer,
         "tokenizer_options": tokenizer_options or {},
         "min_freq": min_freq,
@@ -203,7 +215,10 @@ def build_classification(
     }
 
     def build() -> dict[str, np.ndarray]:
-        splits, label_names = read()
+        pools, label_names = read()
+        splits = make_splits(
+            *pools, split=split, valid_fraction=valid_fraction, seed=seed, limit=limit
+        )
         texts, labels = splits["train"]
         encoder, train_ids = TextEncoder.fit_encode(
             texts,
@@ -216,10 +231,10 @@ def build_classification(
             strip_html=strip_html,
         )
         arrays = ClassificationDataset.from_lists(train_ids, labels).arrays("train")
-        for split in ("valid", "test"):
-            texts, labels = splits[split]
+        for part in ("valid", "test"):
+            texts, labels = splits[part]
             ids = encoder.encode_many(texts, truncate=False)
-            arrays |= ClassificationDataset.from_lists(ids, labels).arrays(split)
+            arrays |= ClassificationDataset.from_lists(ids, labels).arrays(part)
         arrays["encoder"] = json_array(encoder.to_dict())
         arrays["label_names"] = json_array(label_names)
         return arrays
@@ -252,9 +267,9 @@ def parse_ratio(split: str) -> list[float] | None:
 
 
 def make_splits(
-    train: tuple[list[str], np.ndarray],
-    valid: tuple[list[str], np.ndarray] | None,
-    test: tuple[list[str], np.ndarray] | None,
+    train: Pool,
+    valid: Pool | None,
+    test: Pool | None,
     *,
     split: str = "official",
     valid_fraction: float = 0.2,

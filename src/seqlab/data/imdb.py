@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from seqlab.data.cache import file_identity
-from seqlab.data.classification import ClassificationData, build_classification, make_splits
+from seqlab.data.classification import ClassificationData, build_classification
 from seqlab.data.download import find_acl_imdb
 from seqlab.data.paths import data_dir as resolve_data_dir
 from seqlab.data.readers import read_records, read_text
@@ -59,16 +60,9 @@ def load_imdb(
     split: str = "official",
     valid_fraction: float = 0.2,
     seed: int = 0,
-    tokenizer: str = "basic_english",
-    tokenizer_options: dict | None = None,
-    min_freq: int = 1,
-    max_size: int | None = None,
-    stop_words: list[str] | None = None,
-    max_length: int | None = None,
-    truncate: str = "pre",
     limit: int | float | None = None,
-    cache: bool = True,
     download: bool | None = None,
+    **encoding: Any,
 ) -> ClassificationData:
     """IMDB as train/valid/test token-id data sets with a vocabulary built on train only.
 
@@ -76,35 +70,26 @@ def load_imdb(
     validation_split=0.2) of train, stratified and seeded; split="7:1:2" pools all 50k labelled
     reviews and splits them 35k/5k/10k. `max_length` truncates ("pre" keeps the end, like Keras'
     pad_sequences; "post" keeps the beginning). `limit` keeps a balanced subset of each split.
+    The encoder keywords (`tokenizer`, `min_freq`, `max_size`, `stop_words`, `max_length`,
+    `truncate`, `cache`, ...) are `build_classification`'s.
     """
     source = imdb_source(data_dir, download)
     identity = {
         "source": file_identity(source),
         "files": [file_identity(p) for p in sorted(source.glob("*.jsonl.gz"))],
-        "split": split,
-        "valid_fraction": valid_fraction,
-        "seed": seed,
-        "limit": limit,
     }
 
     def read():
-        train = read_imdb_split(source, "train")
-        test = read_imdb_split(source, "test")
-        splits = make_splits(
-            train, None, test, split=split, valid_fraction=valid_fraction, seed=seed, limit=limit
-        )
-        return splits, LABEL_NAMES
+        pools = read_imdb_split(source, "train"), None, read_imdb_split(source, "test")
+        return pools, LABEL_NAMES
 
     return build_classification(
         "imdb",
         identity,
         read,
-        tokenizer=tokenizer,
-        tokenizer_options=tokenizer_options,
-        min_freq=min_freq,
-        max_size=max_size,
-        stop_words=stop_words,
-        max_length=max_length,
-        truncate=truncate,
-        cache=cache,
+        split=split,
+        valid_fraction=valid_fraction,
+        seed=seed,
+        limit=limit,
+        **encoding,
     )

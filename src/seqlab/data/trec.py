@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from seqlab.data.cache import file_identity
-from seqlab.data.classification import ClassificationData, build_classification, make_splits
+from seqlab.data.classification import ClassificationData, build_classification
 from seqlab.data.paths import data_dir as resolve_data_dir
 from seqlab.errors import DataNotFoundError, SeqlabError
 
@@ -59,28 +60,21 @@ def load_trec(
     split: str = "official",
     valid_fraction: float = 0.1,
     seed: int = 0,
-    tokenizer: str = "basic_english",
-    min_freq: int = 1,
-    max_size: int | None = None,
-    stop_words: list[str] | None = None,
-    max_length: int | None = None,
-    truncate: str = "post",
     limit: int | float | None = None,
-    cache: bool = True,
+    truncate: str = "post",
+    **encoding: Any,
 ) -> ClassificationData:
     """TREC as train/valid/test data sets; labels sorted by name, vocabulary built on train.
 
     split="official" keeps the 500 test questions and carves `valid_fraction` of train,
-    stratified and seeded; "a:b:c" pools all 5,952 questions and splits them.
+    stratified and seeded; "a:b:c" pools all 5,952 questions and splits them. Questions keep
+    their beginning under `max_length`; the encoder keywords (`tokenizer`, `min_freq`,
+    `max_length`, `cache`, ...) are `build_classification`'s.
     """
     source = trec_source(data_dir)
     identity = {
         "files": [file_identity(source / name) for name in FILES.values()],
         "label_set": label_set,
-        "split": split,
-        "valid_fraction": valid_fraction,
-        "seed": seed,
-        "limit": limit,
     }
 
     def read():
@@ -91,27 +85,17 @@ def load_trec(
         def ids(part: tuple[list[str], list[str]]) -> tuple[list[str], np.ndarray]:
             return part[0], np.array([index[label] for label in part[1]], dtype=np.int64)
 
-        splits = make_splits(
-            ids(raw["train"]),
-            None,
-            ids(raw["test"]),
-            split=split,
-            valid_fraction=valid_fraction,
-            seed=seed,
-            limit=limit,
-        )
-        return splits, names
+        return (ids(raw["train"]), None, ids(raw["test"])), names
 
     return build_classification(
         "trec",
         identity,
         read,
-        tokenizer=tokenizer,
-        min_freq=min_freq,
-        max_size=max_size,
-        stop_words=stop_words,
+        split=split,
+        valid_fraction=valid_fraction,
+        seed=seed,
+        limit=limit,
         strip_html=False,
-        max_length=max_length,
         truncate=truncate,
-        cache=cache,
+        **encoding,
     )

@@ -5,11 +5,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from seqlab.data.cache import file_identity
-from seqlab.data.classification import ClassificationData, build_classification, make_splits
+from seqlab.data.classification import ClassificationData, build_classification
 from seqlab.data.readers import read_records
 from seqlab.errors import DataNotFoundError, SeqlabError
 
@@ -63,15 +64,8 @@ def load_text_classification(
     split: str | None = None,
     valid_fraction: float = 0.2,
     seed: int = 0,
-    tokenizer: str = "basic_english",
-    tokenizer_options: dict | None = None,
-    min_freq: int = 1,
-    max_size: int | None = None,
-    stop_words: list[str] | None = None,
-    max_length: int | None = None,
-    truncate: str = "pre",
     limit: int | float | None = None,
-    cache: bool = True,
+    **encoding: Any,
 ) -> ClassificationData:
     """Classification data from CSV/TSV/JSONL files (plain or .gz).
 
@@ -79,6 +73,8 @@ def load_text_classification(
     from train), [train, valid, test], or a dict with those keys. Labels are strings; they map to
     ids in `label_names` order when given (anything else is an error naming file and line),
     else in sorted order of the training labels (numbers numerically); `label_names` maps back.
+    The encoder keywords (`tokenizer`, `min_freq`, `max_length`, `cache`, ...) are
+    `build_classification`'s.
     """
     files = _as_split_paths(paths)
     if split is None:
@@ -87,10 +83,6 @@ def load_text_classification(
         "files": {k: file_identity(p) for k, p in files.items()},
         "columns": [text_column, label_column],
         "label_names": list(label_names) if label_names is not None else None,
-        "split": split,
-        "valid_fraction": valid_fraction,
-        "seed": seed,
-        "limit": limit,
     }
 
     def read():
@@ -105,27 +97,15 @@ def load_text_classification(
             k: ([t for t, _, _ in recs], _label_ids(recs, files[k], mapping, names))
             for k, recs in records.items()
         }
-        splits = make_splits(
-            pools["train"],
-            pools.get("valid"),
-            pools.get("test"),
-            split=split,
-            valid_fraction=valid_fraction,
-            seed=seed,
-            limit=limit,
-        )
-        return splits, names
+        return (pools["train"], pools.get("valid"), pools.get("test")), names
 
     return build_classification(
         "textclass",
         identity,
         read,
-        tokenizer=tokenizer,
-        tokenizer_options=tokenizer_options,
-        min_freq=min_freq,
-        max_size=max_size,
-        stop_words=stop_words,
-        max_length=max_length,
-        truncate=truncate,
-        cache=cache,
+        split=split,
+        valid_fraction=valid_fraction,
+        seed=seed,
+        limit=limit,
+        **encoding,
     )
