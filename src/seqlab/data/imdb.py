@@ -57,12 +57,8 @@ def read_imdb_split(source: Path, split: str) -> tuple[list[str], np.ndarray]:
 def load_imdb(
     data_dir: str | os.PathLike | None = None,
     *,
-    split: str = "official",
-    valid_fraction: float = 0.2,
-    seed: int = 0,
-    limit: int | float | None = None,
     download: bool | None = None,
-    **encoding: Any,
+    **settings: Any,
 ) -> ClassificationData:
     """IMDB as train/valid/test token-id data sets with a vocabulary built on train only.
 
@@ -70,8 +66,8 @@ def load_imdb(
     validation_split=0.2) of train, stratified and seeded; split="7:1:2" pools all 50k labelled
     reviews and splits them 35k/5k/10k. `max_length` truncates ("pre" keeps the end, like Keras'
     pad_sequences; "post" keeps the beginning). `limit` keeps a balanced subset of each split.
-    The encoder keywords (`tokenizer`, `min_freq`, `max_size`, `stop_words`, `max_length`,
-    `truncate`, `cache`, ...) are `build_classification`'s.
+    The keywords (`split`, `valid_fraction`, `seed`, `limit`, `tokenizer`, `min_freq`,
+    `max_length`, `truncate`, `cache`, ...) are `build_classification`'s.
     """
     source = imdb_source(data_dir, download)
     identity = {
@@ -83,13 +79,4 @@ def load_imdb(
         pools = read_imdb_split(source, "train"), None, read_imdb_split(source, "test")
         return pools, LABEL_NAMES
 
-    return build_classification(
-        "imdb",
-        identity,
-        read,
-        split=split,
-        valid_fraction=valid_fraction,
-        seed=seed,
-        limit=limit,
-        **encoding,
-    )
+    return build_classification("imdb", identity, read, **settings)

@@ -57,19 +57,16 @@ def load_trec(
     data_dir: str | os.PathLike | None = None,
     *,
     label_set: str = "coarse",
-    split: str = "official",
     valid_fraction: float = 0.1,
-    seed: int = 0,
-    limit: int | float | None = None,
     truncate: str = "post",
-    **encoding: Any,
+    **settings: Any,
 ) -> ClassificationData:
     """TREC as train/valid/test data sets; labels sorted by name, vocabulary built on train.
 
     split="official" keeps the 500 test questions and carves `valid_fraction` of train,
     stratified and seeded; "a:b:c" pools all 5,952 questions and splits them. Questions keep
-    their beginning under `max_length`; the encoder keywords (`tokenizer`, `min_freq`,
-    `max_length`, `cache`, ...) are `build_classification`'s.
+    their beginning under `max_length`; the other keywords (`split`, `seed`, `limit`,
+    `tokenizer`, `min_freq`, `max_length`, `cache`, ...) are `build_classification`'s.
     """
     source = trec_source(data_dir)
     identity = {
@@ -91,11 +88,8 @@ def load_trec(
         "trec",
         identity,
         read,
-        split=split,
         valid_fraction=valid_fraction,
-        seed=seed,
-        limit=limit,
         strip_html=False,
         truncate=truncate,
-        **encoding,
+        **settings,
     )

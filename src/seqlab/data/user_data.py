@@ -62,10 +62,7 @@ def load_text_classification(
     label_column: str = "label",
     label_names: Sequence[str] | None = None,
     split: str | None = None,
-    valid_fraction: float = 0.2,
-    seed: int = 0,
-    limit: int | float | None = None,
-    **encoding: Any,
+    **settings: Any,
 ) -> ClassificationData:
     """Classification data from CSV/TSV/JSONL files (plain or .gz).
 
@@ -73,8 +70,8 @@ def load_text_classification(
     from train), [train, valid, test], or a dict with those keys. Labels are strings; they map to
     ids in `label_names` order when given (anything else is an error naming file and line),
     else in sorted order of the training labels (numbers numerically); `label_names` maps back.
-    The encoder keywords (`tokenizer`, `min_freq`, `max_length`, `cache`, ...) are
-    `build_classification`'s.
+    The other keywords (`valid_fraction`, `seed`, `limit`, `tokenizer`, `min_freq`, `max_length`,
+    `cache`, ...) are `build_classification`'s.
     """
     files = _as_split_paths(paths)
     if split is None:
@@ -99,13 +96,4 @@ def load_text_classification(
         }
         return (pools["train"], pools.get("valid"), pools.get("test")), names
 
-    return build_classification(
-        "textclass",
-        identity,
-        read,
-        split=split,
-        valid_fraction=valid_fraction,
-        seed=seed,
-        limit=limit,
-        **encoding,
-    )
+    return build_classification("textclass", identity, read, split=split, **settings)
