@@ -16,6 +16,8 @@ COMMAND_MODULES = [
     "seqlab.commands.data",
     "seqlab.commands.summary",
     "seqlab.commands.train",
+    "seqlab.commands.evaluate",
+    "seqlab.commands.predict",
     "seqlab.commands.finetune",
     "seqlab.commands.generate",
     "seqlab.commands.translate",

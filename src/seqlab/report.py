@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 def report_table(rows: list[dict]) -> str:
@@ -87,3 +88,30 @@ def plot_attention(
     ax.set(xlabel="source", ylabel="translation", title=title)
     fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04, label="attention weight")
     return _save(fig, path)
+
+
+def plot_curves(path: Path, history: list[dict[str, Any]], test: dict[str, float]) -> Path:
+    """Loss and perplexity per epoch (train, valid) with the final test value: one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only; never a window
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    epochs = [r["epoch"] for r in history]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    for ax, key in zip(axes, ("loss", "perplexity"), strict=True):
+        for split in ("train", "valid"):
+            values = [r.get(f"{split}_{key}") for r in history]
+            if all(v is not None for v in values) and values:
+                ax.plot(epochs, values, marker="o", label=split)
+        ax.axhline(test[key], color="gray", linestyle="--", label=f"test {test[key]:.2f}")
+        ax.set(title=key, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.ticklabel_format(axis="y", useOffset=False, style="plain")
+        ax.legend()
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path

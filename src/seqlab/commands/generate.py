@@ -8,11 +8,13 @@ import sys
 
 def run_generate(args: argparse.Namespace) -> int:
     """Handler of `seqlab generate`."""
-    from seqlab.tasks import lm
+    from seqlab.tasks import load
+    from seqlab.tasks.base import Generates, require
 
-    texts, unknown = lm.generate_text(
-        args.checkpoint,
-        prompt=args.prompt,
+    loaded = load(args.checkpoint, args.device)
+    texts, unknown = require(loaded, Generates, "a language model").generate(
+        loaded,
+        args.prompt,
         words=args.words,
         num=args.num,
         temperature=args.temperature,
@@ -20,7 +22,6 @@ def run_generate(args: argparse.Namespace) -> int:
         top_p=args.top_p,
         seed=args.seed,
         cached=args.cached,
-        device=args.device,
     )
     if unknown:
         words = ", ".join(sorted(set(unknown)))

@@ -113,11 +113,12 @@ def run_translation(args: argparse.Namespace) -> int:
         args.threads, args.epochs, only,
     )  # fmt: skip
     if args.list:
-        from seqlab.study.runs import command_line
+        from seqlab.config import command_line
+        from seqlab.study.runs import LEAVE_OUT
 
         for run in settings.runs():
-            cfg, train = settings.configs(run)
-            print(f"{run.name:<20} {command_line('seqlab train translate', cfg, train)}")
+            line = command_line("seqlab train translate", settings.configs(run), LEAVE_OUT)
+            print(f"{run.name:<20} {line}")
         return 0
     return _timed(lambda: run_translation_study(settings))
 

@@ -59,21 +59,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
+CELLS = ("rnn", "lstm", "gru")  # translate: a seq2seq model of this cell
+
+
 def build_model(args: argparse.Namespace):
-    """The model described by the command-line options."""
+    """The model described by the command-line options, built by its task from the task's own
+    model settings (the same code that builds it for training)."""
+    from seqlab.config import config_from_dict, nest, options
     from seqlab.errors import SeqlabError
-    from seqlab.models import (
-        CompactTranslator,
-        CompactTranslatorConfig,
-        LanguageModel,
-        LanguageModelConfig,
-        Seq2Seq,
-        Seq2SeqConfig,
-        SequenceClassifier,
-        SequenceClassifierConfig,
-        TransformerTranslator,
-        TransformerTranslatorConfig,
-    )
+    from seqlab.tasks import get_task
 
     default = {"classify": "lstm", "lm": "transformer", "translate": "gru"}[args.task]
     name = args.model or default
@@ -82,62 +76,28 @@ def build_model(args: argparse.Namespace):
             f"--model {name!r} is not a {args.task} model; choose one of "
             f"{', '.join(TASK_MODELS[args.task])}"
         )
+    task = get_task(args.task)
+    given = {k: getattr(args, k) for k in SIZE_OPTIONS}
+    given |= {"model": name, "attention": args.attention or "none"}
+    if args.task == "translate" and name in CELLS:
+        given |= {"model": "seq2seq", "cell": name}
+    known = options(task.run_class)
+    run = config_from_dict(
+        task.run_class, nest(task.run_class, {k: v for k, v in given.items() if k in known}, ""),
+        "the options",
+    )  # fmt: skip
+    tgt_vocab = args.tgt_vocab_size or args.vocab_size
+    sizes = {"vocab_size": args.vocab_size, "num_classes": args.num_classes}
+    sizes |= {"src_vocab_size": args.vocab_size, "tgt_vocab_size": tgt_vocab}
     try:
-        if args.task == "classify":
-            cfg = SequenceClassifierConfig(
-                args.vocab_size, args.num_classes, name, args.embed, args.hidden, args.layers,
-                args.bidirectional, max_length=args.max_length, num_heads=args.heads,
-                ngram_n=args.ngram, num_buckets=args.buckets,
-            )  # fmt: skip
-            return SequenceClassifier(cfg)
-        if args.task == "lm":
-            cfg = LanguageModelConfig(
-                args.vocab_size, name, args.embed, args.hidden, args.layers, args.heads,
-                tie_weights=args.tie_weights, max_length=max(args.max_length, 1),
-            )  # fmt: skip
-            return LanguageModel(cfg)
-        tgt_vocab = args.tgt_vocab_size or args.vocab_size
-        if name == "transformer":
-            cfg = TransformerTranslatorConfig(
-                args.vocab_size, tgt_vocab, args.embed, args.heads, args.hidden, args.layers,
-                args.layers, max_length=max(args.max_length, 1),
-            )  # fmt: skip
-            return TransformerTranslator(cfg)
-        if name == "compact":
-            cfg = CompactTranslatorConfig(
-                args.vocab_size, tgt_vocab, args.embed, args.heads, args.hidden, args.layers,
-                max_length=max(args.max_length, 1),
-            )  # fmt: skip
-            return CompactTranslator(cfg)
-        cfg = Seq2SeqConfig(
-            args.vocab_size, tgt_vocab, name, args.embed, args.hidden, args.layers, args.attention
-        )
-        return Seq2Seq(cfg)
+        return task.make_model(run, **{k: sizes[k] for k in task.size_names})
     except ValueError as e:
         raise SeqlabError(str(e)) from e
 
 
-def load_checkpoint_model(path: str):
-    """Rebuild the model stored in a seqlab checkpoint (its kind and config; weights unused)."""
-    from pathlib import Path
-
-    import torch
-
-    from seqlab.errors import CheckpointError
-    from seqlab.models import model_from_config
-
-    if not Path(path).is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # a truncated or foreign file: say so in one line
-        raise CheckpointError(f"cannot read checkpoint {path}: {e}") from e
-    if not isinstance(ckpt, dict) or "model_kind" not in ckpt or "model_config" not in ckpt:
-        raise CheckpointError(f"{path} is not a seqlab checkpoint (no model_kind/model_config)")
-    model = model_from_config(ckpt["model_kind"], ckpt["model_config"])
-    if "model" in ckpt:
-        model.load_state_dict(ckpt["model"])
-    return model
+# Options of `seqlab summary` that are model settings of the tasks (by their option names).
+SIZE_OPTIONS = ("embed", "hidden", "layers", "heads", "max_length", "bidirectional", "tie_weights",
+                "buckets", "ngram")  # fmt: skip
 
 
 def run(args: argparse.Namespace) -> int:
@@ -148,7 +108,12 @@ def run(args: argparse.Namespace) -> int:
     for option in ("vocab_size", "embed", "hidden", "layers", "heads", "max_length"):
         if getattr(args, option) < 1:
             raise SeqlabError(f"--{option.replace('_', '-')} must be >= 1")
-    model = load_checkpoint_model(args.checkpoint) if args.checkpoint else build_model(args)
+    if args.checkpoint:
+        from seqlab.tasks import load
+
+        model = load(args.checkpoint).model
+    else:
+        model = build_model(args)
     length = args.max_length if not args.checkpoint else None
     print(summary(model, length=length, explain=args.explain))
     return 0

@@ -10,7 +10,8 @@ def run_translate(args: argparse.Namespace) -> int:
     """Handler of `seqlab translate`."""
     from seqlab.data.readers import read_lines
     from seqlab.errors import SeqlabError
-    from seqlab.tasks import translate
+    from seqlab.tasks import load
+    from seqlab.tasks.base import Translates, require
 
     if args.file:
         texts = read_lines(args.file)
@@ -20,14 +21,14 @@ def run_translate(args: argparse.Namespace) -> int:
         texts = args.texts
     if not texts:
         raise SeqlabError("nothing to translate: give sentences, --file FILE or - for stdin")
-    out, notes = translate.translate_texts(
-        args.checkpoint,
+    loaded = load(args.checkpoint, args.device)
+    out, notes = require(loaded, Translates, "a translator").translate(
+        loaded,
         texts,
         beam=args.beam,
         length_penalty=args.length_penalty,
-        max_length=args.max_length,
+        max_decode=args.max_length,
         allow_unk=args.allow_unk,
-        device=args.device,
         plot_attention=args.plot_attention,
     )
     for note in notes:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from seqlab.data.tokenizers import Tokenizer, get_tokenizer, tokenizer_from_dict
 from seqlab.data.vocab import PAD, UNK, Vocab
@@ -28,7 +28,13 @@ def truncate_ids(
 
 
 class TextEncoder:
-    """Turns raw text into token ids the same way at training and at prediction time."""
+    """Turns raw text into token ids the same way at training and at prediction time.
+
+    The text-encoder protocol, shared with `PretrainedTextEncoder`: `kind`, `encode`,
+    `encode_many`, `collate`, `decode`, `vocab_size`, `to_dict` (`text_encoder_from_dict` reads
+    either back)."""
+
+    kind = "vocab"
 
     def __init__(
         self,
@@ -119,6 +125,20 @@ class TextEncoder:
     def decode(self, ids: Iterable[int]) -> str:
         """Ids back to space-joined words (padding dropped, BPE pieces joined)."""
         return " ".join(self.words(self.vocab.decode(ids)))
+
+    def collate(self, items: Sequence[dict]) -> dict[str, Any]:
+        """Items of a ClassificationDataset -> {"ids" (B, T), "lengths" (B,), "labels" (B,)}
+        (`pad_collate`); an empty text counts as one padding token."""
+        from seqlab.data.batching import pad_collate
+
+        batch = pad_collate(items)
+        batch["lengths"] = batch["lengths"].clamp(min=1)
+        return batch
+
+    @property
+    def vocab_size(self) -> int:
+        """Words the vocabulary knows (specials included)."""
+        return len(self.vocab)
 
     def to_dict(self) -> dict:
         """JSON-safe settings, tokenizer and vocabulary: enough to rebuild the encoder."""

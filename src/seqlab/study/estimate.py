@@ -32,7 +32,12 @@ GATES = {"rnn": 1, "gru": 3, "lstm": 4}
 
 def estimate_seconds(spec: RunSpec, settings: StudySettings) -> float:
     """Rough single-thread training time of a run (all planned epochs, validation and test)."""
-    cfg, train = run_configs(spec, settings)
+    from types import SimpleNamespace
+
+    from seqlab.config import flatten
+
+    run = run_configs(spec, settings)
+    cfg, train = SimpleNamespace(**flatten(run)), run.train  # the options by name
     pooled = cfg.split not in (None, "official")
     n_train = 35_000 if pooled else round(25_000 * (1 - cfg.valid_fraction))
     n_valid, n_test = (5_000, 10_000) if pooled else (25_000 - n_train, 25_000)

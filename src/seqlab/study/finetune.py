@@ -10,7 +10,6 @@ for the assignment's data; any labelled file works (`--data`).
 
 from __future__ import annotations
 
-import dataclasses
 import datetime
 import json
 import time
@@ -20,7 +19,8 @@ from typing import Any
 
 from seqlab.atomic import write_text_atomic
 from seqlab.study.report import markdown, write_csv
-from seqlab.tasks.configs import FINETUNE_TRAINING, FinetuneConfig
+from seqlab.tasks.configs import FinetuneRun
+from seqlab.tasks.presets import FINETUNE_TRAINING
 
 
 @dataclass(frozen=True)
@@ -64,36 +64,31 @@ class FinetuneStudySettings:
     threads: int | None = None
     device: str = "auto"
 
-    def task_config(self) -> FinetuneConfig:
-        """The data and model settings (--quick: 200 training and 100 evaluation texts)."""
+    def run(self, step: Step) -> Any:
+        """The step's FinetuneRun (--quick: 200 training and 100 evaluation texts, half the
+        epochs, at least 1)."""
+        from seqlab.config import run_from_options
+
         shared = ("data", "data_dir", "label_set", "text_column", "label_column", "model")
-        return FinetuneConfig(
-            **{name: getattr(self, name) for name in shared},
-            limit=200 if self.quick else None,
-            eval_limit=100 if self.quick else None,
-            max_length=32 if self.quick else 64,  # TREC questions: 99.9% fit in 64 word pieces
-        )
-
-    def train_config(self, step: Step) -> Any:
-        """The step's TrainConfig (--quick: half the epochs, at least 1)."""
-        from seqlab.train import TrainConfig
-
-        values = {**FINETUNE_TRAINING, "schedule": step.schedule, "lr": step.lr}
+        values = {name: getattr(self, name) for name in shared}
+        values |= {"limit": 200 if self.quick else None, "eval_limit": 100 if self.quick else None}
+        # TREC questions: 99.9% fit in 64 word pieces
+        values |= {"max_length": 32 if self.quick else 64, "strategy": step.strategy}
+        values |= {**FINETUNE_TRAINING, "schedule": step.schedule, "lr": step.lr}
         epochs = max(1, step.epochs // 2) if self.quick else step.epochs
         values |= {"epochs": epochs, "batch_size": self.batch_size, "seed": self.seed}
         values |= {"threads": self.threads, "device": self.device, "quiet": True}
-        return TrainConfig(**values)
+        return run_from_options(FinetuneRun, values, f"finetune study step {step.name}")
 
 
 def run_step(step: Step, settings: FinetuneStudySettings, data: Any) -> dict[str, Any]:
     """Fine-tune one step (or read it back if OUT/runs/NAME/results.json exists)."""
-    from seqlab.tasks import finetune
+    from seqlab.tasks.finetune import TASK
 
     folder = settings.out / "runs" / step.name
     done = folder / "results.json"
     if not done.is_file():
-        cfg = dataclasses.replace(settings.task_config(), strategy=step.strategy)
-        finetune.train(cfg, settings.train_config(step), folder, data=data)
+        TASK.train(settings.run(step), folder, data=data)
     return json.loads(done.read_text())
 
 
@@ -115,12 +110,12 @@ def run_finetune_study(settings: FinetuneStudySettings) -> Path:
     """Run every step (finished ones are read back) and write OUT/README.md, steps.csv and
     the final step's confusion matrix (Markdown and PNG)."""
     from seqlab.report import confusion_table, plot_confusion
-    from seqlab.tasks import finetune
+    from seqlab.tasks.finetune import TASK
 
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
-    data = finetune.load_data(settings.task_config(), seed=settings.seed)
+    data = TASK.load_data(settings.run(STEPS[0]))  # the steps differ in training only
     names = data.label_names
     rows = []
     for step in STEPS:

@@ -7,49 +7,38 @@ the history also as NAME.jsonl.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
 from pathlib import Path
 from typing import Any
 
 from seqlab.atomic import write_text_atomic
+from seqlab.config import command_line, flatten
 from seqlab.errors import SeqlabError
 from seqlab.study.sentiment import RunSpec, StudySettings, run_configs
 
-# The ClassifyConfig fields that decide the data set (the rest decide the model).
+# The options that decide the data set (the rest decide the model).
 DATA_FIELDS = (
     "data", "data_dir", "label_set", "text_column", "label_column", "limit", "split",
     "valid_fraction", "tokenizer", "stop_words", "min_freq", "max_vocab", "max_length", "truncate",
 )  # fmt: skip
 
 
+# Options left out of a run's command line: where the data is, and how it runs.
+LEAVE_OUT = ("data_dir", "device", "quiet")
+
+
 def data_key(spec: RunSpec, settings: StudySettings) -> str:
     """Equal for runs that read the same data set (same splits, vocabulary and maxlen)."""
-    cfg, train = run_configs(spec, settings)
-    return json.dumps([{k: getattr(cfg, k) for k in DATA_FIELDS}, train.seed], sort_keys=True)
-
-
-def command_line(prefix: str, *configs: Any) -> str:
-    """`prefix` and the options that set each config dataclass's fields that differ from their
-    defaults (data folder, device and quiet left out): a run's reproducing command line."""
-    parts = [prefix]
-    for value in configs:
-        default = type(value)()
-        for f in dataclasses.fields(value):
-            v = getattr(value, f.name)
-            if f.name in ("data_dir", "device", "quiet") or v == getattr(default, f.name):
-                continue
-            flag = "--" + f.name.replace("_", "-")
-            if isinstance(v, list | tuple):
-                v = ",".join(map(str, v))
-            parts.append(flag if v is True else f"--no-{flag[2:]}" if v is False else f"{flag} {v}")
-    return " ".join(parts)
+    run = run_configs(spec, settings)
+    options = flatten(run, ("data",))
+    return json.dumps([{k: options[k] for k in DATA_FIELDS}, run.train.seed], sort_keys=True)
 
 
 def command(spec: RunSpec, settings: StudySettings) -> str:
     """The `seqlab train classify` command line that repeats this run alone."""
-    return command_line("seqlab train classify", *run_configs(spec, settings))
+    run = run_configs(spec, settings)
+    return command_line("seqlab train classify", run, LEAVE_OUT)
 
 
 def selected_epoch(history: list[dict[str, Any]], train: dict[str, Any]) -> dict[str, Any]:
@@ -74,10 +63,9 @@ def train_run(spec: RunSpec, settings: StudySettings, data: Any = None) -> dict[
     `data` is what `seqlab.tasks.classify.load_data` gives for the run's config (None: load it).
     """
     from seqlab.summary import summary
-    from seqlab.tasks.classify import train
+    from seqlab.tasks.classify import TASK
 
-    cfg, train_cfg = run_configs(spec, settings)
-    result = train(cfg, train_cfg, out_dir=None, data=data)
+    result = TASK.train(run_configs(spec, settings), data=data)
     final = selected_epoch(result.history, spec.train)
     return {
         "name": spec.name,
@@ -117,10 +105,9 @@ def write_result(runs_dir: Path, result: dict[str, Any]) -> dict[str, Any]:
 
 def run_data(spec: RunSpec, settings: StudySettings) -> Any:
     """The run's data set, as `seqlab.tasks.classify.load_data` gives it."""
-    from seqlab.tasks.classify import load_data
+    from seqlab.tasks.classify import TASK
 
-    cfg, train_cfg = run_configs(spec, settings)
-    return load_data(cfg, seed=train_cfg.seed)
+    return TASK.load_data(run_configs(spec, settings))
 
 
 _WORKER_DATA: dict[str, Any] = {}  # a worker process's data sets, by data_key

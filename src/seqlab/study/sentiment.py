@@ -35,23 +35,25 @@ class RunSpec:
     table: str
     name: str  # unique in the study; names the result files runs/NAME.json and .jsonl
     label: str  # the row label in its table
-    model: dict[str, Any]  # ClassifyConfig model fields (the `seqlab train classify` options)
+    model: dict[str, Any]  # model options of `seqlab train classify` (option names)
     train: dict[str, Any]  # TrainConfig fields
     max_length: int
     notes: dict[str, Any] = field(default_factory=dict)  # extra table columns (e.g. phi)
-    data: dict[str, Any] = field(default_factory=dict)  # ClassifyConfig data overrides
+    data: dict[str, Any] = field(default_factory=dict)  # data options (option names) overriding the study's
 
     def key(self, settings: StudySettings) -> str:
         """A hash of the run's name and everything that decides its result."""
         return _hash([dataclasses.asdict(self), settings.data_key()])
 
     def config_key(self, settings: StudySettings) -> str:
-        """A hash of what decides the result only: the run's (ClassifyConfig, TrainConfig) as
+        """A hash of what decides the result only: the run's ClassifyRun as
         built, so runs that train the same model share it however their specs spell it."""
-        cfg, train = run_configs(self, settings)
+        from seqlab.config import flatten
+
+        run = run_configs(self, settings)
         drop = ("data_dir", "device", "quiet", "threads")
-        return _hash([{k: v for k, v in dataclasses.asdict(c).items() if k not in drop}
-                      for c in (cfg, train)])  # fmt: skip
+        options = flatten(run, ("data", "model")), run.train.to_dict()
+        return _hash([{k: v for k, v in c.items() if k not in drop} for c in options])
 
 
 def _hash(obj: Any) -> str:
@@ -96,10 +98,10 @@ class StudySettings:
         return d
 
 
-def run_configs(spec: RunSpec, settings: StudySettings) -> tuple[Any, Any]:
-    """The (ClassifyConfig, TrainConfig) of a run, exactly what `seqlab train classify` builds."""
-    from seqlab.tasks.configs import ClassifyConfig
-    from seqlab.train.config import TrainConfig
+def run_configs(spec: RunSpec, settings: StudySettings) -> Any:
+    """The ClassifyRun of a run, exactly what `seqlab train classify` builds."""
+    from seqlab.config import run_from_options
+    from seqlab.tasks.configs import ClassifyRun
 
     data = {
         "data": "imdb",
@@ -110,16 +112,16 @@ def run_configs(spec: RunSpec, settings: StudySettings) -> tuple[Any, Any]:
         "max_length": spec.max_length,
         **spec.data,
     }
-    cfg = ClassifyConfig(**data, **spec.model)
     train = {"batch_size": settings.batch_size, "seed": settings.seed, **spec.train}
-    return cfg, TrainConfig(device=settings.device, quiet=True, **train)
+    train |= {"device": settings.device, "quiet": True}
+    return run_from_options(ClassifyRun, {**data, **spec.model, **train}, f"study run {spec.name}")
 
 
 # -- the data and base models ------------------------------------------------------------------
 # Table a follows the Keras course: the official split, 20% of train for validation, 10,000
 # words, maxlen 20-200 (StudySettings' defaults). Tables b-e follow the Duke assignment: all
 # 50,000 labelled reviews pooled and split 7:1:2, English stop words removed, words seen fewer
-# than 5 times in train dropped, the first 256 tokens kept (ClassifyConfig overrides).
+# than 5 times in train dropped, the first 256 tokens kept (data options).
 KERAS_DATA: dict[str, Any] = {}
 DUKE_DATA: dict[str, Any] = {
     "split": "7:1:2",

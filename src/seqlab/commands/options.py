@@ -1,0 +1,157 @@
+"""The options of every training command, built from the run configs' field metadata.
+
+A run's settings come in layers: the dataclass defaults < the command's own defaults < a preset
+< a TOML file (`--config`: `[data]`, `[model]`, `[train]`, `[decode]` tables, or flat option
+names) < the flags given on the command line.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from seqlab.errors import SeqlabError
+
+DRY_RUN_LIMIT = 200  # texts (or pairs) per split in a --dry-run, unless --limit says otherwise
+RUN_OPTIONS = ("config", "out", "resume", "dry_run", "preset")
+GROUP_TITLES = {"data": "data", "model": "model", "decode": "decoding", "train": "training"}
+
+
+def add_run_options(
+    p: argparse.ArgumentParser,
+    run_class: type,
+    *,
+    out: str,
+    dry: str = "",
+    presets: dict[str, dict[str, Any]] | None = None,
+    preset_help: str = "",
+    defaults: dict[str, Any] | None = None,
+    monitors: tuple[str, ...] = (),
+) -> None:
+    """--config, --out, --resume, --dry-run (and --preset), then every option of `run_class`
+    in one group per section. `defaults` are option values of the command where they differ
+    from the dataclasses' (e.g. finetune's training recipe), shown in --help."""
+    from seqlab.config import add_options, nest
+
+    run = p.add_argument_group("run")
+    run.add_argument(
+        "--config",
+        metavar="FILE.toml",
+        help="read options from a TOML file ([data], [model], [train], [decode] tables, or "
+        "option names at the top); flags override it",
+    )
+    run.add_argument(
+        "--out", metavar="DIR", help=f"folder for last.pt, best.pt, log.jsonl, results.json "
+        f"(default: {out})",
+    )  # fmt: skip
+    run.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    run.add_argument(
+        "--dry-run", action="store_true", help=f"1 epoch of 2 batches{dry}, to check a setup"
+    )
+    if presets:
+        run.add_argument(
+            "--preset",
+            choices=sorted(presets),
+            help=f"named settings (flags and --config override them): {preset_help}",
+        )
+    groups: dict[str, Any] = {}
+
+    def group_for(name: str) -> Any:
+        return groups.setdefault(name, p.add_argument_group(GROUP_TITLES.get(name, name)))
+
+    own = nest(run_class, defaults or {}, "the command's defaults")
+    add_options(group_for, run_class, own, {"monitor": monitors} if monitors else None)
+    p.set_defaults(
+        run_class=run_class, presets=presets or {}, own_defaults=defaults or {}, default_out=out
+    )
+
+
+def read_toml(path: str, run_class: type) -> dict[str, dict[str, Any]]:
+    """The sections of a TOML file of options: tables named after sections (keys: option or
+    field names) or option names at the top level; checked (names and types) against the
+    run config, errors naming the file and the key."""
+    import tomllib
+
+    from seqlab.config import config_from_dict, nest, options
+
+    try:
+        with open(path, "rb") as f:
+            raw = tomllib.load(f)
+    except FileNotFoundError:
+        raise SeqlabError(f"config file {path} not found") from None
+    except tomllib.TOMLDecodeError as e:
+        raise SeqlabError(f"config file {path}: {e}") from None
+    table = options(run_class)
+    sections = {sec for sec, _ in table.values()}
+    flat = {k: v for k, v in raw.items() if not (k in sections and isinstance(v, dict))}
+    nested = nest(run_class, flat, path)
+    for sec in sections & set(raw):
+        if not isinstance(raw[sec], dict):
+            continue
+        for key, value in raw[sec].items():
+            k = key.replace("-", "_")
+            place = table.get(k)
+            if place is None or place[0] != sec:  # a field name of this section
+                place = (sec, k)
+            nested.setdefault(sec, {})[place[1]] = value
+    config_from_dict(run_class, nested, path)  # unknown or mistyped keys, named
+    return nested
+
+
+def run_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
+    """(the run config, the run options out/resume/dry_run) of a parsed training command."""
+    from seqlab.config import config_from_dict, nest
+
+    run_class = args.run_class
+    given = {k: v for k, v in vars(args).items() if k not in _INTERNAL}
+    run = {k: given.pop(k, None) for k in RUN_OPTIONS}
+    layers = [nest(run_class, args.own_defaults, "the command's defaults")]
+    if run["preset"] is not None:
+        layers.append(nest(run_class, args.presets[run["preset"]], f"preset {run['preset']}"))
+    if run["config"] is not None:
+        layers.append(read_toml(run["config"], run_class))
+    layers.append(nest(run_class, given, "the command line"))
+    values: dict[str, dict[str, Any]] = {}
+    for layer in layers:
+        for sec, fields in layer.items():
+            values.setdefault(sec, {}).update(fields)
+    if run["dry_run"]:
+        data = values.setdefault("data", {})
+        if "limit" in {f for f in _fields(run_class, "data")}:
+            data.setdefault("limit", DRY_RUN_LIMIT)
+        values.setdefault("train", {}).update(epochs=1, limit_batches=2)
+    return config_from_dict(run_class, values, "the options"), run
+
+
+_INTERNAL = ("func", "command", "task", "run_class", "presets", "own_defaults", "default_out")
+
+
+def _fields(run_class: type, section: str) -> list[str]:
+    import dataclasses
+    import typing
+
+    return [f.name for f in dataclasses.fields(typing.get_type_hints(run_class)[section])]
+
+
+def train_task(task: Any, args: argparse.Namespace) -> int:
+    """Build the run config from the options, train, then leave the process group."""
+    from pathlib import Path
+
+    from seqlab.train.distributed import shutdown
+
+    cfg, run = run_config(args)
+    out = Path(run["out"] or args.default_out)
+    try:
+        task.train(cfg, out, resume=bool(run["resume"]))
+    finally:
+        shutdown()
+    return 0
+
+
+def read_texts(texts: list[str]) -> list[str]:
+    """Texts from the command line, or from standard input for '-'."""
+    import sys
+
+    if texts == ["-"]:
+        return [line.rstrip("\n") for line in sys.stdin]
+    return texts
