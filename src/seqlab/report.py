@@ -92,14 +92,10 @@ def plot_attention(
 
 def plot_curves(path: Path, history: list[dict[str, Any]], test: dict[str, float]) -> Path:
     """Loss and perplexity per epoch (train, valid) with the final test value: one PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg")  # files only; never a window
-    import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
     epochs = [r["epoch"] for r in history]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5))
+    fig, axes = _pyplot().subplots(1, 2, figsize=(9, 3.5))
     for ax, key in zip(axes, ("loss", "perplexity"), strict=True):
         for split in ("train", "valid"):
             values = [r.get(f"{split}_{key}") for r in history]
@@ -110,8 +106,4 @@ def plot_curves(path: Path, history: list[dict[str, Any]], test: dict[str, float
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.ticklabel_format(axis="y", useOffset=False, style="plain")
         ax.legend()
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
