@@ -8,7 +8,7 @@ import torch
 
 from seqlab.data.lm import LMBatches
 from seqlab.decoding import generate, sample_next
-from seqlab.models import LanguageModel, LanguageModelConfig
+from seqlab.models import LanguageModel, LanguageModelConfig, language_model
 from seqlab.nn.attention import KVCache
 from seqlab.train import CarryState, Perplexity, evaluate
 
@@ -18,7 +18,7 @@ ARCHS = ["transformer", "rnn", "lstm", "gru"]
 def tiny(arch: str, **kw) -> LanguageModel:
     torch.manual_seed(0)
     cfg = dict(vocab_size=40, arch=arch, embed_dim=16, hidden_size=16, num_heads=2, dropout=0.1)
-    return LanguageModel(LanguageModelConfig(**(cfg | kw))).double().eval()
+    return language_model(LanguageModelConfig(**(cfg | kw))).double().eval()
 
 
 @pytest.mark.parametrize("arch", ARCHS)

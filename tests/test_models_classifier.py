@@ -53,16 +53,16 @@ def batch(B: int = 4, T: int = 6, seed: int = 0) -> dict[str, torch.Tensor]:
 def test_keras_parameter_counts():
     # Keras course models: vocabulary 10,000, embedding 16, maxlen 20, Dense(1, sigmoid).
     dense = keras("dense")
-    assert count(dense.embedding) == 160_000
-    assert count(dense.dense) == 10_272 and count(dense.output) == 33
+    assert count(dense.encoder.embedding) == 160_000
+    assert count(dense.encoder.dense) == 10_272 and count(dense.output) == 33
     assert count(dense) == 170_305
     rnn = keras("rnn")
-    assert count(rnn.rnn) == 1_568 and count(rnn) == 161_601
+    assert count(rnn.encoder.rnn) == 1_568 and count(rnn) == 161_601
     lstm = keras("lstm")
-    assert count(lstm.rnn) == 6_272 and count(lstm) == 166_305
+    assert count(lstm.encoder.rnn) == 6_272 and count(lstm) == 166_305
     stacked = keras("lstm", layers=2)
     assert count(stacked) == 174_625
-    assert count(stacked.rnn) - count(lstm.rnn) == 8_320  # the second LSTM(32)
+    assert count(stacked.encoder.rnn) - count(lstm.encoder.rnn) == 8_320  # the second LSTM(32)
 
 
 @pytest.mark.parametrize(
@@ -111,7 +111,8 @@ def test_last_pooling_is_the_final_state_of_the_layer():
     model = tiny("gru", num_layers=2).eval()
     b = batch()
     with torch.no_grad():
-        _, h = model.rnn(model.embedding(b["ids"]), lengths=b["lengths"])  # packed reference
+        # the packed reference
+        _, h = model.encoder.rnn(model.encoder.embedding(b["ids"]), lengths=b["lengths"])
         torch.testing.assert_close(model.encode(b["ids"], b["lengths"]), h[-1])
 
 
@@ -183,5 +184,29 @@ def test_ngram_bag_is_the_mean_of_feature_embeddings():
     model = tiny("ngram", ngram_n=2)
     ids = torch.tensor([[3, 4, 5]])
     features = hashed_ngrams(ids, ids != 0, 2, 50, 97)[0]
-    expected = model.bag.embedding.weight[features].mean(0)
-    torch.testing.assert_close(model.bag(ids, ids != 0)[0], expected)
+    expected = model.encoder.bag.embedding.weight[features].mean(0)
+    torch.testing.assert_close(model.encoder.bag(ids, ids != 0)[0], expected)
+
+
+@pytest.mark.parametrize("encoder", [*ENCODERS, "nbsvm"])
+def test_every_registered_encoder_gives_its_feature_size(encoder):
+    from seqlab.models.encoders import ENCODERS as REGISTRY
+
+    model = tiny(encoder)
+    assert type(model.encoder) is REGISTRY[encoder]
+    b = batch()
+    assert model.encode(b["ids"], b["lengths"]).shape == (4, model.encoder.num_features)
+
+
+@pytest.mark.parametrize("encoder", [*ENCODERS, "nbsvm"])
+def test_old_layout_state_dicts_load_under_encoder(encoder):
+    """Checkpoints from before the encoder registry name the encoder's weights `rnn.*`,
+    `embedding.weight`, `bag.*`: loading moves them under `encoder.`, giving the same logits."""
+    model = tiny(encoder).eval()
+    old = {k.removeprefix("encoder."): v for k, v in model.state_dict().items()}
+    assert any(not k.startswith(("output.", "encoder.")) for k in old)
+    torch.manual_seed(5)
+    fresh = SequenceClassifier(model.config).eval()
+    fresh.load_state_dict(old)
+    b = batch()
+    torch.testing.assert_close(fresh(**b)[0], model(**b)[0], rtol=0, atol=0)

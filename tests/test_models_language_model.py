@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqlab.decoding import generate
-from seqlab.models import LanguageModel, LanguageModelConfig, model_from_config
+from seqlab.models import LanguageModel, LanguageModelConfig, language_model, model_from_config
 
 ARCHS = ["transformer", "rnn", "lstm", "gru"]
 
@@ -15,7 +15,7 @@ ARCHS = ["transformer", "rnn", "lstm", "gru"]
 def tiny(arch: str, **kw) -> LanguageModel:
     torch.manual_seed(0)
     cfg = dict(vocab_size=50, arch=arch, embed_dim=16, hidden_size=16, num_heads=2, dropout=0.0)
-    return LanguageModel(LanguageModelConfig(**(cfg | kw)))
+    return language_model(LanguageModelConfig(**(cfg | kw)))
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -119,3 +119,20 @@ def test_bad_input_raises():
         model(torch.ones(1, 17, dtype=torch.long))
     with pytest.raises(ValueError, match="arch must be one of"):
         tiny("cnn")
+
+
+def test_one_class_per_architecture_and_old_checkpoints_pick_theirs():
+    from seqlab.models import RecurrentLM, TransformerLM
+
+    for arch, cls in [("transformer", TransformerLM), ("lstm", RecurrentLM), ("gru", RecurrentLM)]:
+        model = tiny(arch)
+        assert type(model) is cls and isinstance(model, LanguageModel)
+        torch.manual_seed(0)
+        # old checkpoints store the kind "LanguageModel" for both architectures
+        old = model_from_config("LanguageModel", dataclasses.asdict(model.config))
+        assert type(old) is cls
+        assert type(model_from_config(cls.__name__, dataclasses.asdict(model.config))) is cls
+    with pytest.raises(TypeError, match="language_model"):
+        LanguageModel(LanguageModelConfig(20))
+    with pytest.raises(ValueError, match="not a RecurrentLM"):
+        RecurrentLM(LanguageModelConfig(20, arch="transformer"))

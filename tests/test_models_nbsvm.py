@@ -49,18 +49,18 @@ def test_ratio_matches_a_hand_count_of_document_frequencies():
     for t in range(1, V):
         seen = df[0][t] + df[1][t]
         expected = math.log(p[t] / p_sum) - math.log(q[t] / q_sum) if seen >= 2 else 0.0
-        assert m.bag.ratio[t].item() == pytest.approx(expected, abs=1e-5), t
-    assert m.bag.ratio[0].item() == 0.0  # padding
+        assert m.encoder.bag.ratio[t].item() == pytest.approx(expected, abs=1e-5), t
+    assert m.encoder.bag.ratio[0].item() == 0.0  # padding
 
 
 def test_logit_is_logistic_regression_on_binarized_nb_features():
     m = model(n=1).eval()
     m.prepare([pad_collate(docs())])
     with torch.no_grad():
-        m.bag.embedding.weight.normal_()
+        m.encoder.bag.embedding.weight.normal_()
     ids = torch.tensor([[3, 3, 3, 5, 0, 0], [7, 8, 9, 7, 8, 9]])
     logits, _ = m(ids)
-    w, r = m.bag.embedding.weight[:, 0], m.bag.ratio
+    w, r = m.encoder.bag.embedding.weight[:, 0], m.encoder.bag.ratio
     out_w, out_b = m.output.weight[0, 0], m.output.bias[0]
     for row, tokens in enumerate([{3, 5}, {7, 8, 9}]):
         expected = out_w * sum(w[t] * r[t] for t in tokens) + out_b

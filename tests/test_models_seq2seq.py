@@ -32,12 +32,20 @@ def transformer(mode: str = "standard", **kw):
     torch.manual_seed(0)
     if mode == "compact":
         cfg = CompactTranslatorConfig(
-            30, 40, d_model=16, num_heads=2, d_ff=32, num_layers=1, dropout=0.0, max_length=32, **kw
+            30,
+            40,
+            embed_dim=16,
+            num_heads=2,
+            hidden_size=32,
+            num_layers=1,
+            dropout=0.0,
+            max_length=32,
+            **kw,
         )
         return CompactTranslator(cfg)
     cfg = TransformerTranslatorConfig(
-        30, 40, d_model=16, num_heads=2, d_ff=32, num_encoder_layers=1,
-        num_decoder_layers=1, dropout=0.0, max_length=32, **kw,
+        30, 40, embed_dim=16, num_heads=2, hidden_size=32, num_layers=1,
+        decoder_layers=1, dropout=0.0, max_length=32, **kw,
     )  # fmt: skip
     return TransformerTranslator(cfg)
 
@@ -178,8 +186,8 @@ def test_beam_search_equals_exhaustive_search_on_a_tiny_model(kind, alpha):
         cfg = Seq2SeqConfig(6, 4, cell="gru", embed_dim=4, hidden_size=8, attention="dot")
         model = Seq2Seq(cfg).eval()
     else:
-        cfg = TransformerTranslatorConfig(6, 4, d_model=8, num_heads=2, d_ff=16,
-                                          num_encoder_layers=1, num_decoder_layers=1,
+        cfg = TransformerTranslatorConfig(6, 4, embed_dim=8, num_heads=2, hidden_size=16,
+                                          num_layers=1, decoder_layers=1,
                                           dropout=0.0, max_length=16)  # fmt: skip
         model = TransformerTranslator(cfg).eval()
     with torch.no_grad():  # sharpen the output so that greedy and beam search disagree
@@ -204,8 +212,8 @@ def test_beam_search_with_banned_words_equals_exhaustive_search_over_the_others(
         model = Seq2Seq(Seq2SeqConfig(6, 6, cell="gru", embed_dim=4, hidden_size=8,
                                       attention="dot")).eval()  # fmt: skip
     else:
-        cfg = TransformerTranslatorConfig(6, 6, d_model=8, num_heads=2, d_ff=16,
-                                          num_encoder_layers=1, num_decoder_layers=1,
+        cfg = TransformerTranslatorConfig(6, 6, embed_dim=8, num_heads=2, hidden_size=16,
+                                          num_layers=1, decoder_layers=1,
                                           dropout=0.0, max_length=16)  # fmt: skip
         model = TransformerTranslator(cfg).eval()
     with torch.no_grad():  # make the banned words the most likely ones
@@ -345,9 +353,9 @@ def test_scaled_embeddings_start_at_the_size_of_the_positional_encoding(mode):
     torch.manual_seed(0)
     d = 256
     if mode == "compact":
-        model = CompactTranslator(CompactTranslatorConfig(5000, 40, d_model=d, num_heads=2))
+        model = CompactTranslator(CompactTranslatorConfig(5000, 40, embed_dim=d, num_heads=2))
     else:
-        model = TransformerTranslator(TransformerTranslatorConfig(5000, 40, d_model=d))
+        model = TransformerTranslator(TransformerTranslatorConfig(5000, 40, embed_dim=d))
     embeddings = [model.src_embedding] + ([] if mode == "compact" else [model.tgt_embedding])
     for embedding in embeddings:
         scaled = embedding.weight[1:] * d**0.5
@@ -356,3 +364,47 @@ def test_scaled_embeddings_start_at_the_size_of_the_positional_encoding(mode):
     model.eval()  # the sinusoids alone (no dropout) on zero inputs, for scale
     positions = model.positions(torch.zeros(1, 60, d)).std().item()
     assert 0.5 < positions < 1.0
+
+
+@pytest.mark.parametrize(
+    "kind, old, new",
+    [
+        ("TransformerTranslator",
+         {"d_model": 16, "d_ff": 24, "num_encoder_layers": 2, "num_decoder_layers": 1},
+         {"embed_dim": 16, "hidden_size": 24, "num_layers": 2, "decoder_layers": 1}),
+        ("TransformerTranslator",
+         {"d_model": 16, "d_ff": 24, "num_encoder_layers": 2, "num_decoder_layers": 2},
+         {"embed_dim": 16, "hidden_size": 24, "num_layers": 2, "decoder_layers": None}),
+        ("CompactTranslator", {"d_model": 16, "d_ff": 24, "num_layers": 2},
+         {"embed_dim": 16, "hidden_size": 24, "num_layers": 2}),
+    ],
+)  # fmt: skip
+def test_old_translator_configs_are_upgraded(kind, old, new):
+    """Checkpoints written before the size names were shared say d_model, d_ff and
+    num_encoder/decoder_layers: model_from_config renames them and builds the same model."""
+    base = {"src_vocab_size": 30, "tgt_vocab_size": 40, "num_heads": 2, "max_length": 32}
+    torch.manual_seed(0)
+    upgraded = model_from_config(kind, base | old)
+    assert upgraded.config == type(upgraded.config)(**base, **new)
+    torch.manual_seed(0)
+    model = model_from_config(kind, base | new)
+    assert list(model.state_dict()) == list(upgraded.state_dict())
+    for a, b in zip(model.parameters(), upgraded.parameters(), strict=True):
+        assert torch.equal(a, b)
+
+
+def test_translator_builds_each_family_from_one_settings_section():
+    from seqlab.models import translator
+
+    settings = {"cell": "lstm", "attention": "dot", "embed_dim": 16, "hidden_size": 24,
+                "num_layers": 1, "num_heads": 2, "dropout": 0.0}  # fmt: skip
+    s2s = translator("seq2seq", 30, 40, **settings)
+    assert isinstance(s2s, Seq2Seq) and s2s.config.cell == "lstm"
+    tr = translator("transformer", 30, 40, **settings)
+    assert isinstance(tr, TransformerTranslator) and tr.config.num_heads == 2
+    assert len(tr.decoder.layers) == 1  # decoder_layers None: as many as num_layers
+    assert isinstance(translator("compact", 30, 40, **settings), CompactTranslator)
+    with pytest.raises(ValueError, match="no translator has"):
+        translator("seq2seq", 30, 40, d_model=16)
+    with pytest.raises(ValueError, match="must be one of"):
+        translator("rnn", 30, 40)

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from seqlab.data.lm import LMBatches
-from seqlab.models import LanguageModel, LanguageModelConfig
+from seqlab.models import LanguageModel, LanguageModelConfig, language_model
 from seqlab.models.neural_cache import cache_pass, cache_perplexity, tune
 from seqlab.train import CarryState, Perplexity, evaluate
 
@@ -17,7 +17,7 @@ from seqlab.train import CarryState, Perplexity, evaluate
 def tiny(arch: str = "lstm") -> LanguageModel:
     torch.manual_seed(0)
     cfg = LanguageModelConfig(60, arch=arch, embed_dim=16, hidden_size=16, dropout=0.0)
-    return LanguageModel(cfg).eval()
+    return language_model(cfg).eval()
 
 
 def repeating_stream(n_docs: int = 12, seed: int = 0) -> torch.Tensor:

@@ -86,7 +86,9 @@ def test_decoding_loops_use_and_drop_the_copy():
     from seqlab.models import TransformerTranslator, TransformerTranslatorConfig
 
     torch.manual_seed(0)
-    model = TransformerTranslator(TransformerTranslatorConfig(20, 30, d_model=16, d_ff=32)).eval()
+    model = TransformerTranslator(
+        TransformerTranslatorConfig(20, 30, embed_dim=16, hidden_size=32)
+    ).eval()
     used = []
     model.output.register_forward_hook(lambda m, a, o: used.append(cached_copy(m) is not None))
     src = torch.randint(4, 20, (2, 5))

@@ -7,10 +7,10 @@ import torch
 
 from seqlab.cli import main
 from seqlab.models import (
-    LanguageModel,
     LanguageModelConfig,
     SequenceClassifier,
     SequenceClassifierConfig,
+    language_model,
 )
 from seqlab.summary import summary
 
@@ -24,25 +24,31 @@ def test_keras_dense_table():
     rows = {r.name: (r.kind, r.output_shape, r.params) for r in s.rows}
     # Keras: Embedding (None, 20, 16) 160,000; Flatten (None, 320) 0; Dense (None, 32) 10,272;
     # Dense (None, 1) 33.
-    assert rows["embedding"] == ("Embedding", "[1, 20, 16]", 160_000)
-    assert rows["flatten"] == ("Flatten", "[1, 320]", 0)
-    assert rows["dense"] == ("Linear", "[1, 32]", 10_272)
+    assert rows["encoder.embedding"] == ("Embedding", "[1, 20, 16]", 160_000)
+    assert rows["encoder.flatten"] == ("Flatten", "[1, 320]", 0)
+    assert rows["encoder.dense"] == ("Linear", "[1, 32]", 10_272)
     assert rows["output"] == ("Linear", "[1, 1]", 33)
-    assert [r.name for r in s.rows] == ["embedding", "flatten", "dense", "dropout", "output"]
+    assert [r.name for r in s.rows] == [
+        "encoder.embedding",
+        "encoder.flatten",
+        "encoder.dense",
+        "dropout",
+        "output",
+    ]
     assert (s.total_params, s.trainable_params, s.non_trainable_params) == (170_305, 170_305, 0)
     text = str(s)
-    assert "Total params: 170,305" in text and "embedding (Embedding)" in text
+    assert "Total params: 170,305" in text and "encoder.embedding (Embedding)" in text
 
 
 def test_stacked_recurrent_layers_show_one_row_each_in_execution_order():
     """Keras' LSTM(32) x 2 on 16-dim embeddings: 6,272 then 8,320, each with its output shape."""
     model = SequenceClassifier(SequenceClassifierConfig(10_000, encoder="lstm", num_layers=2))
-    model.embedding.weight.requires_grad_(False)
+    model.encoder.embedding.weight.requires_grad_(False)
     s = summary(model, length=20)
     assert [(r.name, r.kind, r.output_shape, r.params) for r in s.rows] == [
-        ("embedding", "Embedding", "[1, 20, 16]", 160_000),
-        ("rnn.0", "LSTM", "[1, 20, 32]", 6_272),
-        ("rnn.1", "LSTM", "[1, 20, 32]", 8_320),
+        ("encoder.embedding", "Embedding", "[1, 20, 16]", 160_000),
+        ("encoder.rnn.0", "LSTM", "[1, 20, 32]", 6_272),
+        ("encoder.rnn.1", "LSTM", "[1, 20, 32]", 8_320),
         ("dropout", "Dropout", "[1, 32]", 0),
         ("output", "Linear", "[1, 1]", 33),
     ]
@@ -58,8 +64,8 @@ def test_recurrent_classifier_rows_have_real_shapes(encoder, bidirectional):
     )
     s = summary(SequenceClassifier(cfg), length=20)
     names = [r.name for r in s.rows]
-    assert names.index("embedding") < names.index("rnn") < names.index("output")
-    rnn = s.rows[names.index("rnn")]
+    assert names.index("encoder.embedding") < names.index("encoder.rnn") < names.index("output")
+    rnn = s.rows[names.index("encoder.rnn")]
     assert rnn.output_shape == f"[1, 20, {64 if bidirectional else 32}]"
     assert "(unused)" not in str(s)
 
@@ -83,8 +89,8 @@ def test_explain_splits_a_simple_rnn_into_U_W_b_V_c(capsys):
 
 def test_tied_weights_are_counted_once():
     cfg = LanguageModelConfig(100, arch="gru", embed_dim=8, hidden_size=8, tie_weights=True)
-    s = summary(LanguageModel(cfg))
-    assert s.total_params == sum(p.numel() for p in LanguageModel(cfg).parameters())
+    s = summary(language_model(cfg))
+    assert s.total_params == sum(p.numel() for p in language_model(cfg).parameters())
     assert "800 parameters are shared" in str(s)
 
 
@@ -115,7 +121,7 @@ def test_cli_other_tasks_and_errors(capsys, tmp_path):
     assert main(["summary", "--task", "translate", "--model", "gru", "--attention", "dot"]) == 0
     assert "Seq2Seq" in capsys.readouterr().out
     assert main(["summary", "--task", "lm", "--model", "transformer", "--embed", "8"]) == 0
-    assert "LanguageModel" in capsys.readouterr().out
+    assert "TransformerLM" in capsys.readouterr().out
     assert main(["summary", "--task", "lm", "--model", "dense"]) == 2
     assert "not a lm model" in capsys.readouterr().err
     assert main(["summary", "--task", "classify", "--model", "transformer", "--heads", "3"]) == 2

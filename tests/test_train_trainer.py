@@ -152,13 +152,13 @@ def test_atomic_save_leaves_no_temporary_files(tmp_path):
 
 def test_format_1_checkpoints_get_the_new_cell_names(tmp_path):
     """Format 1 named input weights W and recurrent ones U; loading swaps them (eq. 10.8 names)."""
-    from seqlab.models import LanguageModel, LanguageModelConfig
+    from seqlab.models import LanguageModelConfig, language_model
     from seqlab.train.checkpoint import load_checkpoint, load_model_weights
 
     torch.manual_seed(0)
     for arch in ("rnn", "lstm", "gru"):
         cfg = LanguageModelConfig(30, arch=arch, embed_dim=8, hidden_size=8, num_layers=2)
-        model = LanguageModel(cfg).eval()
+        model = language_model(cfg).eval()
         swap = {"W": "U", "U": "W", "b_W": "b_U"}
         old = {}
         for key, value in model.state_dict().items():
@@ -171,7 +171,7 @@ def test_format_1_checkpoints_get_the_new_cell_names(tmp_path):
                  "model_config": dataclasses.asdict(cfg), "model": old}  # fmt: skip
         torch.save(state, tmp_path / "old.pt")
         loaded = load_checkpoint(tmp_path / "old.pt")
-        fresh = LanguageModel(cfg).eval()
+        fresh = language_model(cfg).eval()
         load_model_weights(fresh, loaded["model"], "old.pt")
         tokens = torch.randint(1, 30, (2, 5))
         torch.testing.assert_close(fresh(tokens)[0], model(tokens)[0])

@@ -1,37 +1,31 @@
 """SequenceClassifier: embedding -> encoder -> pooling -> dropout -> linear.
 
-Encoders: "dense" (the Keras "ordinary network": Embedding, Flatten, Dense(relu); needs a fixed
-`max_length`), "rnn", "lstm", "gru" (seqlab.nn recurrent layers), "ngram" (fastText bag of hashed
-n-grams), "nbsvm" (NB-weighted binarized n-grams, Wang & Manning 2012; call `prepare` with the
-training batches before training) and "transformer" (a Transformer encoder stack). With two
+The encoder (dense, rnn/lstm/gru, ngram, nbsvm or transformer) is looked up by name in
+`seqlab.models.encoders.ENCODERS`; each maps ids and lengths to sentence features. With two
 classes the model has one output unit (Keras' sigmoid + binary cross-entropy), so parameter
-counts match the Keras course models.
+counts match the Keras course models. For nbsvm, call `prepare` with the training batches
+before training.
+
+Checkpoints written before the encoders were modules name the encoder's weights without the
+`encoder.` prefix (`rnn.*`, `embedding.weight`); loading renames them (`_upgrade_keys`).
 """
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.models.common import (
-    PAD_ID,
-    POOLINGS,
-    RECURRENT,
-    check_ids,
-    check_lengths,
-    length_mask,
-    pool,
-    recurrent_layer,
-)
-from seqlab.models.ngram import NBWeightedBag, NgramBag
-from seqlab.nn.transformer import TransformerEncoder, positional_encoding
+from seqlab.models.common import check_ids, check_lengths
+from seqlab.models.encoders import ENCODERS as ENCODER_CLASSES
 
-ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "transformer")
+ENCODERS = tuple(ENCODER_CLASSES)  # the encoder names, as the CLI offers them
+# The encoder's weights before it became the `encoder` submodule (old checkpoints).
+_OLD_ENCODER_KEYS = ("embedding.", "rnn.", "dense.", "bag.", "positions.", "transformer.")
 
 
 @dataclass
@@ -66,105 +60,22 @@ class SequenceClassifier(nn.Module):
     def __init__(self, config: SequenceClassifierConfig) -> None:
         super().__init__()
         c = self.config = config
-        if c.encoder not in ENCODERS:
+        if c.encoder not in ENCODER_CLASSES:
             raise ValueError(f"encoder must be one of {ENCODERS}, got {c.encoder!r}")
         if c.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {c.num_classes}")
-        self.pooling = c.pooling or ("mean" if c.encoder == "transformer" else "last")
-        if self.pooling not in POOLINGS:
-            raise ValueError(f"pooling must be one of {POOLINGS}, got {c.pooling!r}")
-        if c.encoder == "ngram":
-            self.bag = NgramBag(c.vocab_size, c.embed_dim, c.ngram_n, c.num_buckets)
-            features = c.embed_dim
-        elif c.encoder == "nbsvm":
-            if c.num_classes != 2:
-                raise ValueError(f"the nbsvm encoder needs two classes, got {c.num_classes}")
-            self.bag = NBWeightedBag(c.vocab_size, c.embed_dim, c.ngram_n, c.num_buckets)
-            features = c.embed_dim
-        else:
-            self.embedding = nn.Embedding(c.vocab_size, c.embed_dim, padding_idx=PAD_ID)
-            # Keras' default uniform(-0.05, 0.05) rather than torch's N(0, 1): with unit-variance
-            # embeddings the course's RMSprop models learn far more slowly (dense baseline 0.66
-            # instead of Chollet's ~0.75 validation accuracy at maxlen 20).
-            nn.init.uniform_(self.embedding.weight, -0.05, 0.05)
-            with torch.no_grad():
-                self.embedding.weight[PAD_ID].zero_()
-        if c.encoder == "dense":
-            if not c.max_length:
-                raise ValueError("the dense encoder needs a fixed max_length (Keras' maxlen)")
-            self.flatten = nn.Flatten()  # (B, T, C) -> (B, T*C)
-            self.dense = nn.Linear(c.max_length * c.embed_dim, c.hidden_size)
-            features = c.hidden_size
-        elif c.encoder in RECURRENT:
-            self.rnn = recurrent_layer(
-                c.encoder,
-                c.embed_dim,
-                c.hidden_size,
-                c.num_layers,
-                c.bidirectional,
-                c.layer_dropout,
-                c.backend,
-                c.recurrent_dropout,
-            )
-            features = c.hidden_size * (2 if c.bidirectional else 1)
-        elif c.encoder == "transformer":
-            max_len = c.max_length or (5000 if c.positional == "sinusoidal" else 512)
-            self.positions = positional_encoding(
-                c.positional, c.embed_dim, max_len, c.layer_dropout
-            )
-            self.transformer = TransformerEncoder(
-                c.embed_dim,
-                c.num_heads,
-                c.hidden_size,
-                c.num_layers,
-                c.layer_dropout,
-                c.norm_first,
-                c.backend,
-            )
-            features = c.embed_dim
+        self.encoder = ENCODER_CLASSES[c.encoder](c)
         self.dropout = nn.Dropout(c.dropout)
         # Two classes: one logit, as Keras' Dense(1, activation="sigmoid").
-        self.output = nn.Linear(features, 1 if c.num_classes == 2 else c.num_classes)
-        if c.encoder == "nbsvm":
-            # Logistic regression on fixed features: a unit output scale lets Adam's first steps
-            # move the logit at the learning rate (a random scale near 0 stalls them; measured on
-            # IMDB: valid accuracy 0.920 after one epoch instead of 0.908).
-            nn.init.ones_(self.output.weight)
-            nn.init.zeros_(self.output.bias)
+        self.output = nn.Linear(
+            self.encoder.num_features, 1 if c.num_classes == 2 else c.num_classes
+        )
+        self.encoder.init_output(self.output)
+        self.register_load_state_dict_pre_hook(_upgrade_keys)
 
     def encode(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Sentence features (B, F) for ids (B, T) and lengths (B,)."""
-        c = self.config
-        if c.encoder in ("ngram", "nbsvm"):
-            return self.bag(ids, length_mask(lengths, ids.size(1)))
-        if c.encoder == "dense":
-            T = ids.size(1)
-            if T > c.max_length:
-                if (ids[:, c.max_length :] != PAD_ID).any():
-                    raise ValueError(
-                        f"ids has real tokens beyond max_length={c.max_length}; the dense encoder "
-                        f"takes (B, T) with T <= {c.max_length} (truncate the text first)"
-                    )
-                ids = ids[:, : c.max_length]
-            # The pad embedding row stays zero (padding_idx), so right padding adds nothing.
-            ids = F.pad(ids, (0, c.max_length - ids.size(1)), value=PAD_ID)  # (B, max_length)
-            x = self.embedding(ids.masked_fill(~length_mask(lengths, ids.size(1)), PAD_ID))
-            return torch.relu(self.dense(self.flatten(x)))
-        x = self.embedding(ids)  # (B, T, C)
-        if c.encoder in RECURRENT:
-            # Outputs only (no final state): the fused layers then skip the slow packed kernels.
-            outputs = self.rnn.outputs(x, lengths)  # (B, T, dirs*H)
-            if self.pooling == "last" and c.bidirectional:
-                # Keras' Bidirectional final state: forward after the last real token, backward
-                # after the first one.
-                H = c.hidden_size
-                last = pool(outputs[..., :H], lengths, "last")
-                return torch.cat([last, outputs[:, 0, H:]], dim=1)  # (B, 2H)
-            return pool(outputs, lengths, self.pooling)
-        # Transformer: scale embeddings by sqrt(C) before adding positions (Vaswani §3.4).
-        x = self.positions(x * math.sqrt(c.embed_dim))
-        x = self.transformer(x, key_mask=length_mask(lengths, x.size(1)))
-        return pool(x, lengths, self.pooling)
+        return self.encoder(ids, lengths)
 
     @torch.no_grad()
     def prepare(self, batches: Iterable[dict[str, Tensor]]) -> None:
@@ -172,13 +83,7 @@ class SequenceClassifier(nn.Module):
 
         Only the nbsvm encoder has any (its NB log-count ratios); for the others this is a no-op.
         """
-        if self.config.encoder != "nbsvm":
-            return
-        self.bag.fit_ratio(
-            ((b["ids"], length_mask(b["lengths"], b["ids"].size(1)), b["labels"]) for b in batches),
-            self.config.nb_alpha,
-            self.config.nb_min_count,
-        )
+        self.encoder.prepare(batches)
 
     def forward(
         self, ids: Tensor, lengths: Tensor | None = None, labels: Tensor | None = None
@@ -210,6 +115,14 @@ class SequenceClassifier(nn.Module):
         T = length or self.config.max_length or 8
         ids = torch.randint(1, self.config.vocab_size, (batch_size, T))
         return {"ids": ids, "lengths": torch.full((batch_size,), T, dtype=torch.long)}
+
+
+def _upgrade_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
+    """Load-time hook: move old checkpoints' encoder weights (`rnn.*`) under `encoder.`."""
+    for key in list(state_dict):
+        name = key[len(prefix) :]
+        if key.startswith(prefix) and name.startswith(_OLD_ENCODER_KEYS):
+            state_dict[f"{prefix}encoder.{name}"] = state_dict.pop(key)
 
 
 def class_probabilities(logits: Tensor) -> Tensor:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor, nn
 
@@ -118,10 +120,49 @@ def train_smoothing(model: nn.Module) -> float:
     return model.config.label_smoothing if model.training else 0.0
 
 
-def translation_example(src_vocab: int, tgt_vocab: int, B: int, T: int) -> dict[str, Tensor]:
-    """A random full-length translate batch: src (B, T), src_lengths (B,), tgt (B, T)."""
-    return {
-        "src": torch.randint(1, src_vocab, (B, T)),
-        "src_lengths": torch.full((B,), T, dtype=torch.long),
-        "tgt": torch.randint(1, tgt_vocab, (B, T)),
-    }
+def check_target(tgt: Tensor, vocab_size: int) -> None:
+    """tgt (B, T) must hold <sos> ... <eos> with T >= 2 (inputs tgt[:, :-1], targets tgt[:, 1:])."""
+    check_ids("tgt", tgt, vocab_size)
+    if tgt.size(1) < 2:
+        raise ValueError(
+            f"tgt must have shape (B, T) with T >= 2 (<sos> ... <eos>), got {tuple(tgt.shape)}"
+        )
+
+
+class Translator(nn.Module):
+    """Base of the translation models: the training contract `logits, loss = model(src,
+    src_lengths, tgt)` around each model's `teacher_forced`, and `example_batch`."""
+
+    config: Any  # a dataclass with src_vocab_size, tgt_vocab_size and label_smoothing
+
+    def teacher_forced(
+        self, src: Tensor, src_lengths: Tensor | None, tgt: Tensor
+    ) -> tuple[Tensor, Tensor]:
+        """Training logits for a checked target, and the targets they predict."""
+        raise NotImplementedError
+
+    def forward(
+        self,
+        src: Tensor,
+        src_lengths: Tensor | None,
+        tgt: Tensor,
+        tgt_lengths: Tensor | None = None,
+    ) -> tuple[Tensor, Tensor]:
+        """Logits for tgt[:, 1:] and their mean loss over non-pad tokens.
+
+        `tgt_lengths` is accepted for the batch contract; pads are skipped by the loss and, the
+        decoders being causal, cannot change logits at real positions.
+        """
+        check_target(tgt, self.config.tgt_vocab_size)
+        logits, targets = self.teacher_forced(src, src_lengths, tgt)
+        return logits, token_loss(logits, targets, train_smoothing(self))
+
+    def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
+        """A random full-length translation batch (src, src_lengths, tgt), e.g. for
+        `seqlab.summary`."""
+        c, B, T = self.config, batch_size, length or 8
+        return {
+            "src": torch.randint(1, c.src_vocab_size, (B, T)),
+            "src_lengths": torch.full((B,), T, dtype=torch.long),
+            "tgt": torch.randint(1, c.tgt_vocab_size, (B, T)),
+        }

@@ -1,4 +1,4 @@
-"""LanguageModel: a causal Transformer (the PyTorch tutorial model) or an RNN/LSTM/GRU LM.
+"""Language models: `TransformerLM` (the PyTorch tutorial model) and `RecurrentLM` (RNN/LSTM/GRU).
 
 Transformer (pytorch tutorial "Language Modeling with nn.Transformer"): embedding x sqrt(C),
 positional encoding, encoder stack under a square subsequent (causal) mask, linear decoder.
@@ -8,9 +8,12 @@ Recurrent (pytorch/examples word_language_model): embedding, dropout, RNN, dropo
 get the full hidden size, rare ones a smaller projection, which makes a 33k-word output layer
 several times cheaper on a CPU. It needs token ids sorted by frequency, as `Vocab` gives them.
 
-One interface for both families: `decode(tokens, state) -> (logits, state)` continues a text
-from a state (the RNN's hidden state, or the Transformer's `KVCache` of keys and values), so
-generation and truncated BPTT never branch on the architecture.
+Both share one config (`LanguageModelConfig`, whose `arch` picks the class: build with
+`language_model(config)`) and one base class, `LanguageModel`, which owns the embedding, the
+output head (decoder, tied decoder or adaptive softmax) and the loss. One interface for both:
+`decode(tokens, state) -> (logits, state)` continues a text from a state (the RNN's hidden state,
+or the Transformer's `KVCache` of keys and values), so generation and truncated BPTT never branch
+on the architecture.
 """
 
 from __future__ import annotations
@@ -34,12 +37,11 @@ from seqlab.nn.attention import KVCache
 from seqlab.nn.output import VocabProjection
 from seqlab.nn.transformer import TransformerEncoder, positional_encoding
 
-ARCHS = ("transformer", "rnn", "lstm", "gru")
-
 
 @dataclass
 class LanguageModelConfig:
-    """Hyper-parameters of a LanguageModel (the defaults are the PyTorch tutorial's)."""
+    """Hyper-parameters of a TransformerLM or RecurrentLM (the defaults are the PyTorch
+    tutorial's); `arch` picks the class."""
 
     vocab_size: int
     arch: str = "transformer"  # one of ARCHS
@@ -57,37 +59,26 @@ class LanguageModelConfig:
 
 
 class LanguageModel(nn.Module):
-    """Next-token model; `logits, loss = model(tokens, targets)` with logits (B, T, V)."""
+    """Base of the language models: the embedding, the output head and the loss.
+
+    `logits, loss = model(tokens, targets)` with logits (B, T, V). Subclasses build their layers
+    between `super().__init__(config)` (the embedding) and `self._init_output(size)` (the head),
+    which keeps the order of parameters and random draws of the single class this replaced, and
+    define `features`. Build one with `language_model(config)`.
+    """
 
     def __init__(self, config: LanguageModelConfig) -> None:
         super().__init__()
-        c = self.config = config
-        if c.arch not in ARCHS:
-            raise ValueError(f"arch must be one of {ARCHS}, got {c.arch!r}")
-        self.embedding = nn.Embedding(c.vocab_size, c.embed_dim)
-        if c.arch == "transformer":
-            self.positions = positional_encoding(c.positional, c.embed_dim, c.max_length, c.dropout)
-            self.transformer = TransformerEncoder(
-                c.embed_dim,
-                c.num_heads,
-                c.hidden_size,
-                c.num_layers,
-                c.dropout,
-                c.norm_first,
-                c.backend,
-            )
-            out_size = c.embed_dim
-        else:
-            self.dropout = nn.Dropout(c.dropout)
-            self.rnn = recurrent_layer(
-                c.arch,
-                c.embed_dim,
-                c.hidden_size,
-                c.num_layers,
-                dropout=c.dropout,
-                backend=c.backend,
-            )
-            out_size = c.hidden_size
+        if type(self) is LanguageModel:
+            raise TypeError("LanguageModel is a base class: build with language_model(config)")
+        if language_model_class(config.arch) is not type(self):
+            raise ValueError(f"arch {config.arch!r} is not a {type(self).__name__}")
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
+
+    def _init_output(self, out_size: int) -> None:
+        """Initialise the embedding, then build the output head on features of `out_size`."""
+        c = self.config
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # the tutorial's initialisation
         if c.adaptive_cutoffs:
             if c.tie_weights:
@@ -110,24 +101,17 @@ class LanguageModel(nn.Module):
                 )
             self.decoder.weight = self.embedding.weight
 
-    @property
-    def is_transformer(self) -> bool:
-        """True for the Transformer (a key/value cache), False for RNNs (a hidden state)."""
-        return self.config.arch == "transformer"
-
     def features(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """Top-layer outputs h (B, T, C) of tokens (B, T) after `state`, and the new state."""
-        x = self.embedding(tokens)  # (B, T, C)
-        if self.is_transformer:
-            # Causal self-attention: position t sees tokens <= t only (cached ones included).
-            # Right padding needs no key mask: pads come after every real token they could
-            # disturb.
-            start = 0 if state is None else len(state)
-            x = self.positions(x * math.sqrt(self.config.embed_dim), start)
-            return self.transformer(x, causal=True, cache=state), state
-        h0 = None if state is None else layer_first_state(state)
-        h, state = self.rnn(self.dropout(x), h0)
-        return self.dropout(h), batch_first_state(state)
+        raise NotImplementedError
+
+    def start_state(self) -> Any:
+        """The state `decode` starts from when given none."""
+        return None
+
+    def _train_features(self, tokens: Tensor, carry: Any) -> Tensor:
+        """Features for `forward`; `carry` (a `seqlab.train.CarryState`) is ignored here."""
+        return self.features(tokens)[0]
 
     def logits(self, h: Tensor) -> Tensor:
         """Next-token scores (B, T, V); log-probabilities for the adaptive softmax."""
@@ -147,9 +131,7 @@ class LanguageModel(nn.Module):
         (B, layers, H).
         """
         check_ids("tokens", tokens, self.config.vocab_size)
-        if self.is_transformer and state is None:
-            state = KVCache(self.config.num_layers)
-        h, state = self.features(tokens, state)
+        h, state = self.features(tokens, self.start_state() if state is None else state)
         return self.logits(h), state
 
     def forward(
@@ -163,12 +145,7 @@ class LanguageModel(nn.Module):
         are None: the full (B, T, V) scores are the very cost it avoids.
         """
         check_ids("tokens", tokens, self.config.vocab_size)
-        state = None
-        if carry is not None and not self.is_transformer:
-            state = carry.state
-        h, state = self.features(tokens, state)
-        if carry is not None and not self.is_transformer:
-            carry.state = state
+        h = self._train_features(tokens, carry)
         if targets is None:
             return self.logits(h), None
         check_ids("targets", targets, self.config.vocab_size)
@@ -193,3 +170,85 @@ class LanguageModel(nn.Module):
         T = length or 8
         data = torch.randint(1, self.config.vocab_size, (batch_size, T + 1))
         return {"tokens": data[:, :-1], "targets": data[:, 1:]}
+
+
+class TransformerLM(LanguageModel):
+    """Causal Transformer LM: embedding x sqrt(C), positions, encoder stack under a causal mask,
+    output head. Its decoding state is a `KVCache`."""
+
+    def __init__(self, config: LanguageModelConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.positions = positional_encoding(c.positional, c.embed_dim, c.max_length, c.dropout)
+        self.transformer = TransformerEncoder(
+            c.embed_dim,
+            c.num_heads,
+            c.hidden_size,
+            c.num_layers,
+            c.dropout,
+            c.norm_first,
+            c.backend,
+        )
+        self._init_output(c.embed_dim)
+
+    def features(self, tokens: Tensor, state: KVCache | None = None) -> tuple[Tensor, Any]:
+        """Top-layer outputs h (B, T, C) of tokens (B, T) after the cached ones, and the cache."""
+        x = self.embedding(tokens)  # (B, T, C)
+        # Causal self-attention: position t sees tokens <= t only (cached ones included).
+        # Right padding needs no key mask: pads come after every real token they could disturb.
+        start = 0 if state is None else len(state)
+        x = self.positions(x * math.sqrt(self.config.embed_dim), start)
+        return self.transformer(x, causal=True, cache=state), state
+
+    def start_state(self) -> KVCache:
+        """An empty cache of every layer's keys and values."""
+        return KVCache(self.config.num_layers)
+
+
+class RecurrentLM(LanguageModel):
+    """RNN/LSTM/GRU LM (pytorch/examples word_language_model): embedding, dropout, recurrent
+    layers, dropout, output head. Its state is the hidden state, carried across BPTT windows."""
+
+    def __init__(self, config: LanguageModelConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.dropout = nn.Dropout(c.dropout)
+        self.rnn = recurrent_layer(
+            c.arch, c.embed_dim, c.hidden_size, c.num_layers, dropout=c.dropout, backend=c.backend
+        )
+        self._init_output(c.hidden_size)
+
+    def features(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
+        """Top-layer outputs h (B, T, H) after `state` (batch-first), and the new state."""
+        h0 = None if state is None else layer_first_state(state)
+        h, state = self.rnn(self.dropout(self.embedding(tokens)), h0)
+        return self.dropout(h), batch_first_state(state)
+
+    def _train_features(self, tokens: Tensor, carry: Any) -> Tensor:
+        """Features continuing from `carry.state`, whose state they leave there (truncated BPTT)."""
+        if carry is None:
+            return self.features(tokens)[0]
+        h, carry.state = self.features(tokens, carry.state)
+        return h
+
+
+# arch (LanguageModelConfig.arch) -> class
+LANGUAGE_MODELS: dict[str, type[LanguageModel]] = {
+    "transformer": TransformerLM,
+    "rnn": RecurrentLM,
+    "lstm": RecurrentLM,
+    "gru": RecurrentLM,
+}
+ARCHS = tuple(LANGUAGE_MODELS)
+
+
+def language_model_class(arch: str) -> type[LanguageModel]:
+    """The class of a LanguageModelConfig.arch; ValueError for an unknown one."""
+    if arch not in LANGUAGE_MODELS:
+        raise ValueError(f"arch must be one of {ARCHS}, got {arch!r}")
+    return LANGUAGE_MODELS[arch]
+
+
+def language_model(config: LanguageModelConfig) -> LanguageModel:
+    """The TransformerLM or RecurrentLM that `config.arch` names."""
+    return language_model_class(config.arch)(config)

@@ -17,15 +17,13 @@ from torch import Tensor, nn
 
 from seqlab.models.common import (
     PAD_ID,
+    Translator,
     batch_first_state,
     check_ids,
     check_lengths,
     layer_first_state,
     length_mask,
     recurrent_layer,
-    token_loss,
-    train_smoothing,
-    translation_example,
 )
 from seqlab.nn.attention import SCORES, Seq2SeqAttention
 from seqlab.nn.output import VocabProjection
@@ -59,16 +57,7 @@ class Seq2SeqConfig:
     label_smoothing: float = 0.0  # training loss only (see models.common.token_loss)
 
 
-def check_target(tgt: Tensor, vocab_size: int) -> None:
-    """tgt (B, T) must hold <sos> ... <eos> with T >= 2 (inputs tgt[:, :-1], targets tgt[:, 1:])."""
-    check_ids("tgt", tgt, vocab_size)
-    if tgt.size(1) < 2:
-        raise ValueError(
-            f"tgt must have shape (B, T) with T >= 2 (<sos> ... <eos>), got {tuple(tgt.shape)}"
-        )
-
-
-class Seq2Seq(nn.Module):
+class Seq2Seq(Translator):
     """Recurrent encoder-decoder; `logits, loss = model(src, src_lengths, tgt)`."""
 
     def __init__(self, config: Seq2SeqConfig) -> None:
@@ -125,40 +114,24 @@ class Seq2Seq(nn.Module):
             h = torch.tanh(self.Wc(torch.cat([context, h], dim=-1)))
         return self.output(self.dropout(h)), batch_first_state(h_last), weights
 
-    def forward(
-        self,
-        src: Tensor,
-        src_lengths: Tensor | None,
-        tgt: Tensor,
-        tgt_lengths: Tensor | None = None,
+    def teacher_forced(
+        self, src: Tensor, src_lengths: Tensor | None, tgt: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """Teacher-forced logits (B, T-1, V) for tgt[:, 1:] and their mean loss over non-pad tokens.
-
-        `tgt_lengths` is accepted for the batch contract; pads are skipped by the loss and, the
-        decoder being causal, cannot change logits at real positions.
-        """
-        check_target(tgt, self.config.tgt_vocab_size)
+        """Logits (B, T-1, V) for the targets tgt[:, 1:], and those targets; in training with
+        `teacher_forcing` < 1, scheduled sampling (Bengio et al. 2015): per token, the truth is
+        fed with that probability, else the model's own previous prediction."""
         memory = self.encode(src, src_lengths)
         tgt_in, targets = tgt[:, :-1], tgt[:, 1:]
         ratio = self.config.teacher_forcing if self.training else 1.0
         if ratio >= 1.0:
-            logits, _ = self.decode(tgt_in, memory)
-        else:
-            # Scheduled sampling (Bengio et al. 2015): per token, feed the truth with probability
-            # `ratio`, else the model's own previous prediction.
-            steps, token, state = [], tgt_in[:, :1], None
-            for t in range(tgt_in.size(1)):
-                step_logits, state = self.decode(token, memory, state)
-                steps.append(step_logits)
-                if t + 1 < tgt_in.size(1):
-                    truth = tgt_in[:, t + 1 : t + 2]
-                    guess = step_logits.argmax(-1)
-                    use_truth = torch.rand(truth.shape, device=truth.device) < ratio
-                    token = torch.where(use_truth, truth, guess)
-            logits = torch.cat(steps, dim=1)
-        return logits, token_loss(logits, targets, train_smoothing(self))
-
-    def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
-        """A random translation batch, e.g. for `seqlab.summary`."""
-        c = self.config
-        return translation_example(c.src_vocab_size, c.tgt_vocab_size, batch_size, length or 8)
+            return self.decode(tgt_in, memory)[0], targets
+        steps, token, state = [], tgt_in[:, :1], None
+        for t in range(tgt_in.size(1)):
+            step_logits, state = self.decode(token, memory, state)
+            steps.append(step_logits)
+            if t + 1 < tgt_in.size(1):
+                truth = tgt_in[:, t + 1 : t + 2]
+                guess = step_logits.argmax(-1)
+                use_truth = torch.rand(truth.shape, device=truth.device) < ratio
+                token = torch.where(use_truth, truth, guess)
+        return torch.cat(steps, dim=1), targets

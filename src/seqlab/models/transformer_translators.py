@@ -8,8 +8,10 @@
   <sos>). Source and target are aligned by position; the logits cover max(S, T-1) positions, the
   shorter side being padded, so targets longer than the source are still predicted.
 
-Both follow the decoding contract of `seqlab.decoding` (`encode`, then `decode(tgt_in, memory,
-state)`), so greedy and beam search serve them unchanged.
+Both configs name their sizes as the other models do: `embed_dim` (Vaswani's d_model),
+`hidden_size` (his d_ff), `num_layers`; checkpoints with the old names are upgraded by
+`seqlab.models.model_from_config`. Both follow the decoding contract of `seqlab.decoding`
+(`encode`, then `decode(tgt_in, memory, state)`), so greedy and beam search serve them unchanged.
 """
 
 from __future__ import annotations
@@ -24,14 +26,11 @@ from torch import Tensor, nn
 
 from seqlab.models.common import (
     PAD_ID,
+    Translator,
     check_ids,
     check_lengths,
     length_mask,
-    token_loss,
-    train_smoothing,
-    translation_example,
 )
-from seqlab.models.seq2seq import check_target
 from seqlab.nn.attention import KVCache
 from seqlab.nn.output import VocabProjection
 from seqlab.nn.transformer import TransformerDecoder, TransformerEncoder, positional_encoding
@@ -45,22 +44,34 @@ class EncoderMemory(NamedTuple):
 
 
 @dataclass
-class TransformerTranslatorConfig:
-    """Hyper-parameters of a TransformerTranslator."""
+class TransformerSizes:
+    """The settings both Transformer translators share (saved in checkpoints)."""
 
     src_vocab_size: int
     tgt_vocab_size: int
-    d_model: int = 128
+    embed_dim: int = 128  # Vaswani's d_model
     num_heads: int = 4
-    d_ff: int = 256
-    num_encoder_layers: int = 2
-    num_decoder_layers: int = 2
+    hidden_size: int = 256  # the feed-forward size, Vaswani's d_ff
+    num_layers: int = 1  # encoder layers
     dropout: float = 0.1
     positional: str = "sinusoidal"  # or "learned"
     max_length: int = 256  # longest source/target the positional encoding covers
     norm_first: bool = False
     backend: str = "fused"
     label_smoothing: float = 0.0  # training loss only (see models.common.token_loss)
+
+
+@dataclass
+class TransformerTranslatorConfig(TransformerSizes):
+    """Hyper-parameters of a TransformerTranslator."""
+
+    num_layers: int = 2  # encoder layers
+    decoder_layers: int | None = None  # None: as many as num_layers
+
+
+@dataclass
+class CompactTranslatorConfig(TransformerSizes):
+    """Hyper-parameters of the course's CompactTranslator (no decoder)."""
 
 
 def scaled_embedding(vocab_size: int, d_model: int) -> nn.Embedding:
@@ -75,24 +86,43 @@ def scaled_embedding(vocab_size: int, d_model: int) -> nn.Embedding:
     return embedding
 
 
-class TransformerTranslator(nn.Module):
-    """Transformer for translation; `logits, loss = model(src, src_lengths, tgt)`."""
+class _TransformerSource(Translator):
+    """The source side both translators share: embedding, positions and encoder stack, created
+    in this order (which fixes the random initialisation)."""
 
-    def __init__(self, config: TransformerTranslatorConfig) -> None:
+    def __init__(self, config: TransformerSizes) -> None:
         super().__init__()
         c = self.config = config
-        self.src_embedding = scaled_embedding(c.src_vocab_size, c.d_model)
-        self.positions = positional_encoding(c.positional, c.d_model, c.max_length, c.dropout)
-        layers = (c.d_model, c.num_heads, c.d_ff)
-        rest = (c.dropout, c.norm_first, c.backend)
-        self.encoder = TransformerEncoder(*layers, c.num_encoder_layers, *rest)
-        self.tgt_embedding = scaled_embedding(c.tgt_vocab_size, c.d_model)
-        self.decoder = TransformerDecoder(*layers, c.num_decoder_layers, *rest)
-        self.output = VocabProjection(c.d_model, c.tgt_vocab_size)
+        self.src_embedding = scaled_embedding(c.src_vocab_size, c.embed_dim)
+        self.positions = positional_encoding(c.positional, c.embed_dim, c.max_length, c.dropout)
+        self.encoder = TransformerEncoder(
+            c.embed_dim,
+            c.num_heads,
+            c.hidden_size,
+            c.num_layers,
+            c.dropout,
+            c.norm_first,
+            c.backend,
+        )
 
     def _embed(self, embedding: nn.Embedding, ids: Tensor, start: int = 0) -> Tensor:
         # Embeddings are scaled by sqrt(d_model) before adding positions (Vaswani §3.4).
-        return self.positions(embedding(ids) * math.sqrt(self.config.d_model), start)
+        return self.positions(embedding(ids) * math.sqrt(self.config.embed_dim), start)
+
+
+class TransformerTranslator(_TransformerSource):
+    """Transformer for translation; `logits, loss = model(src, src_lengths, tgt)`."""
+
+    def __init__(self, config: TransformerTranslatorConfig) -> None:
+        super().__init__(config)
+        c = config
+        self.decoder_layers = c.num_layers if c.decoder_layers is None else c.decoder_layers
+        self.tgt_embedding = scaled_embedding(c.tgt_vocab_size, c.embed_dim)
+        self.decoder = TransformerDecoder(
+            c.embed_dim, c.num_heads, c.hidden_size, self.decoder_layers, c.dropout,
+            c.norm_first, c.backend,
+        )  # fmt: skip
+        self.output = VocabProjection(c.embed_dim, c.tgt_vocab_size)
 
     def encode(self, src: Tensor, src_lengths: Tensor | None) -> EncoderMemory:
         """src (B, S) -> memory (B, S, C) and source mask (B, S), True at real tokens."""
@@ -112,7 +142,7 @@ class TransformerTranslator(nn.Module):
         the whole prefix at once (tested).
         """
         check_ids("tgt_in", tgt_in, self.config.tgt_vocab_size)
-        cache = KVCache(self.config.num_decoder_layers) if state is None else state
+        cache = KVCache(self.decoder_layers) if state is None else state
         x = self._embed(self.tgt_embedding, tgt_in, start=len(cache))
         # Right-padded targets need no key mask: causal attention never looks ahead at the pads.
         h = self.decoder(x, memory.outputs, memory.mask, cache=cache)
@@ -135,40 +165,12 @@ class TransformerTranslator(nn.Module):
             handle.remove()
         return logits, state, captured[0].mean(dim=1)
 
-    def forward(
-        self,
-        src: Tensor,
-        src_lengths: Tensor | None,
-        tgt: Tensor,
-        tgt_lengths: Tensor | None = None,
+    def teacher_forced(
+        self, src: Tensor, src_lengths: Tensor | None, tgt: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """Teacher-forced logits (B, T-1, V) for tgt[:, 1:] and their mean loss."""
-        check_target(tgt, self.config.tgt_vocab_size)
+        """Logits (B, T-1, V) for tgt[:, 1:], and those targets."""
         logits, _ = self.decode(tgt[:, :-1], self.encode(src, src_lengths))
-        return logits, token_loss(logits, tgt[:, 1:], train_smoothing(self))
-
-    def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
-        """A random translation batch, e.g. for `seqlab.summary`."""
-        c = self.config
-        return translation_example(c.src_vocab_size, c.tgt_vocab_size, batch_size, length or 8)
-
-
-@dataclass
-class CompactTranslatorConfig:
-    """Hyper-parameters of the course's CompactTranslator (no decoder)."""
-
-    src_vocab_size: int
-    tgt_vocab_size: int
-    d_model: int = 128
-    num_heads: int = 4
-    d_ff: int = 256
-    num_layers: int = 1
-    dropout: float = 0.1
-    positional: str = "sinusoidal"  # or "learned"
-    max_length: int = 256  # longest source/target the positional encoding covers
-    norm_first: bool = False
-    backend: str = "fused"
-    label_smoothing: float = 0.0  # training loss only (see models.common.token_loss)
+        return logits, tgt[:, 1:]
 
 
 class CompactMemory(NamedTuple):
@@ -180,7 +182,7 @@ class CompactMemory(NamedTuple):
     outputs: Tensor
 
 
-class CompactTranslator(nn.Module):
+class CompactTranslator(_TransformerSource):
     """The course's one-layer Transformer "translator": target token t is read off the encoder's
     output at source position t (`logits, loss = model(src, src_lengths, tgt)`).
 
@@ -190,21 +192,14 @@ class CompactTranslator(nn.Module):
     """
 
     def __init__(self, config: CompactTranslatorConfig) -> None:
-        super().__init__()
-        c = self.config = config
-        self.src_embedding = scaled_embedding(c.src_vocab_size, c.d_model)
-        self.positions = positional_encoding(c.positional, c.d_model, c.max_length, c.dropout)
-        self.encoder = TransformerEncoder(
-            c.d_model, c.num_heads, c.d_ff, c.num_layers, c.dropout, c.norm_first, c.backend
-        )
-        self.output = VocabProjection(c.d_model, c.tgt_vocab_size)
+        super().__init__(config)
+        self.output = VocabProjection(config.embed_dim, config.tgt_vocab_size)
 
     def _outputs(self, src: Tensor, lengths: Tensor, L: int) -> Tensor:
         """Encoder outputs (B, L, C) of src right-padded to L positions. Pads are masked as keys,
         so the outputs at real positions do not depend on L."""
         src = F.pad(src, (0, L - src.size(1)), value=PAD_ID)
-        x = self.positions(self.src_embedding(src) * math.sqrt(self.config.d_model))
-        return self.encoder(x, key_mask=length_mask(lengths, L))
+        return self.encoder(self._embed(self.src_embedding, src), key_mask=length_mask(lengths, L))
 
     def encode(self, src: Tensor, src_lengths: Tensor | None) -> CompactMemory:
         """src (B, S) -> CompactMemory over the source (S positions; `decode` pads further)."""
@@ -226,24 +221,14 @@ class CompactTranslator(nn.Module):
         logits = self.output(outputs[:, start : start + T])  # (B, T, V)
         return logits, torch.full((B,), start + T, dtype=torch.long, device=tgt_in.device)
 
-    def forward(
-        self,
-        src: Tensor,
-        src_lengths: Tensor | None,
-        tgt: Tensor,
-        tgt_lengths: Tensor | None = None,
+    def teacher_forced(
+        self, src: Tensor, src_lengths: Tensor | None, tgt: Tensor
     ) -> tuple[Tensor, Tensor]:
-        """Logits (B, max(S, T-1), V), one prediction per position, and the loss on tgt[:, 1:]."""
-        check_target(tgt, self.config.tgt_vocab_size)
+        """Logits (B, L, V), one prediction per position for L = max(S, T-1), and the targets
+        tgt[:, 1:] right-padded to L."""
         check_ids("src", src, self.config.src_vocab_size)
         lengths = check_lengths("src_lengths", src_lengths, src)
         targets = tgt[:, 1:]
         L = max(src.size(1), targets.size(1))
         logits = self.output(self._outputs(src, lengths, L))  # (B, L, V): one per position
-        targets = F.pad(targets, (0, L - targets.size(1)), value=PAD_ID)
-        return logits, token_loss(logits, targets, train_smoothing(self))
-
-    def example_batch(self, batch_size: int = 2, length: int | None = None) -> dict[str, Tensor]:
-        """A random translation batch, e.g. for `seqlab.summary`."""
-        c = self.config
-        return translation_example(c.src_vocab_size, c.tgt_vocab_size, batch_size, length or 8)
+        return logits, F.pad(targets, (0, L - targets.size(1)), value=PAD_ID)

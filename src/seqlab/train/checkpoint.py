@@ -77,6 +77,11 @@ def load_checkpoint(
         )
     if state["format_version"] < 2:
         _upgrade(state)
+    from seqlab.models import upgrade_spec  # old model kinds and config names
+
+    state["model_kind"], state["model_config"] = upgrade_spec(
+        state["model_kind"], state["model_config"]
+    )
     if task is not None and state["task"] != task:
         raise CheckpointError(f"{path} is a {state['task']!r} checkpoint, not {task!r}")
     if model_kind is not None and state["model_kind"] != model_kind:
