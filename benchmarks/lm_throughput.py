@@ -24,7 +24,7 @@ from seqlab.tasks import lm
 from seqlab.tasks.configs import LM_PRESETS, LMConfig
 from seqlab.train import CarryState, Perplexity, TrainConfig
 from seqlab.train.optim import build_optimizer
-from seqlab.train.trainer import run_epoch
+from seqlab.train.loop import run_epoch
 
 from common import machine, save_run
 

@@ -107,14 +107,16 @@ def _class_report(
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `evaluate` to the seqlab command line."""
+    from seqlab.commands.options import checkpoint_command
     from seqlab.config import _number
 
-    ev = subparsers.add_parser(
+    ev = checkpoint_command(
+        subparsers,
         "evaluate",
-        help="loss and accuracy (or perplexity) of a checkpoint on a split",
-        description="Evaluate a checkpoint on a data split.",
+        "loss and accuracy (or perplexity) of a checkpoint on a split",
+        "Evaluate a checkpoint on a data split.",
+        "seqlab train",
     )
-    ev.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train")
     ev.add_argument("--data", help="data set or file (default: the one it was trained on)")
     ev.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
     ev.add_argument(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def run_generate(args: argparse.Namespace) -> int:
     """Handler of `seqlab generate`."""
+    from seqlab.commands.options import print_results
     from seqlab.tasks import load
     from seqlab.tasks.base import Generates, require
 
@@ -23,24 +23,24 @@ def run_generate(args: argparse.Namespace) -> int:
         seed=args.seed,
         cached=args.cached,
     )
-    if unknown:
-        words = ", ".join(sorted(set(unknown)))
-        print(f"seqlab: note: not in the vocabulary, read as <unk>: {words}", file=sys.stderr)
-    for text in texts:
-        print(text)
+    notes = [f"not in the vocabulary, read as <unk>: {', '.join(sorted(set(unknown)))}"]
+    print_results(texts, notes if unknown else [])
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `generate` to the seqlab command line."""
-    p = subparsers.add_parser(
+    from seqlab.commands.options import checkpoint_command
+
+    p = checkpoint_command(
+        subparsers,
         "generate",
-        help="sample text from a language model checkpoint",
-        description="Continue a prompt (or a random first word) with a trained language model. "
+        "sample text from a language model checkpoint",
+        "Continue a prompt (or a random first word) with a trained language model. "
         "Transformers decode with a key/value cache, RNNs carry their state: each new word "
         "costs one step, not a re-run over the whole text.",
+        "seqlab train lm",
     )
-    p.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train lm")
     p.add_argument("--prompt", default="", help="text to continue (default: a random word)")
     p.add_argument("--words", type=int, default=20, help="words to generate (default: 20)")
     p.add_argument("--num", type=int, default=3, help="how many texts (default: 3)")

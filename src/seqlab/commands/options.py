@@ -155,3 +155,23 @@ def read_texts(texts: list[str]) -> list[str]:
     if texts == ["-"]:
         return [line.rstrip("\n") for line in sys.stdin]
     return texts
+
+
+def checkpoint_command(
+    subparsers: argparse._SubParsersAction, name: str, help: str, description: str, trained: str
+) -> argparse.ArgumentParser:
+    """A sub-command that reads a checkpoint: its parser, with the CHECKPOINT argument
+    (`trained`: the command that writes such checkpoints)."""
+    p = subparsers.add_parser(name, help=help, description=description)
+    p.add_argument("checkpoint", help=f"a best.pt or last.pt written by {trained}")
+    return p
+
+
+def print_results(lines: list[str], notes: list[str]) -> None:
+    """Notes on the input to standard error, then the results, one a line."""
+    import sys
+
+    for note in notes:
+        print(f"seqlab: note: {note}", file=sys.stderr)
+    for line in lines:
+        print(line)

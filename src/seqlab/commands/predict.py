@@ -24,11 +24,11 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `predict` to the seqlab command line."""
-    pr = subparsers.add_parser(
-        "predict",
-        help="label and probability for texts",
-        description="Classify texts with a checkpoint.",
-    )
-    pr.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train")
+    from seqlab.commands.options import checkpoint_command
+
+    pr = checkpoint_command(
+        subparsers, "predict", "label and probability for texts",
+        "Classify texts with a checkpoint.", "seqlab train",
+    )  # fmt: skip
     pr.add_argument("texts", nargs="+", metavar="TEXT", help="texts to classify ('-': stdin)")
     pr.set_defaults(func=run_predict)

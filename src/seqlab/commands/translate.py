@@ -8,6 +8,7 @@ import sys
 
 def run_translate(args: argparse.Namespace) -> int:
     """Handler of `seqlab translate`."""
+    from seqlab.commands.options import print_results, read_texts
     from seqlab.data.readers import read_lines
     from seqlab.errors import SeqlabError
     from seqlab.tasks import load
@@ -15,10 +16,8 @@ def run_translate(args: argparse.Namespace) -> int:
 
     if args.file:
         texts = read_lines(args.file)
-    elif args.texts == ["-"]:
-        texts = [line.rstrip("\n") for line in sys.stdin]
     else:
-        texts = args.texts
+        texts = read_texts(args.texts)
     if not texts:
         raise SeqlabError("nothing to translate: give sentences, --file FILE or - for stdin")
     loaded = load(args.checkpoint, args.device)
@@ -31,22 +30,22 @@ def run_translate(args: argparse.Namespace) -> int:
         allow_unk=args.allow_unk,
         plot_attention=args.plot_attention,
     )
-    for note in notes:
-        print(f"seqlab: note: {note}", file=sys.stderr)
-    for line in out:
-        print(line)
+    print_results(out, notes)
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `translate` to the seqlab command line."""
-    p = subparsers.add_parser(
+    from seqlab.commands.options import checkpoint_command
+
+    p = checkpoint_command(
+        subparsers,
         "translate",
-        help="translate sentences with a translation checkpoint",
-        description="Translate sentences (one output line per input line; empty lines stay "
+        "translate sentences with a translation checkpoint",
+        "Translate sentences (one output line per input line; empty lines stay "
         "empty). Words the model does not know are read as <unk>, and a note names them.",
+        "seqlab train translate",
     )
-    p.add_argument("checkpoint", help="a best.pt or last.pt written by seqlab train translate")
     p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences ('-': read stdin)")
     p.add_argument("--file", help="a UTF-8 text file, one sentence a line")
     p.add_argument("--beam", type=int, help="beam width (default: as trained; 1 = greedy)")

@@ -23,7 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlab.atomic import write_text_atomic
-from seqlab.config import changed_settings, config_from_dict, flag_of, nest, to_dict
+from seqlab.config import changed_settings, config_from_dict, flag_of, nest, replaced, to_dict
 from seqlab.data import BucketBatchSampler, pad_collate
 from seqlab.errors import CheckpointError, SeqlabError
 from seqlab.train import Callback, Forward, Metric, Trainer, load_checkpoint
@@ -95,6 +95,11 @@ class EvaluatesWithCache(Protocol):
 
     def evaluate_with_cache(self, loaded: Loaded, **options: Any) -> dict[str, float]:
         """Perplexity with and without the cache."""
+
+
+def split_sizes(data: Any, noun: str) -> str:
+    """ "N train / N valid / N test NOUN" of data with train, valid and test splits."""
+    return f"{len(data.train):,} train / {len(data.valid):,} valid / {len(data.test):,} test {noun}"
 
 
 def require(loaded: Loaded, interface: type, what: str) -> Any:
@@ -308,6 +313,58 @@ class Task:
             return config_from_dict(self.run_class, sections, source)
         except SeqlabError as e:
             raise CheckpointError(f"{e} (was it written by another version of seqlab?)") from None
+
+    # -- evaluating a checkpoint -----------------------------------------------------------------
+    # Data fields that choose a subset: `--limit` sets them; another data set drops them.
+    subset_fields: ClassVar[tuple[str, ...]] = ()
+
+    def evaluate(
+        self,
+        loaded: Loaded,
+        *,
+        split: str = "test",
+        data: str | None = None,
+        data_dir: str | None = None,
+        batch_size: int | None = None,
+        limit: int | float | None = None,
+        limit_batches: int | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """The metrics of a checkpoint on a split of its data, or of `data` (another data set
+        or file, taken whole), read from `data_dir`; `limit` takes a subset, `options` change
+        its decode section (`evaluate_options`). The batch size defaults to the task's."""
+        if split not in self.splits:
+            raise self.split_error(split)
+        section = loaded.run.data
+        if data is not None and data != section.source:
+            section = dataclasses.replace(
+                section, source=data, **{k: None for k in self.subset_fields}
+            )
+        section = replaced(section, data_dir=data_dir)
+        if limit is not None:
+            if not self.subset_fields:
+                raise SeqlabError("--limit is for classification; use --dry-run for a check")
+            section = dataclasses.replace(section, **{k: limit for k in self.subset_fields})
+        run = dataclasses.replace(self.with_decoding(loaded.run, **options), data=section)
+        return self.score(loaded, run, split, batch_size, limit_batches)
+
+    def score(
+        self,
+        loaded: Loaded,
+        run: Any,
+        split: str,
+        batch_size: int | None,
+        limit_batches: int | None,
+    ) -> dict[str, Any]:
+        """task: the metrics of `loaded`'s model on `split` of `run`'s data (at most
+        `limit_batches` batches), with the counts of what it read."""
+        raise NotImplementedError
+
+    def with_decoding(self, run: Any, **options: Any) -> Any:
+        """`run` with the decoding `options` that are not None in its decode section."""
+        if not any(v is not None for v in options.values()):
+            return run
+        return dataclasses.replace(run, decode=replaced(run.decode, **options))
 
     def split_error(self, split: str) -> SeqlabError:
         """The error for a split this task does not have."""

@@ -15,13 +15,12 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader
 
-from seqlab.config import replaced
 from seqlab.data import ClassificationData, pad_collate
 from seqlab.data.classification import ClassificationDataset, make_splits
 from seqlab.errors import SeqlabError
 from seqlab.models import class_probabilities
 from seqlab.models.classifier import SequenceClassifier, SequenceClassifierConfig
-from seqlab.tasks.base import Loaded, Task, make_loader
+from seqlab.tasks.base import Loaded, Task, make_loader, split_sizes
 from seqlab.tasks.configs import ClassifyRun
 from seqlab.train import Accuracy, ConfusionMatrix, Metric, Trainer, evaluate
 
@@ -82,7 +81,6 @@ class TextClassification(Task):
 
     splits: ClassVar[tuple[str, ...]] = ("train", "valid", "test", "all")
     use = "seqlab predict CHECKPOINT TEXT"
-    # Data fields that choose a subset: dropped when another data set is evaluated.
     subset_fields: ClassVar[tuple[str, ...]] = ("limit",)
     eval_batch_size: ClassVar[int] = 256
 
@@ -118,29 +116,10 @@ class TextClassification(Task):
         trainer.log(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}")
         return test, {}
 
-    def evaluate(
-        self,
-        loaded: Loaded,
-        *,
-        split: str = "test",
-        data: str | None = None,
-        data_dir: str | None = None,
-        batch_size: int | None = None,
-        limit: int | float | None = None,
-        limit_batches: int | None = None,
-    ) -> dict[str, Any]:
-        """Loss, accuracy and confusion matrix of a checkpoint on a split of its data (or of
-        `data`: another data set, taken whole); also the example count and the label names."""
-        if split not in self.splits:
-            raise self.split_error(split)
-        section = loaded.run.data
-        if data is not None and data != section.source:
-            section = dataclasses.replace(
-                section, source=data, **{k: None for k in self.subset_fields}
-            )
-        section = replaced(section, data_dir=data_dir)
-        if limit is not None:
-            section = dataclasses.replace(section, **{k: limit for k in self.subset_fields})
+    def score(self, loaded: Loaded, run: Any, split: str, batch_size: Any, limit_batches: Any):
+        """Loss, accuracy and confusion matrix on a split (or all records), the example count
+        and the label names."""
+        section = run.data
         names = loaded.label_names
         if split == "all":
             texts, labels = all_records(section, names)
@@ -225,8 +204,7 @@ class Classify(TextClassification):
     def describe(self, run: ClassifyRun, data: ClassificationData, model: Any, params: int) -> str:
         return (
             f"{run.model.encoder} classifier, {params:,} parameters; vocabulary "
-            f"{data.vocab_size:,}; {len(data.train):,} train / {len(data.valid):,} valid / "
-            f"{len(data.test):,} test texts"
+            f"{data.vocab_size:,}; " + split_sizes(data, "texts")
         )
 
     def extra_results(self, run: ClassifyRun, data: ClassificationData, result: Any) -> dict:

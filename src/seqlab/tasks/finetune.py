@@ -17,6 +17,7 @@ from seqlab.data.classification import SPLITS, ClassificationDataset, balanced_s
 from seqlab.data.pretrained_text import PretrainedTextEncoder
 from seqlab.errors import SeqlabError
 from seqlab.models.pretrained import PretrainedClassifier
+from seqlab.tasks.base import split_sizes
 from seqlab.tasks.classify import Pool, TextClassification, raw_pools
 from seqlab.tasks.configs import FinetuneRun
 from seqlab.train import ConfusionMatrix, Metric
@@ -119,8 +120,7 @@ class Finetune(TextClassification):
         trainable = sum(p.numel() for p in model.parameters() if p.requires_grad)
         return (
             f"{type(model.encoder).__name__} ({params:,} parameters, {trainable:,} trained: "
-            f"{run.model.strategy}); {len(data.train):,} train / {len(data.valid):,} valid / "
-            f"{len(data.test):,} test texts, {data.num_classes} labels"
+            f"{run.model.strategy}); {split_sizes(data, 'texts')}, {data.num_classes} labels"
         )
 
     def test_metric(self, data: ClassificationData) -> Metric:

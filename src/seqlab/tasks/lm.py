@@ -22,7 +22,7 @@ from seqlab.data.tokenizers import get_tokenizer
 from seqlab.errors import SeqlabError
 from seqlab.models import language_model
 from seqlab.models.language_model import LanguageModelConfig
-from seqlab.tasks.base import Loaded, Task
+from seqlab.tasks.base import Loaded, Task, split_sizes
 from seqlab.tasks.configs import LMRun
 from seqlab.train import CarryState, Forward, Metric, Perplexity, Trainer, evaluate
 from seqlab.train.distributed import dist_info
@@ -131,8 +131,7 @@ class LanguageModelling(Task):
     def describe(self, run: LMRun, data: LMData, model: Any, params: int) -> str:
         return (
             f"{run.model.arch} language model, {params:,} parameters; vocabulary "
-            f"{len(data.vocab):,}; {len(data.train):,} train / {len(data.valid):,} valid / "
-            f"{len(data.test):,} test tokens"
+            f"{len(data.vocab):,}; " + split_sizes(data, "tokens")
         )
 
     def test(self, run: LMRun, data: LMData, trainer: Trainer) -> tuple[dict, dict]:
@@ -158,24 +157,12 @@ class LanguageModelling(Task):
 
         plot_curves(out_dir / "curves.png", result.history, result.test)
 
-    def evaluate(
-        self,
-        loaded: Loaded,
-        *,
-        split: str = "test",
-        data: str | None = None,
-        data_dir: str | None = None,
-        batch_size: int | None = None,
-        limit: int | float | None = None,
-        limit_batches: int | None = None,
-    ) -> dict[str, float]:
-        """Loss and perplexity of a checkpoint on a split of its data (or of the text file
-        `data`, read whole)."""
-        if limit is not None:
-            raise SeqlabError("--limit is for classification; use --dry-run for a quick check")
-        section = replaced(loaded.run.data, source=data, data_dir=data_dir)
-        if data is not None and data != "wikitext-2" and "," not in data:
-            stream = encode_stream(Path(data), loaded.encoder, section.sos)  # all of a new text
+    def score(self, loaded: Loaded, run: LMRun, split: str, batch_size: Any, limit_batches: Any):
+        """Loss and perplexity on a split of the data, or on all of a new text file given as
+        `data`; the token count."""
+        section = run.data
+        if section.source != loaded.run.data.source and Path(section.source).is_file():
+            stream = encode_stream(Path(section.source), loaded.encoder, section.sos)
         else:
             stream = split_stream(section, loaded.encoder, split)
         loader = LMBatches(stream, batch_size or section.eval_batch_size, section.bptt)

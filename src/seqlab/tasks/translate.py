@@ -17,7 +17,6 @@ import torch
 
 from seqlab import report
 from seqlab.atomic import write_text_atomic
-from seqlab.config import replaced
 from seqlab.data.readers import read_lines
 from seqlab.data.translation import (
     SPLITS,
@@ -29,7 +28,7 @@ from seqlab.data.translation import (
 )
 from seqlab.errors import SeqlabError
 from seqlab.models import translator
-from seqlab.tasks.base import Loaded, Task, make_loader
+from seqlab.tasks.base import Loaded, Task, make_loader, split_sizes
 from seqlab.tasks.configs import TranslateRun
 from seqlab.train import Callback, Metric, Perplexity, Trainer, evaluate
 from seqlab.train.device import select_device
@@ -123,6 +122,7 @@ class Translate(Task):
     splits = SPLITS
     use = "seqlab translate CHECKPOINT TEXT"
     evaluate_options = ("beam", "length_penalty", "allow_unk")
+    subset_fields = ("limit",)
 
     def check(self, run: TranslateRun) -> None:
         check_decoding(run.decode)
@@ -176,8 +176,7 @@ class Translate(Task):
     def describe(self, run: TranslateRun, data: TranslationData, model: Any, params: int) -> str:
         return (
             f"{type(model).__name__}, {params:,} parameters; vocabularies "
-            f"{len(data.src_vocab):,} / {len(data.tgt_vocab):,}; {len(data.train):,} train / "
-            f"{len(data.valid):,} valid / {len(data.test):,} test pairs"
+            f"{len(data.src_vocab):,} / {len(data.tgt_vocab):,}; {split_sizes(data, 'pairs')}"
         )
 
     def test(self, run: TranslateRun, data: TranslationData, trainer: Trainer) -> tuple:
@@ -192,36 +191,13 @@ class Translate(Task):
         text = "".join(line + "\n" for line in test.pop("translations"))
         return test, {"test-translations.txt": text}
 
-    def decoded_run(self, loaded: Loaded, **decode: Any) -> TranslateRun:
-        """The saved run with the decoding options that are not None replaced."""
-        return dataclasses.replace(loaded.run, decode=replaced(loaded.run.decode, **decode))
-
-    def evaluate(
-        self,
-        loaded: Loaded,
-        *,
-        split: str = "test",
-        data: str | None = None,
-        data_dir: str | None = None,
-        batch_size: int | None = None,
-        limit: int | float | None = None,
-        limit_batches: int | None = None,
-        **decode: Any,
-    ) -> dict[str, Any]:
-        """Teacher-forced perplexity and BLEU of a checkpoint on a split, decoded as saved
-        unless `decode` (beam, length_penalty, allow_unk) says otherwise; the translations are
-        written beside the checkpoint (SPLIT-translations.txt)."""
-        if split not in SPLITS:
-            raise self.split_error(split)
-        run = self.decoded_run(loaded, **decode)
-        section = replaced(run.data, source=data or None, data_dir=data_dir or None)
-        if limit is not None:
-            section = dataclasses.replace(section, limit=int(limit))
-        run = dataclasses.replace(run, data=section)
-        pairs = load_data(section, run.train.seed)
+    def score(self, loaded: Loaded, run: TranslateRun, split: str, batch_size: Any, limit: Any):
+        """Teacher-forced perplexity and BLEU on a split, decoded as `run.decode` says; the
+        translations are written beside the checkpoint (SPLIT-translations.txt)."""
+        pairs = load_data(run.data, run.train.seed)
         if len(pairs.tgt_vocab) != len(loaded.encoders["tgt_encoder"].vocab):
             raise SeqlabError(f"{loaded.path}: the data's vocabulary differs from the checkpoint's")
-        scores = score_split(loaded.model, pairs, split, run, loaded.device, limit_batches)
+        scores = score_split(loaded.model, pairs, split, run, loaded.device, limit)
         out = loaded.path.parent / f"{split}-translations.txt"
         write_text_atomic(out, "".join(line + "\n" for line in scores.pop("translations")))
         return {**scores, "examples": len(getattr(pairs, split))}
@@ -237,7 +213,7 @@ class Translate(Task):
         """Translations of raw sentences (empty lines stay empty) and notes on the input;
         decoding settings (beam, length_penalty, max_decode, allow_unk) left None are as
         trained. `plot_attention` draws the source-target attention of the first sentence."""
-        run = self.decoded_run(loaded, **decode)
+        run = self.with_decoding(loaded.run, **decode)
         model, src_encoder = loaded.model, loaded.encoder
         tgt_encoder = loaded.encoders["tgt_encoder"]
         if plot_attention is not None:

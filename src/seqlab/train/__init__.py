@@ -19,8 +19,8 @@ _EXPORTS = {
     "Forward": "forward",
     "DivergedError": "trainer",
     "Trainer": "trainer",
-    "evaluate": "trainer",
-    "model_spec": "trainer",
+    "evaluate": "loop",
+    "model_spec": "loop",
     "load_checkpoint": "checkpoint",
     "save_checkpoint": "checkpoint",
 }

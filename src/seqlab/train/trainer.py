@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 import sys
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,10 @@ from seqlab.train.checkpoint import (
     set_rng_state,
 )
 from seqlab.train.config import TrainConfig
-from seqlab.train.device import autocast, select_device
-from seqlab.train.distributed import all_reduce_sum, broadcast_flag, dist_info, init_distributed
+from seqlab.train.device import select_device
+from seqlab.train.distributed import broadcast_flag, dist_info, init_distributed
 from seqlab.train.forward import Forward
+from seqlab.train.loop import evaluate, model_spec, run_epoch
 from seqlab.train.metrics import Accuracy, Metric
 from seqlab.train.optim import build_optimizer, build_scheduler
 
@@ -52,101 +52,6 @@ class Callback:
 
     def on_epoch_end(self, trainer: Trainer, record: dict[str, Any]) -> None:
         """Called on every process after an epoch's record is complete and saved."""
-
-
-def model_spec(model: torch.nn.Module) -> tuple[str, dict[str, Any]]:
-    """(kind, config dict) that `seqlab.models.model_from_config` rebuilds the model from."""
-    config = getattr(model, "config", None)
-    cfg = dataclasses.asdict(config) if dataclasses.is_dataclass(config) else {}
-    return type(model).__name__, cfg
-
-
-def run_epoch(
-    model: torch.nn.Module,
-    loader: Iterable[dict[str, torch.Tensor]],
-    metric: Metric,
-    device: torch.device,
-    *,
-    step: Callable[[torch.Tensor], None] | None = None,
-    forward: Forward | None = None,
-    amp: bool = False,
-    limit: int | None = None,
-    bar: Any = None,
-    log_every: int = 20,
-) -> dict[str, float]:
-    """One pass over `loader`; `step(loss)` updates the weights when training.
-
-    `forward(model, batch)` runs the model (default: `model(**batch)`; see seqlab.train.forward).
-    A model may return `logits=None` when it computes the loss without them (an adaptive
-    softmax); the metric is then given None and must not need them (Perplexity does not).
-
-    Returns the per-target mean "loss" plus the metric's summary, summed over all processes.
-    Losses are accumulated on the device and synced only every `log_every` steps, so a GPU
-    is not stalled by a `.item()` per batch.
-    """
-
-    def zero() -> torch.Tensor:
-        return torch.zeros((), device=device, dtype=torch.float64)
-
-    forward = forward or Forward()
-    forward.start()
-    shapes = getattr(metric, "shapes", {})
-    # Present even if this process gets no batch, so every process all-reduces the same sizes.
-    totals = {k: zero().expand(shapes.get(k, ())).clone() for k in metric.keys}
-    loss_sum = zero()
-    for i, batch in enumerate(loader):
-        if limit is not None and i >= limit:
-            break
-        batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
-        with autocast(device, amp):
-            logits, loss = forward(model, batch)
-        if step is not None:
-            step(loss)
-        counts = metric.counts(None if logits is None else logits.detach(), batch)
-        loss_sum += loss.detach().double() * counts["count"].to(device)
-        for k, v in counts.items():
-            totals[k] = totals[k] + v.to(device, torch.float64)
-        if bar is not None:
-            bar.update()
-            if (i + 1) % log_every == 0:
-                running = (loss_sum / totals["count"]).item()
-                bar.set_postfix(loss=f"{running:.4f}")
-                if not math.isfinite(running) and not torch.distributed.is_initialized():
-                    break  # the caller reports it; no point finishing the epoch
-    names = sorted(totals)
-    flat = [loss_sum.view(1), *(totals[k].reshape(-1) for k in names)]
-    packed = all_reduce_sum(torch.cat(flat)).cpu()
-    summed: dict[str, Any] = {}
-    offset = 1
-    for k in names:  # unpack: scalars as floats, shaped counts as tensors
-        n = totals[k].numel()
-        part = packed[offset : offset + n]
-        summed[k] = part.view(totals[k].shape) if totals[k].dim() else part.item()
-        offset += n
-    mean_loss = packed[0].item() / max(1.0, summed.get("count", 0.0))
-    return {"loss": mean_loss, **metric.summarize(mean_loss, summed)}
-
-
-@torch.no_grad()
-def evaluate(
-    model: torch.nn.Module,
-    loader: Iterable[dict[str, torch.Tensor]],
-    metric: Metric | None = None,
-    device: torch.device | str = "cpu",
-    *,
-    forward: Forward | None = None,
-    amp: bool = False,
-    limit: int | None = None,
-) -> dict[str, float]:
-    """Mean loss and metrics of `model` over `loader`, in eval mode, without gradients."""
-    was_training = model.training
-    model.eval()
-    try:
-        metric = metric or Accuracy()
-        dev = torch.device(device)
-        return run_epoch(model, loader, metric, dev, forward=forward, amp=amp, limit=limit)
-    finally:
-        model.train(was_training)
 
 
 class Trainer:
