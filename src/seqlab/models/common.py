@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from seqlab.nn import GRU, LSTM, RNN
 from seqlab.nn import padding_mask as length_mask  # (B, T) True at real steps
+from seqlab.nn.transformer import TransformerEncoder
 
 PAD_ID = 0
 RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
@@ -82,6 +83,15 @@ def recurrent_layer(
         dropout=dropout,
         backend=backend,
         **kwargs,
+    )
+
+
+def transformer_stack(config: Any, dropout: float) -> nn.Module:
+    """A seqlab.nn.TransformerEncoder of a model config's sizes (embed_dim = d_model,
+    hidden_size = d_ff, num_heads, num_layers) and its norm_first and backend."""
+    c = config
+    return TransformerEncoder(
+        c.embed_dim, c.num_heads, c.hidden_size, c.num_layers, dropout, c.norm_first, c.backend
     )
 
 

@@ -23,9 +23,16 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.models.common import PAD_ID, POOLINGS, length_mask, pool, recurrent_layer
+from seqlab.models.common import (
+    PAD_ID,
+    POOLINGS,
+    length_mask,
+    pool,
+    recurrent_layer,
+    transformer_stack,
+)
 from seqlab.models.ngram import NBWeightedBag, NgramBag
-from seqlab.nn.transformer import TransformerEncoder, positional_encoding
+from seqlab.nn.transformer import positional_encoding
 
 if TYPE_CHECKING:
     from seqlab.models.classifier import SequenceClassifierConfig
@@ -203,15 +210,7 @@ class TransformerSentenceEncoder(SentenceEncoder):
         self.embedding = token_embedding(c)
         max_len = c.max_length or (5000 if c.positional == "sinusoidal" else 512)
         self.positions = positional_encoding(c.positional, c.embed_dim, max_len, c.layer_dropout)
-        self.transformer = TransformerEncoder(
-            c.embed_dim,
-            c.num_heads,
-            c.hidden_size,
-            c.num_layers,
-            c.layer_dropout,
-            c.norm_first,
-            c.backend,
-        )
+        self.transformer = transformer_stack(c, c.layer_dropout)
         self.num_features = c.embed_dim
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:

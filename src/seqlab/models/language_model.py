@@ -32,10 +32,11 @@ from seqlab.models.common import (
     layer_first_state,
     recurrent_layer,
     token_loss,
+    transformer_stack,
 )
 from seqlab.nn.attention import KVCache
 from seqlab.nn.output import VocabProjection
-from seqlab.nn.transformer import TransformerEncoder, positional_encoding
+from seqlab.nn.transformer import positional_encoding
 
 
 @dataclass
@@ -180,15 +181,7 @@ class TransformerLM(LanguageModel):
         super().__init__(config)
         c = config
         self.positions = positional_encoding(c.positional, c.embed_dim, c.max_length, c.dropout)
-        self.transformer = TransformerEncoder(
-            c.embed_dim,
-            c.num_heads,
-            c.hidden_size,
-            c.num_layers,
-            c.dropout,
-            c.norm_first,
-            c.backend,
-        )
+        self.transformer = transformer_stack(c, c.dropout)
         self._init_output(c.embed_dim)
 
     def features(self, tokens: Tensor, state: KVCache | None = None) -> tuple[Tensor, Any]:

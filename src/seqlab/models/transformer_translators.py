@@ -30,10 +30,11 @@ from seqlab.models.common import (
     check_ids,
     check_lengths,
     length_mask,
+    transformer_stack,
 )
 from seqlab.nn.attention import KVCache
 from seqlab.nn.output import VocabProjection
-from seqlab.nn.transformer import TransformerDecoder, TransformerEncoder, positional_encoding
+from seqlab.nn.transformer import TransformerDecoder, positional_encoding
 
 
 class EncoderMemory(NamedTuple):
@@ -95,15 +96,7 @@ class _TransformerSource(Translator):
         c = self.config = config
         self.src_embedding = scaled_embedding(c.src_vocab_size, c.embed_dim)
         self.positions = positional_encoding(c.positional, c.embed_dim, c.max_length, c.dropout)
-        self.encoder = TransformerEncoder(
-            c.embed_dim,
-            c.num_heads,
-            c.hidden_size,
-            c.num_layers,
-            c.dropout,
-            c.norm_first,
-            c.backend,
-        )
+        self.encoder = transformer_stack(c, c.dropout)
 
     def _embed(self, embedding: nn.Embedding, ids: Tensor, start: int = 0) -> Tensor:
         # Embeddings are scaled by sqrt(d_model) before adding positions (Vaswani §3.4).
