@@ -1,6 +1,7 @@
-"""`seqlab data info`: the real data sets' known numbers, user files, speed of the IMDB cache."""
+"""`seqlab data info`: the real data sets' known numbers, user files, the IMDB token-id cache."""
 
 import pytest
+from helpers import write_imdb
 
 from seqlab.cli import main
 
@@ -40,19 +41,20 @@ def test_info_user_files(tmp_path, capsys):
     assert "6" in _info(capsys, str(txt)).splitlines()[3].split()  # 4 words + 2 <eos>
 
 
-@pytest.mark.slow
-def test_info_imdb_real_counts_and_cache(shared_data, capsys, monkeypatch):
+def test_info_imdb_counts_and_cache(tmp_path, capsys, monkeypatch):
+    """On a synthetic IMDB folder; all of the real IMDB: `python benchmarks/imdb_cache.py`."""
+    data = write_imdb(tmp_path / "data", 40)
     # Cold: read, tokenize (basic_english) and count both splits, build the vocabulary on train.
-    out = _info(capsys, "imdb", "--data-dir", str(shared_data))
-    assert out.splitlines()[3].split()[:4] == ["train", "25,000", "12,500", "12,500"]
-    assert out.splitlines()[4].split()[:4] == ["test", "25,000", "12,500", "12,500"]
+    out = _info(capsys, "imdb", "--data-dir", str(data))
+    assert out.splitlines()[3].split()[:4] == ["train", "40", "20", "20"]
+    assert out.splitlines()[4].split()[:4] == ["test", "40", "20", "20"]
 
     # Warm: the token-id cache answers; nothing is tokenized again.
     def no_tokenizing(*args, **kwargs):
         raise AssertionError("the second call re-tokenized instead of reading the cache")
 
     monkeypatch.setattr("seqlab.data.text.TextEncoder.fit_encode", no_tokenizing)
-    assert _info(capsys, "imdb", "--data-dir", str(shared_data)) == out
+    assert _info(capsys, "imdb", "--data-dir", str(data)) == out
 
 
 def test_info_data_folder_and_missing_folder(tmp_path, capsys):

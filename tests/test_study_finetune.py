@@ -25,9 +25,14 @@ def test_quick_study_writes_the_steps_per_class_and_confusion(tmp_path, capsys):
     readme = (out / "README.md").read_text()
     rows = list(csv.DictReader(open(out / "steps.csv", encoding="utf-8")))
     assert [r["step"] for r in rows] == [s.name for s in STEPS]
+    assert [int(r["epochs"]) for r in rows] == [1, 1, 1, 2, 2, 2]  # --quick: half of each step's
     for row in rows:
-        assert 0 <= float(row["test_accuracy"]) <= 1
-        assert all(0 <= float(row[f"{label}_accuracy"]) <= 1 for label in QUESTIONS)
+        # 20 test questions of each type: the accuracy is the mean of the per-class accuracies.
+        per_class = [float(row[f"{label}_accuracy"]) for label in QUESTIONS]
+        assert float(row["test_accuracy"]) == pytest.approx(sum(per_class) / len(QUESTIONS))
+    # The first word decides the type: the new head alone learns much of it in one epoch at lr
+    # 1e-2 (0.62 at seed 0; chance is 1/3). The random tiny encoder at 5e-5 learns nothing.
+    assert float(rows[0]["test_accuracy"]) >= 0.5
     trained = [int(r["trainable"]) for r in rows]
     assert trained[0] < trained[1] < trained[2] == trained[-1]  # head < last-2 < full
     assert "| head |" in readme and "Confusion matrix" in readme
