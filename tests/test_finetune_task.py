@@ -179,7 +179,6 @@ def test_model_in_checkpoint_equals_the_trained_one(trained):
     torch.testing.assert_close(model(ids)[0], result.model(ids)[0])
 
 
-@pytest.mark.slow
 def test_finetune_under_torchrun_counts_each_test_example_once(tmp_path):
     """Two DDP processes: the test confusion matrix is summed over both ranks' shards and equals
     a one-process evaluation of the saved model."""

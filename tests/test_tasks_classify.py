@@ -82,5 +82,7 @@ def test_no_validation_split_trains_on_all_of_train(tmp_path, monkeypatch):
     data = write_reviews(tmp_path / "reviews.csv", 60)
     cfg = ClassifyConfig(data=str(data), model="nbsvm", embed=1, split="9:0:1")
     result = classify.train(cfg, TrainConfig(epochs=2, quiet=True, patience=1), tmp_path / "run")
-    assert len(result.data.valid) == 0 and len(result.history) >= 1
-    assert "valid_loss" not in result.history[0] and 0.0 <= result.test["accuracy"] <= 1.0
+    assert (len(result.data.train), len(result.data.valid), len(result.data.test)) == (54, 0, 6)
+    assert len(result.history) == 2 and "valid_loss" not in result.history[0]
+    # Two sentiment words decide each label: NBSVM gets all 6 test reviews right.
+    assert result.test["accuracy"] == 1.0
