@@ -22,5 +22,5 @@ seqlab finetune --model minilm --data trec --strategy head --limit 500 --lr 1e-2
   --out "$OUT/finetune" > "$OUT/finetune.txt" 2>&1
 seqlab evaluate "$OUT/finetune/best.pt" > "$OUT/finetune-eval.txt" 2>&1
 seqlab predict "$OUT/finetune/best.pt" "Who wrote Hamlet?" "How far away is the Moon?" > "$OUT/finetune-predict.txt" 2>&1
-seqlab summary "$OUT/classify/best.pt" > "$OUT/classify-summary.txt" 2>&1
+seqlab summary --checkpoint "$OUT/classify/best.pt" > "$OUT/classify-summary.txt" 2>&1
 echo done

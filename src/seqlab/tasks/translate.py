@@ -31,7 +31,6 @@ from seqlab.models import translator
 from seqlab.tasks.base import Loaded, Task, make_loader, split_sizes
 from seqlab.tasks.configs import TranslateRun
 from seqlab.train import Callback, Metric, Perplexity, Trainer, evaluate
-from seqlab.train.device import select_device
 from seqlab.train.metrics import bleu_scores, detokenize
 from seqlab.translation import (
     attention_weights,
@@ -87,14 +86,15 @@ class ValidBleu(Callback):
     """Greedy-decodes the validation split after every epoch and adds "valid_bleu" (tokenized
     BLEU) to the record, before the Trainer picks the best epoch (`--monitor valid_bleu`)."""
 
-    def __init__(self, sources, references, tgt_encoder, decode, device) -> None:
+    def __init__(self, sources, references, tgt_encoder, decode) -> None:
         self.sources, self.references = sources, references
-        self.tgt_encoder, self.decode, self.device = tgt_encoder, decode, device
+        self.tgt_encoder, self.decode = tgt_encoder, decode
 
     def on_validation(self, trainer: Trainer, record: dict[str, Any]) -> None:
         """Greedy-decode the validation sources and score them."""
         greedy = dataclasses.replace(self.decode, beam=1)
-        hyps = translate_ids(trainer.model, self.sources, self.tgt_encoder, greedy, self.device)
+        # On the Trainer's device: under torchrun with GPUs, each rank's own.
+        hyps = translate_ids(trainer.model, self.sources, self.tgt_encoder, greedy, trainer.device)
         scores = bleu_scores(hyps, self.references, self.tgt_encoder)
         record["valid_bleu"] = scores["bleu_tokenized"]
 
@@ -169,9 +169,7 @@ class Translate(Task):
         if not (len(data.valid) and run.decode.valid_bleu):
             return []
         refs = references(run.data, "valid", run.train.seed)
-        device = select_device(run.train.device)
-        sources = split_sources(data.valid)
-        return [ValidBleu(sources, refs, data.tgt_encoder, run.decode, device)]
+        return [ValidBleu(split_sources(data.valid), refs, data.tgt_encoder, run.decode)]
 
     def describe(self, run: TranslateRun, data: TranslationData, model: Any, params: int) -> str:
         return (
