@@ -64,9 +64,7 @@ def _evaluate_with_cache(args: argparse.Namespace, loaded: Any) -> int:
         window=args.cache_window,
         theta=args.cache_theta,
         lam=args.cache_lambda,
-        split=args.split,
-        data_dir=args.data_dir,
-        batch_size=args.batch_size,
+        **{k: getattr(args, k) for k in ("split", "data_dir", "batch_size")},
     )
     if "valid_perplexity_cache" in r:
         print(

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+OPTIONS = ("words", "num", "temperature", "top_k", "top_p", "seed", "cached")  # of generate()
+
 
 def run_generate(args: argparse.Namespace) -> int:
     """Handler of `seqlab generate`."""
@@ -15,13 +17,7 @@ def run_generate(args: argparse.Namespace) -> int:
     texts, unknown = require(loaded, Generates, "a language model").generate(
         loaded,
         args.prompt,
-        words=args.words,
-        num=args.num,
-        temperature=args.temperature,
-        top_k=args.top_k,
-        top_p=args.top_p,
-        seed=args.seed,
-        cached=args.cached,
+        **{k: getattr(args, k) for k in OPTIONS},
     )
     notes = [f"not in the vocabulary, read as <unk>: {', '.join(sorted(set(unknown)))}"]
     print_results(texts, notes if unknown else [])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 
 def run_translate(args: argparse.Namespace) -> int:
@@ -24,11 +23,8 @@ def run_translate(args: argparse.Namespace) -> int:
     out, notes = require(loaded, Translates, "a translator").translate(
         loaded,
         texts,
-        beam=args.beam,
-        length_penalty=args.length_penalty,
         max_decode=args.max_length,
-        allow_unk=args.allow_unk,
-        plot_attention=args.plot_attention,
+        **{k: getattr(args, k) for k in ("beam", "length_penalty", "allow_unk", "plot_attention")},
     )
     print_results(out, notes)
     return 0
