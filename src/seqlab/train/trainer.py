@@ -118,6 +118,8 @@ class Trainer:
         elif self.dist.is_main and self.out_dir is not None:
             (self.out_dir / "log.jsonl").unlink(missing_ok=True)  # a fresh run starts a fresh log
         t0, before = time.perf_counter(), self.train_wall_s
+        # How every pass runs a batch, in training and validation alike.
+        passes = {"forward": self.forward, "amp": cfg.amp, "limit": cfg.limit_batches}
         while self.epoch < cfg.epochs and not self.stop_training:
             epoch = self.epoch
             _set_epoch(self.train_loader, epoch)
@@ -126,17 +128,9 @@ class Trainer:
             self.optimizer.zero_grad(set_to_none=True)
             with self._progress(f"epoch {epoch + 1}/{cfg.epochs}") as bar:
                 train = run_epoch(
-                    self.forward_model,
-                    self.train_loader,
-                    self.metric,
-                    self.device,
-                    step=self._step,
-                    forward=self.forward,
-                    amp=cfg.amp,
-                    limit=cfg.limit_batches,
-                    bar=bar,
-                    log_every=cfg.log_every,
-                )
+                    self.forward_model, self.train_loader, self.metric, self.device,
+                    step=self._step, bar=bar, log_every=cfg.log_every, **passes,
+                )  # fmt: skip
             self._flush()  # the epoch's last, shorter accumulation
             if not math.isfinite(train["loss"]):
                 raise DivergedError(self._diverged_message(epoch))
@@ -144,15 +138,7 @@ class Trainer:
             record.update({f"train_{k}": v for k, v in train.items()})
             if self.valid_loader is not None:
                 _set_epoch(self.valid_loader, epoch)
-                valid = evaluate(
-                    self.model,
-                    self.valid_loader,
-                    self.metric,
-                    self.device,
-                    forward=self.forward,
-                    amp=cfg.amp,
-                    limit=cfg.limit_batches,
-                )
+                valid = evaluate(self.model, self.valid_loader, self.metric, self.device, **passes)
                 record.update({f"valid_{k}": v for k, v in valid.items()})
             for callback in self.callbacks:
                 callback.on_validation(self, record)
