@@ -39,15 +39,14 @@ class RunSpec:
     train: dict[str, Any]  # TrainConfig fields
     max_length: int
     notes: dict[str, Any] = field(default_factory=dict)  # extra table columns (e.g. phi)
-    data: dict[str, Any] = field(default_factory=dict)  # data options (option names) overriding the study's
+    data: dict[str, Any] = field(default_factory=dict)  # data options overriding the study's
 
     def key(self, settings: StudySettings) -> str:
         """A hash of the run's name and everything that decides its result."""
         return _hash([dataclasses.asdict(self), settings.data_key()])
 
     def config_key(self, settings: StudySettings) -> str:
-        """A hash of what decides the result only: the run's ClassifyRun as
-        built, so runs that train the same model share it however their specs spell it."""
+        """A hash of the run's ClassifyRun as built: runs that train one model share it."""
         from seqlab.config import flatten
 
         run = run_configs(self, settings)
@@ -122,7 +121,6 @@ def run_configs(spec: RunSpec, settings: StudySettings) -> Any:
 # words, maxlen 20-200 (StudySettings' defaults). Tables b-e follow the Duke assignment: all
 # 50,000 labelled reviews pooled and split 7:1:2, English stop words removed, words seen fewer
 # than 5 times in train dropped, the first 256 tokens kept (data options).
-KERAS_DATA: dict[str, Any] = {}
 DUKE_DATA: dict[str, Any] = {
     "split": "7:1:2",
     "stop_words": "english",
