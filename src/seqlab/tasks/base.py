@@ -17,7 +17,7 @@ import json
 import typing
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar
 
 import torch
 from torch.utils.data import DataLoader
@@ -26,6 +26,14 @@ from seqlab.atomic import write_text_atomic
 from seqlab.config import changed_settings, config_from_dict, flag_of, nest, replaced, to_dict
 from seqlab.data import BucketBatchSampler, pad_collate
 from seqlab.errors import CheckpointError, SeqlabError
+from seqlab.tasks.interfaces import (  # noqa: F401 - the task API, importable from here
+    Classifies,
+    EvaluatesWithCache,
+    Generates,
+    Loaded,
+    Translates,
+    require,
+)
 from seqlab.train import Callback, Forward, Metric, Trainer, load_checkpoint
 from seqlab.train.device import seed_everything
 from seqlab.train.distributed import dist_info
@@ -44,71 +52,9 @@ class TrainResult:
     results: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
-class Loaded:
-    """A checkpoint ready for inference: what `seqlab.tasks.load` returns."""
-
-    task: Task
-    path: Path
-    model: torch.nn.Module  # eval mode, on `device`
-    run: Any  # the task's run config as saved (sections data, model, train[, decode])
-    encoders: dict[str, Any]  # checkpoint key ("encoder", "tgt_encoder") -> text encoder
-    label_names: list[str] | None
-    state: dict[str, Any]  # the raw checkpoint
-    device: torch.device
-
-    @property
-    def encoder(self) -> Any:
-        """The input (source) text encoder."""
-        return self.encoders["encoder"]
-
-
-@runtime_checkable
-class Classifies(Protocol):
-    """A task whose models label texts (`seqlab predict`)."""
-
-    def predict(self, loaded: Loaded, texts: list[str]) -> list[tuple[str, float]]:
-        """(label, probability) of the most likely class of each text."""
-
-
-@runtime_checkable
-class Generates(Protocol):
-    """A task whose models continue texts (`seqlab generate`)."""
-
-    def generate(self, loaded: Loaded, prompt: str, **options: Any) -> tuple[list[str], list[str]]:
-        """Continuations of `prompt`, and its words the vocabulary does not know."""
-
-
-@runtime_checkable
-class Translates(Protocol):
-    """A task whose models translate texts (`seqlab translate`)."""
-
-    def translate(
-        self, loaded: Loaded, texts: list[str], **options: Any
-    ) -> tuple[list[str], list[str]]:
-        """Translations of `texts`, and notes on the input."""
-
-
-@runtime_checkable
-class EvaluatesWithCache(Protocol):
-    """A task whose models can be scored with the continuous cache (`evaluate --cache`)."""
-
-    def evaluate_with_cache(self, loaded: Loaded, **options: Any) -> dict[str, float]:
-        """Perplexity with and without the cache."""
-
-
 def split_sizes(data: Any, noun: str) -> str:
     """ "N train / N valid / N test NOUN" of data with train, valid and test splits."""
     return f"{len(data.train):,} train / {len(data.valid):,} valid / {len(data.test):,} test {noun}"
-
-
-def require(loaded: Loaded, interface: type, what: str) -> Any:
-    """`loaded.task` if it implements `interface`; else a SeqlabError saying what the
-    checkpoint is and how its models are used."""
-    if not isinstance(loaded.task, interface):
-        use = loaded.task.use.replace("CHECKPOINT", str(loaded.path))
-        raise SeqlabError(f"{loaded.path} is a {loaded.task.name} model, not {what}; use `{use}`")
-    return loaded.task
 
 
 def make_loader(
