@@ -73,5 +73,7 @@ def require(loaded: Loaded, interface: type, what: str) -> Any:
     checkpoint is and how its models are used."""
     if not isinstance(loaded.task, interface):
         use = loaded.task.use.replace("CHECKPOINT", str(loaded.path))
-        raise SeqlabError(f"{loaded.path} is a checkpoint of the {loaded.task.name} task, not {what}; use `{use}`")
+        raise SeqlabError(
+            f"{loaded.path} is a checkpoint of the {loaded.task.name} task, not {what}; use `{use}`"
+        )
     return loaded.task
