@@ -22,20 +22,20 @@ def test_keras_dense_table():
     rows = {r.name: (r.kind, r.output_shape, r.params) for r in s.rows}
     # Keras: Embedding (None, 20, 16) 160,000; Flatten (None, 320) 0; Dense (None, 32) 10,272;
     # Dense (None, 1) 33.
-    assert rows["encoder.embedding"] == ("Embedding", "[1, 20, 16]", 160_000)
-    assert rows["encoder.flatten"] == ("Flatten", "[1, 320]", 0)
-    assert rows["encoder.dense"] == ("Linear", "[1, 32]", 10_272)
+    assert rows["embedding"] == ("Embedding", "[1, 20, 16]", 160_000)
+    assert rows["flatten"] == ("Flatten", "[1, 320]", 0)
+    assert rows["dense"] == ("Linear", "[1, 32]", 10_272)
     assert rows["output"] == ("Linear", "[1, 1]", 33)
     assert [r.name for r in s.rows] == [
-        "encoder.embedding",
-        "encoder.flatten",
-        "encoder.dense",
+        "embedding",
+        "flatten",
+        "dense",
         "dropout",
         "output",
     ]
     assert (s.total_params, s.trainable_params, s.non_trainable_params) == (170_305, 170_305, 0)
     text = str(s)
-    assert "Total params: 170,305" in text and "encoder.embedding (Embedding)" in text
+    assert "Total params: 170,305" in text and "embedding (Embedding)" in text
 
 
 def test_stacked_recurrent_layers_show_one_row_each_in_execution_order():
@@ -44,9 +44,9 @@ def test_stacked_recurrent_layers_show_one_row_each_in_execution_order():
     model.encoder.embedding.weight.requires_grad_(False)
     s = summary(model, length=20)
     assert [(r.name, r.kind, r.output_shape, r.params) for r in s.rows] == [
-        ("encoder.embedding", "Embedding", "[1, 20, 16]", 160_000),
-        ("encoder.rnn.0", "LSTM", "[1, 20, 32]", 6_272),
-        ("encoder.rnn.1", "LSTM", "[1, 20, 32]", 8_320),
+        ("embedding", "Embedding", "[1, 20, 16]", 160_000),
+        ("rnn.0", "LSTM", "[1, 20, 32]", 6_272),
+        ("rnn.1", "LSTM", "[1, 20, 32]", 8_320),
         ("dropout", "Dropout", "[1, 32]", 0),
         ("output", "Linear", "[1, 1]", 33),
     ]
@@ -62,8 +62,8 @@ def test_recurrent_classifier_rows_have_real_shapes(encoder, bidirectional):
     )
     s = summary(SequenceClassifier(cfg), length=20)
     names = [r.name for r in s.rows]
-    assert names.index("encoder.embedding") < names.index("encoder.rnn") < names.index("output")
-    rnn = s.rows[names.index("encoder.rnn")]
+    assert names.index("embedding") < names.index("rnn") < names.index("output")
+    rnn = s.rows[names.index("rnn")]
     assert rnn.output_shape == f"[1, 20, {64 if bidirectional else 32}]"
     assert "(unused)" not in str(s)
 
@@ -132,7 +132,7 @@ def test_cli_reads_checkpoint(capsys, tmp_path):
     weights = torch.load(path, weights_only=True)["model"]
     assert main(["summary", "--checkpoint", path]) == 0
     out = capsys.readouterr().out
-    assert "encoder.rnn (GRU)" in out
+    assert "rnn (GRU)" in out
     assert f"Total params: {sum(w.numel() for w in weights.values()):,}" in out
     torch.save({"weights": 1}, tmp_path / "other.pt")
     assert main(["summary", "--checkpoint", str(tmp_path / "other.pt")]) == 2

@@ -99,8 +99,13 @@ def _describe(example: Any) -> str:
 
 
 def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    """(name, module) for every summarised layer, skipping the insides of composite layers."""
+    """(name, module) for every summarised layer, skipping the insides of composite layers.
+
+    A model's `summary_flatten` names submodules whose layers are listed as its own, by their
+    names inside them (a SequenceClassifier's `encoder`: "embedding", not "encoder.embedding"),
+    as Keras lists one flat stack."""
     composite = _layer_types()
+    flat = tuple(f"{p}." for p in getattr(model, "summary_flatten", ()))
     found: list[tuple[str, nn.Module]] = []
     inside: list[str] = []
     for name, module in model.named_modules():
@@ -110,7 +115,8 @@ def _layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
             inside.append(name)
         elif next(module.children(), None) is not None or isinstance(module, nn.Identity):
             continue
-        found.append((name, module))
+        shown = next((name[len(p) :] for p in flat if name.startswith(p)), name)
+        found.append((shown, module))
     return found
 
 

@@ -57,6 +57,8 @@ class SequenceClassifierConfig:
 class SequenceClassifier(nn.Module):
     """Text classifier; `logits, loss = model(ids, lengths, labels)`."""
 
+    summary_flatten = ("encoder",)  # seqlab.summary lists the encoder's layers as the model's
+
     def __init__(self, config: SequenceClassifierConfig) -> None:
         super().__init__()
         c = self.config = config
