@@ -4,7 +4,7 @@ attention maps of models that offer `decode_with_attention`."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import torch
 
@@ -90,10 +90,19 @@ def attention_weights(
     return model.decode_with_attention(tgt_in, memory)[2][0].tolist()
 
 
+@runtime_checkable
+class AttentionMaps(Protocol):
+    """A translator that shows where it looks: Seq2Seq (its attention) and TransformerTranslator
+    (the last decoder layer's cross-attention, averaged over heads)."""
+
+    def decode_with_attention(self, tgt_in: Any, memory: Any, state: Any = None) -> tuple:
+        """(logits, state, attention weights (B, T, S)) of `decode`."""
+
+
 def has_attention(model: torch.nn.Module) -> None:
-    """SeqlabError unless the model has source-target attention weights to show (it offers
-    `decode_with_attention`, the attention-map interface, and was trained with attention)."""
-    if not hasattr(model, "decode_with_attention"):
+    """SeqlabError unless the model has source-target attention weights to show: it implements
+    `AttentionMaps` and was trained with attention."""
+    if not isinstance(model, AttentionMaps):
         raise SeqlabError(f"a {type(model).__name__} has no source-target attention to plot")
     if getattr(model.config, "attention", "") is None:
         raise SeqlabError("this model was trained without attention (--attention none)")
