@@ -99,9 +99,10 @@ def record(name: str, out: Path, cmd: str, args: argparse.Namespace | None = Non
         entry["trainable_params"] = results["trainable"]
         entry["examples"] = results["examples"]
     if name in FULL_TEST:  # the best.pt also on all 25,000 official test reviews
-        from seqlab.tasks.finetune import evaluate_checkpoint
+        from seqlab.tasks import load
 
-        full = evaluate_checkpoint(out / "best.pt", split="test", limit=25_000)
+        loaded = load(out / "best.pt", device="auto")
+        full = loaded.task.evaluate(loaded, split="test", limit=25_000)
         entry["metrics"]["test_accuracy_full"] = round(full["accuracy"], 4)
         entry["examples"]["test_full"] = full["examples"]
     return entry

@@ -23,9 +23,12 @@ import time
 
 import torch
 
+from seqlab.config import run_from_options
 from seqlab.decoding import generate
-from seqlab.tasks import lm
-from seqlab.tasks.configs import LM_PRESETS, LMConfig
+from seqlab.tasks import load
+from seqlab.tasks.configs import LMRun
+from seqlab.tasks.lm import TASK
+from seqlab.tasks.presets import LM_PRESETS
 
 from common import machine, save_run
 
@@ -60,13 +63,11 @@ def main() -> int:
     )
     for preset in ("course", "cpu-lstm"):
         if preset in checkpoints:
-            model = lm.load_lm(checkpoints[preset])[0]
+            model = load(checkpoints[preset], task="lm").model
         else:
-            values = LM_PRESETS[preset]
-            fields = LMConfig.__dataclass_fields__
-            cfg = LMConfig(**{k: v for k, v in values.items() if k in fields})
+            run = run_from_options(LMRun, LM_PRESETS[preset], f"preset {preset}")
             torch.manual_seed(0)
-            model = lm.build_model(cfg, VOCAB).eval()
+            model = TASK.make_model(run, vocab_size=VOCAB).eval()
         prompt = torch.randint(4, model.config.vocab_size, (3, 1), generator=torch.Generator())
         timed(model, prompt, 5, True, 0)  # warm-up
         cached, t_cached = timed(model, prompt, args.tokens, True, 1)

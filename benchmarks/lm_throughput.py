@@ -20,11 +20,13 @@ from collections import Counter
 
 import torch
 
-from seqlab.tasks import lm
-from seqlab.tasks.configs import LM_PRESETS, LMConfig
-from seqlab.train import CarryState, Perplexity, TrainConfig
-from seqlab.train.optim import build_optimizer
+from seqlab.config import run_from_options
+from seqlab.tasks.configs import LMRun
+from seqlab.tasks.lm import TASK, batches, load_data
+from seqlab.tasks.presets import LM_PRESETS
+from seqlab.train import CarryState, Perplexity
 from seqlab.train.loop import run_epoch
+from seqlab.train.optim import build_optimizer
 
 from common import machine, save_run
 
@@ -41,12 +43,12 @@ def matmul_peak(dtype: torch.dtype, n: int = 2048, reps: int = 5) -> float:
     return 2 * n**3 / best
 
 
-def flops_per_token(model: lm.LanguageModel, cfg: LMConfig, train: torch.Tensor) -> float:
+def flops_per_token(model: torch.nn.Module, run: LMRun, train: torch.Tensor) -> float:
     """Training FLOPs per token of the model's matrix products (6 x multiply-adds)."""
     c = model.config
     C, H, L = c.embed_dim, c.hidden_size, c.num_layers
     if c.arch == "transformer":
-        context = (cfg.bptt + 1) / 2  # mean causal context within a window
+        context = (run.data.bptt + 1) / 2  # mean causal context within a window
         macs = L * (4 * C * C + 2 * C * H + 2 * context * C)  # Wq,Wk,Wv,Wo; FFN; QK^T and AV
         out = C
     else:
@@ -70,14 +72,13 @@ def flops_per_token(model: lm.LanguageModel, cfg: LMConfig, train: torch.Tensor)
 
 def throughput(preset: str, amp: bool, steps: int, data: dict) -> dict:
     """Tokens/s of `steps` training steps of a preset through seqlab's run_epoch."""
-    values = LM_PRESETS[preset]
-    cfg = LMConfig(**{k: v for k, v in values.items() if k in LMConfig.__dataclass_fields__})
-    tcfg = TrainConfig(**{k: v for k, v in values.items() if k in TrainConfig.__dataclass_fields__})
-    if cfg.tokenizer not in data:
-        data[cfg.tokenizer] = lm.load_data(cfg)
-    d = data[cfg.tokenizer]
+    run = run_from_options(LMRun, LM_PRESETS[preset], f"preset {preset}")
+    tcfg = run.train
+    if run.data.tokenizer not in data:
+        data[run.data.tokenizer] = load_data(run.data)
+    d = data[run.data.tokenizer]
     torch.manual_seed(0)
-    model = lm.build_model(cfg, len(d.vocab))
+    model = TASK.make_model(run, vocab_size=len(d.vocab))
     optimizer = build_optimizer(model, tcfg)
 
     def step(loss: torch.Tensor) -> None:
@@ -86,22 +87,22 @@ def throughput(preset: str, amp: bool, steps: int, data: dict) -> dict:
         torch.nn.utils.clip_grad_norm_(model.parameters(), tcfg.clip)
         optimizer.step()
 
-    batches = lm.batches(d.train, tcfg.batch_size, cfg.bptt)
+    windows = batches(d.train, tcfg.batch_size, run.data.bptt)
     dev = torch.device("cpu")
     model.train()
-    run_epoch(model, batches, Perplexity(), dev, step=step, forward=CarryState(), amp=amp, limit=3)
+    run_epoch(model, windows, Perplexity(), dev, step=step, forward=CarryState(), amp=amp, limit=3)
     start = time.perf_counter()
     run_epoch(
-        model, batches, Perplexity(), dev, step=step, forward=CarryState(), amp=amp, limit=steps
+        model, windows, Perplexity(), dev, step=step, forward=CarryState(), amp=amp, limit=steps
     )
     wall = time.perf_counter() - start
     return {
         "model": model,
-        "cfg": cfg,
+        "run": run,
         "train": d.train,
-        "tokens_per_s": steps * tcfg.batch_size * cfg.bptt / wall,
+        "tokens_per_s": steps * tcfg.batch_size * run.data.bptt / wall,
         "step": step,
-        "batches": batches,
+        "batches": windows,
     }
 
 
@@ -147,7 +148,7 @@ def main() -> int:
         for amp in precisions:
             precision = "bf16" if amp else "fp32"
             run = throughput(preset, amp, args.steps, data)
-            flops = flops_per_token(run["model"], run["cfg"], run["train"])
+            flops = flops_per_token(run["model"], run["run"], run["train"])
             limit = peaks[precision] / flops
             entry = {
                 "name": f"{preset}-{precision}",

@@ -50,13 +50,14 @@ def command(name: str, out: Path, args=None) -> str:
 
 def record(name: str, out: Path, cmd: str, args=None) -> dict:
     """The BENCHMARKS.md entry of a finished run, from its results.json."""
-    from seqlab.tasks.translate import evaluate_checkpoint
+    from seqlab.tasks import load
 
     results = json.loads((out / "results.json").read_text())
     history, test = results["history"], results["test"]
-    valid = {k: evaluate_checkpoint(out / "best.pt", split="valid", beam=k) for k in (1, 5)}
+    loaded = load(out / "best.pt", device="auto")
+    valid = {k: loaded.task.evaluate(loaded, split="valid", beam=k) for k in (1, 5)}
     # What banning <unk> from the output (the default) is worth: the same beam, <unk> allowed.
-    unk = evaluate_checkpoint(out / "best.pt", split="valid", beam=5, allow_unk=True)
+    unk = loaded.task.evaluate(loaded, split="valid", beam=5, allow_unk=True)
     return {
         "name": name,
         "tags": RUNS[name][0],

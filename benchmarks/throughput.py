@@ -29,8 +29,10 @@ import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
-from seqlab.tasks import classify
-from seqlab.tasks.configs import ClassifyConfig
+from seqlab.config import run_from_options
+from seqlab.tasks.base import make_loader
+from seqlab.tasks.classify import TASK
+from seqlab.tasks.configs import ClassifyRun
 from seqlab.train import TrainConfig, Trainer
 from seqlab.train.device import cpu_name, seed_everything
 
@@ -96,17 +98,19 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
 
-    cfg = ClassifyConfig(
-        data="imdb",
-        data_dir=args.data_dir,
-        limit=args.limit,
-        model="lstm",
-        embed=args.embed,
-        hidden=args.hidden,
-        max_length=args.max_length,
-    )
-    data = classify.load_data(cfg, seed=0)
-    loader = classify.make_loader(data.train, args.batch_size, shuffle=True, seed=0)
+    options = {
+        "data": "imdb",
+        "data_dir": args.data_dir,
+        "limit": args.limit,
+        "model": "lstm",
+        "embed": args.embed,
+        "hidden": args.hidden,
+        "max_length": args.max_length,
+        "seed": 0,
+    }
+    run = run_from_options(ClassifyRun, options, "benchmarks/throughput.py")
+    data = TASK.load_data(run)
+    loader = make_loader(data.train, args.batch_size, shuffle=True, seed=0)
     loader.batch_sampler.set_epoch(0)  # the Trainer's first (and only) epoch uses this order
     batches = list(loader)
     tokens = int(sum(b["lengths"].sum() for b in batches))
@@ -115,7 +119,7 @@ def main() -> None:
     train_cfg = TrainConfig(epochs=1, batch_size=args.batch_size, lr=1e-3, quiet=True)
     for r in range(args.rounds + 1):  # round 0 warms up kernels and caches; not counted
         seed_everything(0)
-        model = classify.build_model(cfg, data.vocab_size, data.num_classes)
+        model = TASK.build_model(run, data)
         with tempfile.TemporaryDirectory() as out:
             trainer = Trainer(model, train_cfg, loader, out_dir=out, meta={"task": "classify"})
             start = time.perf_counter()

@@ -1,14 +1,20 @@
-"""`seqlab train classify`, `evaluate`, `predict`: dry runs, configs, bad input, resume."""
+"""`seqlab train classify`, `evaluate`, `predict`: dry runs, configs (flags, TOML files in
+tables or flat, `config_from_dict`'s errors), bad input, resume."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
 import pytest
 from helpers import write_reviews
 
-from seqlab.cli import main
+from seqlab.cli import build_parser, main
+from seqlab.commands.options import run_config
+from seqlab.config import config_from_dict
+from seqlab.errors import SeqlabError
+from seqlab.tasks.configs import ClassifyRun, LMRun, TranslateRun
 
 
 @pytest.fixture
@@ -67,15 +73,107 @@ def test_toml_config_with_flag_override(reviews, tmp_path):
     assert main(["train", "classify", "--config", str(config), "--embed", "6", "--quiet",
                  "--hidden", "5", "--out", str(out)]) == 0  # fmt: skip
     cfg = json.loads((out / "results.json").read_text())["config"]
-    assert (cfg["model"], cfg["embed"], cfg["hidden"], cfg["max_length"]) == ("rnn", 6, 5, 12)
+    model, data = cfg["model"], cfg["data"]
+    assert (model["encoder"], model["embed_dim"], model["hidden_size"], data["max_length"]) == (
+        "rnn", 6, 5, 12,
+    )  # fmt: skip
+    assert set(cfg) == {"data", "model"}  # the train section is results.json's train_config
 
 
 def test_unknown_toml_key_names_the_valid_ones(reviews, tmp_path, capsys):
     config = tmp_path / "run.toml"
-    config.write_text("hidden_size = 3\n")
+    config.write_text("hiden = 3\n")
     assert main(["train", "classify", "--config", str(config)]) == 2
     err = capsys.readouterr().err
-    assert "unknown option(s) hidden_size" in err and "batch-size" in err and "hidden " in err
+    assert f"{config}: unknown option 'hiden'" in err and "batch-size" in err and "hidden " in err
+    assert len(err.strip().splitlines()) == 1
+
+
+def parsed_run(*argv: str):
+    """The run config a training command line builds (without training)."""
+    return run_config(build_parser().parse_args(list(argv)))[0]
+
+
+def test_toml_tables_and_flat_option_names_give_the_same_run(tmp_path):
+    """[data]/[model]/[train] tables (keys: field or option names) and flat option names at
+    the top of a file build the same run, which is also what the flags build."""
+    flat = tmp_path / "flat.toml"
+    flat.write_text(
+        'data = "x.csv"\nsplit = "8:1:1"\nmax-length = 12\nmodel = "rnn"\nembed = 4\n'
+        "bidirectional = true\nepochs = 2\nlr = 0.01\nbatch_size = 8\n"
+    )
+    tables = tmp_path / "tables.toml"
+    tables.write_text(
+        '[data]\nsource = "x.csv"\nsplit = "8:1:1"\nmax_length = 12\n'
+        '[model]\nencoder = "rnn"\nembed = 4\nbidirectional = true\n'
+        "[train]\nepochs = 2\nlr = 0.01\nbatch-size = 8\n"
+    )
+    a = parsed_run("train", "classify", "--config", str(flat))
+    b = parsed_run("train", "classify", "--config", str(tables))
+    flags = parsed_run("train", "classify", "--data", "x.csv", "--split", "8:1:1",
+                       "--max-length", "12", "--model", "rnn", "--embed", "4", "--bidirectional",
+                       "--epochs", "2", "--lr", "0.01", "--batch-size", "8")  # fmt: skip
+    assert a == b == flags
+    assert (a.data.source, a.data.max_length, a.model.encoder, a.model.embed_dim) == (
+        "x.csv", 12, "rnn", 4,
+    )  # fmt: skip
+    assert a.model.bidirectional and (a.train.epochs, a.train.lr) == (2, 0.01)
+    assert a.train.batch_size == 8
+    assert a != parsed_run("train", "classify", "--config", str(tables), "--embed", "5")
+
+
+def test_toml_decode_table_of_translation(tmp_path):
+    config = tmp_path / "translate.toml"
+    config.write_text('[model]\narch = "transformer"\nheads = 4\n[decode]\nbeam = 3\n')
+    run = parsed_run("train", "translate", "--config", str(config), "--length-penalty", "1")
+    assert isinstance(run, TranslateRun)
+    assert (run.model.arch, run.model.num_heads) == ("transformer", 4)
+    assert (run.decode.beam, run.decode.length_penalty) == (3, 1.0)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("[model]\nhiden = 3\n", "unknown setting model.hiden"),
+        ("[model]\nepochs = 3\n", "unknown setting model.epochs"),  # a train option
+        ('[model]\nembed = "big"\n', "model.embed_dim must be int, got 'big'"),
+        ("[train]\nepochs = 2.5\n", "train.epochs must be int, got 2.5"),
+        ("[data]\nlower = true\n", "unknown setting data.lower"),  # an lm setting
+        ("embed = true\n", "model.embed_dim must be int, got True"),
+    ],
+)
+def test_toml_errors_name_the_file_and_the_setting(tmp_path, capsys, text, expected):
+    config = tmp_path / "run.toml"
+    config.write_text(text)
+    assert main(["train", "classify", "--config", str(config), "--dry-run"]) == 2
+    err = capsys.readouterr().err
+    assert f"seqlab: error: {config}: {expected}" in err and len(err.strip().splitlines()) == 1
+
+
+def test_config_from_dict_errors_name_the_setting_and_the_source():
+    with pytest.raises(SeqlabError, match=r"^run\.toml: unknown setting model\.hiden; valid: "):
+        config_from_dict(ClassifyRun, {"model": {"hiden": 3}}, "run.toml")
+    with pytest.raises(SeqlabError, match=r"^run\.toml: unknown setting extra; valid: data, "):
+        config_from_dict(ClassifyRun, {"extra": {}}, "run.toml")
+    with pytest.raises(SeqlabError, match=r"^ckpt: model\.embed_dim must be int, got '8'$"):
+        config_from_dict(ClassifyRun, {"model": {"embed_dim": "8"}}, "ckpt")
+    with pytest.raises(SeqlabError, match=r"^ckpt: train\.lr must be float, got 'x'$"):
+        config_from_dict(ClassifyRun, {"train": {"lr": "x"}}, "ckpt")
+    with pytest.raises(SeqlabError, match=r"^src: data\.limit must be int or float or none"):
+        config_from_dict(ClassifyRun, {"data": {"limit": "all"}}, "src")
+    with pytest.raises(SeqlabError, match=r"^src: \[model\] must be a table of settings"):
+        config_from_dict(ClassifyRun, {"model": 3}, "src")
+    with pytest.raises(SeqlabError, match=r"^src: model\.bidirectional must be bool, got 1$"):
+        config_from_dict(ClassifyRun, {"model": {"bidirectional": 1}}, "src")
+    with pytest.raises(SeqlabError, match=r"adaptive_cutoffs must be a list of int or none"):
+        config_from_dict(LMRun, {"model": {"adaptive_cutoffs": [2000, "x"]}}, "src")
+    # Missing keys take their defaults; ints widen to floats.
+    run = config_from_dict(ClassifyRun, {"model": {"embed_dim": 8}, "train": {"lr": 1}}, "src")
+    assert run == ClassifyRun(
+        model=dataclasses.replace(ClassifyRun().model, embed_dim=8),
+        train=dataclasses.replace(ClassifyRun().train, lr=1.0),
+    )
+    assert isinstance(run.train.lr, float)
 
 
 @pytest.mark.parametrize(
@@ -107,7 +205,7 @@ def test_bad_checkpoints_give_one_line_errors(reviews, tmp_path, capsys):
     # Resuming a run with another model into the same folder is refused, naming the difference.
     other = ["--data", str(reviews), *TINY, "--embed", "12", "--dry-run", "--out", str(out)]
     assert main(["train", "classify", *other, "--resume"]) == 2
-    assert "embed" in capsys.readouterr().err
+    assert "other settings (--embed (model.embed_dim))" in capsys.readouterr().err
 
 
 def test_imdb_dry_run(shared_data, tmp_path, monkeypatch):

@@ -6,12 +6,13 @@ import pytest
 import torch
 from helpers import write_reviews
 
+from seqlab.config import run_from_options
 from seqlab.data import TextEncoder
 from seqlab.data.stopwords import ENGLISH, stop_words
 from seqlab.errors import SeqlabError
-from seqlab.tasks import classify
-from seqlab.tasks.configs import CLASSIFY_PRESETS, ClassifyConfig
-from seqlab.train import TrainConfig
+from seqlab.tasks import load
+from seqlab.tasks.classify import TASK
+from seqlab.tasks.configs import ClassifyRun
 
 
 def test_named_lists_and_files(tmp_path):
@@ -37,11 +38,15 @@ def test_encoder_drops_stop_words_and_keeps_them_in_its_dict():
 def test_classify_checkpoint_predicts_with_its_stop_words(tmp_path, monkeypatch):
     monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
     data = write_reviews(tmp_path / "reviews.csv", 60)
-    cfg = ClassifyConfig(data=str(data), stop_words="english", embed=4, hidden=4, max_length=8)
-    result = classify.train(cfg, TrainConfig(epochs=1, quiet=True), tmp_path / "run")
+    options = {"data": str(data), "stop_words": "english", "embed": 4, "hidden": 4}
+    options |= {"max_length": 8, "epochs": 1, "quiet": True}
+    run = run_from_options(ClassifyRun, options, "the test")
+    result = TASK.train(run, tmp_path / "run")
     assert not {"the", "a", "and"} & set(result.data.encoder.vocab.itos)
-    model, encoder, _, state = classify.load_classifier(tmp_path / "run" / "last.pt")
-    assert state["data"]["stop_words"] == "english"
+    loaded = load(tmp_path / "run" / "last.pt")
+    model, encoder = loaded.model, loaded.encoder
+    assert loaded.state["config"]["data"]["stop_words"] == "english"
+    assert loaded.run.data.stop_words == "english"
     assert encoder.stop_words == frozenset(ENGLISH)
     text = "the plot and the acting"
     assert encoder.encode(text) == result.data.encoder.encode(text)
@@ -51,13 +56,16 @@ def test_classify_checkpoint_predicts_with_its_stop_words(tmp_path, monkeypatch)
 
 def test_duke_preset_and_flags_override_it():
     from seqlab.cli import build_parser
-    from seqlab.commands.train import _configs
+    from seqlab.commands.options import run_config
 
     args = build_parser().parse_args(["train", "classify", "--preset", "duke", "--epochs", "2"])
-    task, train, _ = _configs(args, ClassifyConfig, CLASSIFY_PRESETS)
-    assert (task.data, task.split, task.stop_words) == ("imdb", "7:1:2", "english")
-    assert task.min_freq == 5
-    assert (task.model, task.hidden, task.max_length, task.max_vocab) == ("lstm", 100, 256, None)
+    run, _ = run_config(args)
+    data, model, train = run.data, run.model, run.train
+    assert (data.source, data.split, data.stop_words) == ("imdb", "7:1:2", "english")
+    assert data.min_freq == 5
+    assert (model.encoder, model.hidden_size, data.max_length, data.max_vocab) == (
+        "lstm", 100, 256, None,
+    )  # fmt: skip
     assert (train.optimizer, train.lr, train.epochs) == ("sgd", 0.01, 2)
     args = build_parser().parse_args(["train", "classify", "--stop-words", "english"])
-    assert _configs(args, ClassifyConfig)[0].stop_words == "english"
+    assert run_config(args)[0].data.stop_words == "english"

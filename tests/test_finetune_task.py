@@ -4,6 +4,7 @@ neither the network nor the original model folder, and user mistakes get clear m
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import shutil
@@ -19,10 +20,11 @@ pytest.importorskip("transformers")
 from helpers import QUESTIONS, write_questions, write_tiny_bert  # noqa: E402
 
 from seqlab.cli import main  # noqa: E402
+from seqlab.config import run_from_options  # noqa: E402
 from seqlab.errors import SeqlabError  # noqa: E402
-from seqlab.tasks import finetune, task_of_checkpoint  # noqa: E402
-from seqlab.tasks.configs import FinetuneConfig  # noqa: E402
-from seqlab.train import TrainConfig  # noqa: E402
+from seqlab.tasks import finetune, load  # noqa: E402
+from seqlab.tasks.configs import FinetuneRun  # noqa: E402
+from seqlab.tasks.finetune import TASK  # noqa: E402
 
 LABELS = sorted(QUESTIONS)
 
@@ -33,20 +35,27 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("finetune")
     bert = write_tiny_bert(tmp / "bert", layers=2)
     data = write_questions(tmp / "questions.csv", 240)
-    cfg = FinetuneConfig(
-        data=str(data),
-        text_column="question",
-        label_column="type",
-        model=str(bert),
-        strategy="full",
-        max_length=16,
-    )
-    train_cfg = TrainConfig(
+    options = {
+        "data": str(data),
+        "text_column": "question",
+        "label_column": "type",
+        "model": str(bert),
+        "strategy": "full",
+        "max_length": 16,
+    }
+    options |= dict(
         optimizer="adamw", lr=3e-3, epochs=4, batch_size=16, schedule="linear", warmup=0.1,
         monitor="valid_accuracy", quiet=True,
     )  # fmt: skip
-    result = finetune.train(cfg, train_cfg, tmp / "run")
-    return cfg, result, tmp
+    run = run_from_options(FinetuneRun, options, "the test")
+    result = TASK.train(run, tmp / "run")
+    return run, result, tmp
+
+
+def predict(checkpoint, texts: list[str]) -> list[tuple[str, float]]:
+    """(label, probability) of each text by the checkpoint, as `seqlab predict` gives them."""
+    loaded = load(checkpoint)
+    return loaded.task.predict(loaded, texts)
 
 
 def test_training_lowers_the_loss_and_learns(trained):
@@ -54,27 +63,27 @@ def test_training_lowers_the_loss_and_learns(trained):
     losses = [h["train_loss"] for h in result.history]
     assert losses[-1] < 0.5 * losses[0]
     assert result.test["accuracy"] > 0.9  # the first word decides the label
-    assert result.trainable == result.params
+    assert result.results["trainable"] == result.params
 
 
 def test_string_labels_are_kept_end_to_end(trained):
-    cfg, result, tmp = trained
+    _, result, tmp = trained
     assert result.data.label_names == LABELS
     results = json.loads((tmp / "run" / "results.json").read_text())
     assert [row["class"] for row in results["test"]["classes"][:3]] == LABELS
-    predictions = finetune.predict(tmp / "run" / "last.pt", ["where is the lake ?"])
+    predictions = predict(tmp / "run" / "last.pt", ["where is the lake ?"])
     assert predictions[0][0] == "LOC"
 
 
 def test_report_equals_scikit_learn_on_the_models_predictions(trained, capsys):
     metrics = pytest.importorskip("sklearn.metrics")
-    cfg, result, tmp = trained
+    run, _, tmp = trained
     checkpoint = tmp / "run" / "last.pt"
     assert main(["evaluate", str(checkpoint), "--report", str(tmp / "report")]) == 0
     report = json.loads((tmp / "report" / "test-report.json").read_text())
     # The same test texts, predicted one by one with `predict`.
-    texts, labels = finetune.load_splits(cfg, seed=0, label_names=LABELS)[0]["test"]
-    predicted = [LABELS.index(label) for label, _ in finetune.predict(checkpoint, texts)]
+    texts, labels = finetune.load_splits(run.data, seed=0, label_names=LABELS)[0]["test"]
+    predicted = [LABELS.index(label) for label, _ in predict(checkpoint, texts)]
     expected = metrics.confusion_matrix(labels, predicted, labels=range(3))
     assert report["confusion"] == expected.tolist()
     assert report["accuracy"] == pytest.approx(metrics.accuracy_score(labels, predicted))
@@ -114,7 +123,7 @@ def test_checkpoint_predicts_after_a_restart_without_network_or_model_folder(tra
     assert done.returncode == 0, done.stderr
     lines = done.stdout.strip().splitlines()
     assert [line.split("\t")[0] for line in lines] == ["HUM", "NUM"]
-    assert task_of_checkpoint(moved) is finetune
+    assert load(moved).task is TASK
 
 
 def test_cli_dry_run_and_help(tmp_path, capsys):
@@ -126,7 +135,8 @@ def test_cli_dry_run_and_help(tmp_path, capsys):
     assert main([*argv, "--dry-run", "--out", str(tmp_path / "run")]) == 0
     results = json.loads((tmp_path / "run" / "results.json").read_text())
     assert results["train_config"]["optimizer"] == "adamw"  # seqlab finetune's own defaults
-    assert results["train_config"]["accumulate"] == 2 and results["config"]["strategy"] == "last-1"
+    assert results["train_config"]["accumulate"] == 2
+    assert results["config"]["model"]["strategy"] == "last-1"
     assert results["trainable"] < results["params"]
     with pytest.raises(SystemExit):
         main(["finetune", "--help"])
@@ -158,13 +168,14 @@ def test_a_decoder_model_folder_is_refused_by_the_cli(tmp_path, capsys):
     data = write_questions(tmp_path / "q.csv", 30)
     argv = ["finetune", "--model", str(folder), "--data", str(data), "--text-column", "question"]
     with pytest.raises(SeqlabError, match="not a sequence encoder"):
-        finetune.build_model(FinetuneConfig(model=str(folder)), 2)
+        run = run_from_options(FinetuneRun, {"model": str(folder)}, "the test")
+        TASK.make_model(run, num_classes=2)
     assert main([*argv, "--label-column", "type", "--dry-run"]) == 2
 
 
 def test_limits_subset_train_and_evaluation_splits(trained):
-    cfg, _, _ = trained
-    small = FinetuneConfig(**{**cfg.__dict__, "limit": 30, "eval_limit": 9})
+    run, _, _ = trained
+    small = dataclasses.replace(run.data, limit=30, eval_limit=9)
     splits, names = finetune.load_splits(small, seed=0)
     assert [len(splits[s][0]) for s in ("train", "valid", "test")] == [30, 9, 9]
     assert np.bincount(splits["test"][1]).tolist() == [3, 3, 3]  # class-balanced
@@ -173,7 +184,8 @@ def test_limits_subset_train_and_evaluation_splits(trained):
 
 def test_model_in_checkpoint_equals_the_trained_one(trained):
     _, result, tmp = trained
-    model, encoder, names, _ = finetune.load_finetuned(tmp / "run" / "last.pt")
+    loaded = load(tmp / "run" / "last.pt")
+    model, encoder = loaded.model, loaded.encoder
     ids = torch.tensor([encoder.encode("who wrote the book ?")])
     result.model.eval()
     torch.testing.assert_close(model(ids)[0], result.model(ids)[0])
@@ -199,6 +211,7 @@ def test_finetune_under_torchrun_counts_each_test_example_once(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     test = json.loads((out / "results.json").read_text())["test"]
     assert sum(map(sum, test["confusion"])) == 18  # 20% of 90 questions, none twice
-    again = finetune.evaluate_checkpoint(out / "last.pt", device="cpu")
+    loaded = load(out / "last.pt", device="cpu")
+    again = loaded.task.evaluate(loaded)
     assert again["confusion"] == test["confusion"]
     assert again["loss"] == pytest.approx(test["loss"], abs=1e-5)

@@ -56,14 +56,15 @@ def test_full_plan_has_every_table_row():
 def test_tables_b_to_e_use_the_duke_data_and_table_a_the_keras_data():
     settings = StudySettings()
     for spec in plan("abcd"):
-        cfg, train = run_configs(spec, settings)
+        run = run_configs(spec, settings)
+        data, model = run.data, run.model
         if spec.table == "a":
-            assert (cfg.split, cfg.stop_words, cfg.max_vocab) == (None, "none", 10_000)
+            assert (data.split, data.stop_words, data.max_vocab) == (None, "none", 10_000)
         else:
-            assert (cfg.split, cfg.stop_words, cfg.min_freq) == ("7:1:2", "english", 5)
-            assert cfg.max_vocab is None and cfg.max_length == 256 and train.epochs == 5
+            assert (data.split, data.stop_words, data.min_freq) == ("7:1:2", "english", 5)
+            assert data.max_vocab is None and data.max_length == 256 and run.train.epochs == 5
         if spec.table in "bc" and spec.notes.get("factor") not in ("hidden", "embed"):
-            assert (cfg.hidden, cfg.embed) == (100, 100)  # the assignment's LSTM(100)
+            assert (model.hidden_size, model.embed_dim) == (100, 100)  # the assignment's LSTM(100)
     (e,) = table_e(plan("b")[1])
     assert e.data == plan("b")[1].data
 
@@ -115,31 +116,30 @@ def test_quick_plan_is_short():
 
 
 def test_table_a_models_have_the_keras_parameter_counts():
-    from seqlab.tasks.classify import build_model
+    from seqlab.tasks.classify import TASK
 
     settings = StudySettings()
     want = {"a-dense": 170_305, "a-rnn": 161_601, "a-lstm": 166_305, "a-lstm2-dropout": 174_625}
     for spec in plan("a"):
         if spec.name in want:
-            cfg, _ = run_configs(spec, settings)
-            model = build_model(cfg, settings.vocab_size, 2)
+            run = run_configs(spec, settings)
+            model = TASK.make_model(run, vocab_size=settings.vocab_size, num_classes=2)
             assert sum(p.numel() for p in model.parameters()) == want[spec.name], spec.name
 
 
 def test_each_run_command_rebuilds_its_configs():
     # The `command` column must repeat the run: parse it with the real CLI parser.
     from seqlab.cli import build_parser
-    from seqlab.commands.train import _configs
-    from seqlab.tasks.configs import ClassifyConfig
+    from seqlab.commands.options import run_config
 
     settings = StudySettings.for_mode(quick=True, seed=3)
     parser = build_parser()
     for spec in plan("abcd", quick=True):
         args = parser.parse_args(shlex.split(command(spec, settings))[1:])
-        task, train, _ = _configs(args, ClassifyConfig)
-        want_task, want_train = run_configs(spec, settings)
-        assert task == want_task
-        assert dataclasses.replace(train, quiet=True) == want_train
+        run, _ = run_config(args)
+        want = run_configs(spec, settings)
+        assert (run.data, run.model) == (want.data, want.model)
+        assert dataclasses.replace(run.train, quiet=True) == want.train
 
 
 def test_parse_only():

@@ -1,4 +1,5 @@
-"""seqlab.tasks.classify: config <-> model, splits re-read with a checkpoint's encoder, predict."""
+"""seqlab.tasks.classify: run config <-> model, splits re-read with a checkpoint's encoder,
+predict."""
 
 from __future__ import annotations
 
@@ -9,13 +10,20 @@ import pytest
 import torch
 from helpers import write_reviews
 
+from seqlab.config import run_from_options
+from seqlab.data.classification import ClassificationDataset
 from seqlab.errors import CheckpointError
 from seqlab.models import class_probabilities
 from seqlab.models.classifier import ENCODERS
-from seqlab.tasks import classify, task_module, task_of_checkpoint
+from seqlab.tasks import get_task, load
+from seqlab.tasks.classify import TASK
 from seqlab.tasks.configs import ENCODERS as CLI_ENCODERS
-from seqlab.tasks.configs import ClassifyConfig
-from seqlab.train import TrainConfig
+from seqlab.tasks.configs import ClassifyRun
+
+
+def classify_run(**options) -> ClassifyRun:
+    """A ClassifyRun from flat option names, as `seqlab train classify` takes them."""
+    return run_from_options(ClassifyRun, options, "the test")
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +33,12 @@ def trained(tmp_path_factory):
     mp = pytest.MonkeyPatch()
     mp.setenv("SEQLAB_CACHE", str(tmp / "cache"))
     data = write_reviews(tmp / "reviews.csv", 200)
-    cfg = ClassifyConfig(data=str(data), model="gru", embed=8, hidden=8, max_length=10)
-    result = classify.train(cfg, TrainConfig(epochs=2, lr=0.02, quiet=True), tmp / "run")
-    yield cfg, result, tmp / "run"
+    run = classify_run(
+        data=str(data), model="gru", embed=8, hidden=8, max_length=10, epochs=2, lr=0.02,
+        quiet=True,
+    )  # fmt: skip
+    result = TASK.train(run, tmp / "run")
+    yield run, result, tmp / "run"
     mp.undo()
 
 
@@ -36,20 +47,24 @@ def test_cli_model_choices_are_the_model_encoders():
 
 
 def test_build_model_maps_the_options():
-    cfg = ClassifyConfig(model="lstm", embed=5, hidden=7, layers=2, bidirectional=True)
-    model = classify.build_model(cfg, vocab_size=30, num_classes=3)
+    run = classify_run(model="lstm", embed=5, hidden=7, layers=2, bidirectional=True)
+    model = TASK.make_model(run, vocab_size=30, num_classes=3)
     c = model.config
     assert (c.encoder, c.embed_dim, c.hidden_size, c.num_layers) == ("lstm", 5, 7, 2)
     assert c.bidirectional and c.num_classes == 3 and c.max_length is None
-    dense = classify.build_model(dataclasses.replace(cfg, model="dense"), 30, 2)
-    assert dense.config.max_length == cfg.max_length  # Flatten needs the fixed length
+    dense_run = dataclasses.replace(run, model=dataclasses.replace(run.model, encoder="dense"))
+    dense = TASK.make_model(dense_run, vocab_size=30, num_classes=2)
+    assert dense.config.max_length == run.data.max_length  # Flatten needs the fixed length
 
 
 @pytest.mark.parametrize("split", ["train", "valid", "test"])
-def test_read_split_reproduces_the_training_split(trained, split):
-    cfg, result, _ = trained
+def test_split_texts_reproduce_the_training_split(trained, split):
+    """The texts of a split, carved again and encoded with the trained encoder (what
+    `evaluate` does with a checkpoint), are the training run's split."""
+    run, result, _ = trained
     encoder, names = result.data.encoder, result.data.label_names
-    again = classify.read_split(cfg, split, encoder, names, seed=0)
+    texts, labels = TASK.split_texts(run.data, split, names, seed=0)
+    again = ClassificationDataset.from_lists(encoder.encode_many(texts), labels)
     original = getattr(result.data, split)
     assert len(again) == len(original)
     assert np.array_equal(again.labels, original.labels)
@@ -60,8 +75,9 @@ def test_read_split_reproduces_the_training_split(trained, split):
 def test_predict_equals_the_model_probabilities(trained):
     _, result, run = trained
     texts = ["great superb fun", "worst awful plot", ""]
-    predictions = classify.predict(run / "last.pt", texts)
-    model, encoder, names, _ = classify.load_classifier(run / "last.pt")
+    loaded = load(run / "last.pt")
+    predictions = loaded.task.predict(loaded, texts)
+    model, encoder, names = loaded.model, loaded.encoder, loaded.label_names
     for text, (label, prob) in zip(texts, predictions, strict=True):
         ids = torch.tensor([encoder.encode(text) or [0]])
         with torch.no_grad():
@@ -71,17 +87,19 @@ def test_predict_equals_the_model_probabilities(trained):
 
 def test_checkpoint_names_its_task(trained):
     _, _, run = trained
-    assert task_of_checkpoint(run / "best.pt") is classify
+    assert load(run / "best.pt").task is TASK is get_task("classify")
     with pytest.raises(CheckpointError, match="unknown task 'speech'"):
-        task_module("speech")
+        get_task("speech")
 
 
 def test_no_validation_split_trains_on_all_of_train(tmp_path, monkeypatch):
     """An empty validation split: the run watches the training loss."""
     monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
     data = write_reviews(tmp_path / "reviews.csv", 60)
-    cfg = ClassifyConfig(data=str(data), model="nbsvm", embed=1, split="9:0:1")
-    result = classify.train(cfg, TrainConfig(epochs=2, quiet=True, patience=1), tmp_path / "run")
+    run = classify_run(
+        data=str(data), model="nbsvm", embed=1, split="9:0:1", epochs=2, quiet=True, patience=1
+    )
+    result = TASK.train(run, tmp_path / "run")
     assert (len(result.data.train), len(result.data.valid), len(result.data.test)) == (54, 0, 6)
     assert len(result.history) == 2 and "valid_loss" not in result.history[0]
     # Two sentiment words decide each label: NBSVM gets all 6 test reviews right.

@@ -9,9 +9,10 @@ import pytest
 from helpers import write_corpus
 
 from seqlab.cli import main
-from seqlab.tasks import lm
-from seqlab.tasks.configs import LM_ARCHS, LM_PRESETS, LMConfig
-from seqlab.train import TrainConfig
+from seqlab.config import run_from_options
+from seqlab.tasks.configs import LM_ARCHS, LMRun
+from seqlab.tasks.lm import TASK
+from seqlab.tasks.presets import LM_PRESETS
 
 
 @pytest.fixture
@@ -25,9 +26,9 @@ TINY = ["--embed", "16", "--hidden", "32", "--layers", "1", "--dropout", "0", "-
 
 @pytest.mark.parametrize("arch", ["lstm", "transformer"])
 def test_tiny_model_learns_the_grammar(corpus, tmp_path, arch):
-    cfg = LMConfig(data=str(corpus), model=arch, embed=32, hidden=64, layers=1, dropout=0.0)
-    train_cfg = TrainConfig(epochs=3, batch_size=16, lr=1e-2, quiet=True, seed=0)
-    result = lm.train(cfg, train_cfg, tmp_path / arch)
+    options = {"data": str(corpus), "model": arch, "embed": 32, "hidden": 64, "layers": 1}
+    options |= {"dropout": 0.0, "epochs": 3, "batch_size": 16, "lr": 1e-2, "quiet": True, "seed": 0}
+    result = TASK.train(run_from_options(LMRun, options, "the test"), tmp_path / arch)
     vocab = len(result.data.vocab)
     # A sentence (about 7.4 tokens with "." and <eos>) is one of 5 x 4 x 5 = 100 choices, so a
     # model that learned the grammar sits near 100^(1/7.4) ~ 1.9 per token, far below the 25
@@ -44,7 +45,7 @@ def test_cli_train_evaluate_generate(corpus, tmp_path, capsys):
                  "--epochs", "2", "--batch-size", "8", "--bptt", "12", "--lr", "1e-2",
                  "--out", str(out)]) == 0  # fmt: skip
     results = json.loads((out / "results.json").read_text())
-    assert results["config"]["model"] == "gru" and len(results["history"]) == 2
+    assert results["config"]["model"]["arch"] == "gru" and len(results["history"]) == 2
     assert {"best.pt", "last.pt", "log.jsonl", "curves.png"} <= {p.name for p in out.iterdir()}
     capsys.readouterr()
 
@@ -145,7 +146,8 @@ def test_wikitext2_course_dry_run(shared_data, tmp_path, monkeypatch, capsys):
                  "--data-dir", str(shared_data), "--out", str(out)]) == 0  # fmt: skip
     results = json.loads((out / "results.json").read_text())
     # basic_english lower-cased: 28,782 word types + <pad>, <unk> ... as the course's field
-    assert results["config"]["tokenizer"] == "basic_english" and results["config"]["lower"]
+    data = results["config"]["data"]
+    assert data["tokenizer"] == "basic_english" and data["lower"]
     assert results["train_tokens"] == 2_086_708
     assert main(["generate", str(out / "last.pt"), "--words", "5", "--seed", "0"]) == 0
     assert len(capsys.readouterr().out.splitlines()) == 3

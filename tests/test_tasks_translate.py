@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import pytest
@@ -10,12 +11,9 @@ from helpers import write_pairs
 
 from seqlab.cli import main
 from seqlab.data.text import TextEncoder
-from seqlab.tasks.translate import (
-    attention_weights,
-    bleu_scores,
-    detokenize,
-    load_translator,
-)
+from seqlab.tasks import load
+from seqlab.train.metrics import bleu_scores, detokenize
+from seqlab.translation import attention_weights
 
 
 @pytest.fixture
@@ -94,7 +92,8 @@ def test_seq2seq_translates_and_every_command_works(pairs, tmp_path, capsys):
     assert main(["translate", ckpt, "Ein Mann sieht den Hund .", "--plot-attention", str(png)]) == 0
     assert png.stat().st_size > 10_000 and capsys.readouterr().out.strip() == "a man sees the dog."
     # Word for word: each output word attends most to its own source word (<sos> is column 0).
-    model, src_enc, tgt_enc, _ = load_translator(ckpt)
+    loaded = load(ckpt)
+    model, src_enc, tgt_enc = loaded.model, loaded.encoder, loaded.encoders["tgt_encoder"]
     source = src_enc.vocab.encode(src_enc.tokenize("Ein Mann sieht den Hund ."))
     target = tgt_enc.vocab.encode(["a", "man", "sees", "the", "dog", "."])
     weights = torch.tensor(attention_weights(model, [2, *source, 3], target, 2))
@@ -133,10 +132,10 @@ def test_resume_decoding_settings_unk_ban_and_old_checkpoints(pairs, tmp_path, c
     """A resumed run may change decoding settings but not the model; a checkpoint from before a
     setting existed resumes (the setting takes its default); an unknown setting is a clear error.
     Decoding never emits <unk> unless allowed, even where the model prefers it."""
-    from seqlab.tasks.configs import TranslateConfig
-    from seqlab.tasks.translate import translate_ids
+    from seqlab.tasks.configs import TranslateDecode
     from seqlab.train import load_checkpoint
     from seqlab.train.checkpoint import save_checkpoint
+    from seqlab.translation import translate_ids
 
     out = tmp_path / "run"
     argv = ["train", "translate", "--data", pairs, "--model", "transformer", *SIZE,
@@ -145,28 +144,28 @@ def test_resume_decoding_settings_unk_ban_and_old_checkpoints(pairs, tmp_path, c
     assert main([*argv, "--epochs", "2", "--beam", "3", "--resume"]) == 0
     capsys.readouterr()
     assert main([*argv[:-2], "--hidden", "32", "--epochs", "3", "--resume", "--out", str(out)]) == 2
-    assert "other data or model settings (hidden)" in capsys.readouterr().err
+    assert "other settings (--hidden (model.hidden_size))" in capsys.readouterr().err
     last = out / "last.pt"
     state = load_checkpoint(last)
-    del state["data"]["allow_unk"]  # as written before the setting existed
+    assert state["config"]["decode"]["beam"] == 3  # the resumed run's decoding
+    del state["config"]["decode"]["allow_unk"]  # as written before the setting existed
     save_checkpoint(last, state)
     assert main([*argv, "--epochs", "3", "--beam", "3", "--resume"]) == 0
     state = load_checkpoint(last)
-    state["data"]["from_the_future"] = 1
+    state["config"]["data"]["from_the_future"] = 1
     save_checkpoint(last, state)
     assert main(["evaluate", str(last)]) == 2
-    assert "does not know (from_the_future)" in capsys.readouterr().err
+    assert "unknown setting data.from_the_future" in capsys.readouterr().err
 
-    model, src_enc, tgt_enc, _ = load_translator(out / "best.pt")
+    loaded = load(out / "best.pt")
+    model, src_enc, tgt_enc = loaded.model, loaded.encoder, loaded.encoders["tgt_encoder"]
     unk = tgt_enc.vocab.unk_id
     with torch.no_grad():
         model.output.bias[unk] += 100.0  # <unk> is now every step's most likely word
     sources = [[2, *src_enc.vocab.encode(src_enc.tokenize("Ein Mann sieht den Hund .")), 3]]
-    cfg = TranslateConfig(data=pairs, max_decode=5)
     for beam in (1, 3):
-        cfg.beam = beam
-        banned = translate_ids(model, sources, tgt_enc, cfg, as_words=False)[0]
+        decode = TranslateDecode(beam=beam, max_decode=5)
+        banned = translate_ids(model, sources, tgt_enc, decode, as_words=False)[0]
         assert banned and "<unk>" not in banned and "<sos>" not in banned, banned
-        cfg.allow_unk = True
-        assert "<unk>" in translate_ids(model, sources, tgt_enc, cfg, as_words=False)[0]
-        cfg.allow_unk = False
+        allowed = dataclasses.replace(decode, allow_unk=True)
+        assert "<unk>" in translate_ids(model, sources, tgt_enc, allowed, as_words=False)[0]
