@@ -100,6 +100,9 @@ class Task:
     use: ClassVar[str] = "seqlab evaluate CHECKPOINT"  # how its checkpoints are used
     # Options of `evaluate` beyond the common ones (split, data, batch size, limit).
     evaluate_options: ClassVar[tuple[str, ...]] = ()
+    size_names: ClassVar[tuple[str, ...]] = ()  # the keys of `sizes`
+    # Data fields that choose a subset: `--limit` sets them; another data set drops them.
+    subset_fields: ClassVar[tuple[str, ...]] = ()
 
     # -- task: data, model, loaders -------------------------------------------------------------
     def check(self, run: Any) -> None:
@@ -108,8 +111,6 @@ class Task:
     def load_data(self, run: Any) -> Any:
         """task: the run's data (splits, fitted encoders)."""
         raise NotImplementedError
-
-    size_names: ClassVar[tuple[str, ...]] = ()  # the keys of `sizes`
 
     def sizes(self, data: Any) -> dict[str, int]:
         """task: the model sizes the data decides (vocabulary sizes, number of classes)."""
@@ -261,9 +262,6 @@ class Task:
             raise CheckpointError(f"{e} (was it written by another version of seqlab?)") from None
 
     # -- evaluating a checkpoint -----------------------------------------------------------------
-    # Data fields that choose a subset: `--limit` sets them; another data set drops them.
-    subset_fields: ClassVar[tuple[str, ...]] = ()
-
     def evaluate(
         self,
         loaded: Loaded,
