@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
 sys.path.insert(0, {tests!r})
-from test_train_trainer import TinyClassifier, TinyConfig, ToyData
+from helpers import TinyClassifier, TinyConfig, ToyData
 from seqlab.train import TrainConfig, Trainer
 from seqlab.train.distributed import dist_info, shutdown
 
@@ -52,7 +52,6 @@ def run(cmd: list[str]) -> None:
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-@pytest.mark.slow
 def test_two_process_ddp_matches_single_process(tmp_path):
     script = tmp_path / "train.py"
     script.write_text(SCRIPT.format(tests=str(Path(__file__).parent)))
@@ -82,7 +81,6 @@ def test_two_process_ddp_matches_single_process(tmp_path):
     ]
 
 
-@pytest.mark.slow
 def test_cli_under_torchrun_with_a_rank_that_gets_no_validation_batch(tmp_path, monkeypatch):
     """`torchrun -m seqlab train classify`: 20 validation texts are one batch, so rank 1 has no
     validation batch; the run must still finish, and its sharded validation loss must equal a
@@ -107,7 +105,6 @@ def test_cli_under_torchrun_with_a_rank_that_gets_no_validation_batch(tmp_path, 
     assert loss == pytest.approx(logged["valid_loss"], abs=1e-4)
 
 
-@pytest.mark.slow
 def test_lm_under_torchrun_matches_one_process_with_the_columns_of_both(tmp_path, monkeypatch):
     """Truncated BPTT under DDP: rank r reads its own B of the 2B text columns and carries its
     own state, so 2 processes of batch B equal 1 process of batch 2B (dropout 0)."""
@@ -175,7 +172,6 @@ def assert_same_losses(two: dict, one: dict, keys: tuple[str, ...], rel: float) 
     assert one["history"][1]["train_loss"] < one["history"][0]["train_loss"]  # it trained
 
 
-@pytest.mark.slow
 def test_classify_under_torchrun_matches_one_process_accumulating_two_batches(
     tmp_path, monkeypatch
 ):
@@ -188,7 +184,6 @@ def test_classify_under_torchrun_matches_one_process_accumulating_two_batches(
     assert_same_losses(two, one, ("train_accuracy", "valid_accuracy"), rel=1e-12)
 
 
-@pytest.mark.slow
 def test_lm_under_torchrun_matches_one_process_of_twice_the_columns(tmp_path, monkeypatch):
     """Truncated BPTT: 2 processes of 8 columns (each carrying its own state) = 1 of 16."""
     monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
@@ -200,7 +195,6 @@ def test_lm_under_torchrun_matches_one_process_of_twice_the_columns(tmp_path, mo
     assert_same_losses(two, one, ("train_perplexity", "valid_perplexity"), rel=1e-6)
 
 
-@pytest.mark.slow
 def test_translate_under_torchrun_matches_one_process_accumulating_two_batches(
     tmp_path, monkeypatch
 ):
@@ -217,7 +211,6 @@ def test_translate_under_torchrun_matches_one_process_accumulating_two_batches(
     assert two["test"]["bleu"] == pytest.approx(one["test"]["bleu"], rel=1e-12)
 
 
-@pytest.mark.slow
 def test_finetune_under_torchrun_matches_one_process_accumulating_two_batches(
     tmp_path, monkeypatch
 ):
@@ -225,7 +218,7 @@ def test_finetune_under_torchrun_matches_one_process_accumulating_two_batches(
     7 optimizer steps per epoch either way."""
     pytest.importorskip("transformers")
     sys.path.insert(0, str(Path(__file__).parent))
-    from tiny_bert import write_tiny_bert
+    from helpers import write_tiny_bert
 
     monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
     bert = write_tiny_bert(tmp_path / "bert", layers=1)
