@@ -59,13 +59,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-CELLS = ("rnn", "lstm", "gru")  # translate: a seq2seq model of this cell
+# `--model` names of this command that stand for other training options: translate's cells are
+# seq2seq models of that cell.
+ALIASES = {("translate", c): {"model": "seq2seq", "cell": c} for c in ("rnn", "lstm", "gru")}
 
 
 def build_model(args: argparse.Namespace):
     """The model described by the command-line options, built by its task from the task's own
     model settings (the same code that builds it for training)."""
-    from seqlab.config import config_from_dict, nest, options
+    from seqlab.config import options, run_from_options
     from seqlab.errors import SeqlabError
     from seqlab.tasks import get_task
 
@@ -79,13 +81,9 @@ def build_model(args: argparse.Namespace):
     task = get_task(args.task)
     given = {k: getattr(args, k) for k in SIZE_OPTIONS}
     given |= {"model": name, "attention": args.attention or "none"}
-    if args.task == "translate" and name in CELLS:
-        given |= {"model": "seq2seq", "cell": name}
+    given |= ALIASES.get((args.task, name), {})
     known = options(task.run_class)
-    run = config_from_dict(
-        task.run_class, nest(task.run_class, {k: v for k, v in given.items() if k in known}, ""),
-        "the options",
-    )  # fmt: skip
+    run = run_from_options(task.run_class, {k: v for k, v in given.items() if k in known}, "summary")
     tgt_vocab = args.tgt_vocab_size or args.vocab_size
     sizes = {"vocab_size": args.vocab_size, "num_classes": args.num_classes}
     sizes |= {"src_vocab_size": args.vocab_size, "tgt_vocab_size": tgt_vocab}
