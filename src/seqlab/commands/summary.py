@@ -82,8 +82,10 @@ def build_model(args: argparse.Namespace):
     given = {k: getattr(args, k) for k in SIZE_OPTIONS}
     given |= {"model": name, "attention": args.attention or "none"}
     given |= ALIASES.get((args.task, name), {})
-    known = options(task.run_class)
-    run = run_from_options(task.run_class, {k: v for k, v in given.items() if k in known}, "summary")
+    known = options(task.run_class)  # the options this task's models have
+    run = run_from_options(
+        task.run_class, {k: v for k in known if (v := given.get(k)) is not None}, "summary"
+    )
     tgt_vocab = args.tgt_vocab_size or args.vocab_size
     sizes = {"vocab_size": args.vocab_size, "num_classes": args.num_classes}
     sizes |= {"src_vocab_size": args.vocab_size, "tgt_vocab_size": tgt_vocab}
