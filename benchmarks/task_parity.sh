@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Seeded real-data runs, one per task (issue 18: the task layer rewrite must print the same
 # numbers). Usage: bash benchmarks/task_parity.sh OUT; then python benchmarks/task_parity.py OUT
-# prints the figures to compare (benchmarks/results/task-parity-before.txt: at commit e9a8313,
-# AMD EPYC kind, 1 thread).
+# prints the figures to compare (benchmarks/results/task-parity-before.txt: the code of e9a8313;
+# task-parity-after.txt: after the task-layer rewrite; identical. AMD EPYC kind, 1 thread;
+# the runs shared the cores with other jobs, which changes times only).
 set -euo pipefail
 OUT=${1:?out dir}
 mkdir -p "$OUT"
