@@ -13,7 +13,7 @@ from typing import Any
 from seqlab.errors import SeqlabError
 
 DRY_RUN_LIMIT = 200  # texts (or pairs) per split in a --dry-run, unless --limit says otherwise
-RUN_OPTIONS = ("config", "out", "resume", "dry_run", "preset")
+RUN_OPTIONS = ("config", "out", "resume", "overwrite", "dry_run", "preset")
 GROUP_TITLES = {"data": "data", "model": "model", "decode": "decoding", "train": "training"}
 
 
@@ -28,9 +28,9 @@ def add_run_options(
     defaults: dict[str, Any] | None = None,
     monitors: tuple[str, ...] = (),
 ) -> None:
-    """--config, --out, --resume, --dry-run (and --preset), then every option of `run_class`
-    in one group per section. `defaults` are option values of the command where they differ
-    from the dataclasses' (e.g. finetune's training recipe), shown in --help."""
+    """--config, --out, --resume, --overwrite, --dry-run (and --preset), then every option of
+    `run_class` in one group per section. `defaults` are option values of the command where
+    they differ from the dataclasses' (e.g. finetune's training recipe), shown in --help."""
     from seqlab.config import add_options, nest
 
     run = p.add_argument_group("run")
@@ -45,6 +45,10 @@ def add_run_options(
         f"(default: {out})",
     )  # fmt: skip
     run.add_argument("--resume", action="store_true", help="continue from OUT/last.pt")
+    run.add_argument(
+        "--overwrite", action="store_true", help="replace the run already in OUT (its "
+        "checkpoints, log, results, reports and plots); without it such a folder is refused",
+    )  # fmt: skip
     run.add_argument(
         "--dry-run", action="store_true", help=f"1 epoch of 2 batches{dry}, to check a setup"
     )
@@ -142,7 +146,7 @@ def train_task(task: Any, args: argparse.Namespace) -> int:
     cfg, run = run_config(args)
     out = Path(run["out"] or args.default_out)
     try:
-        task.train(cfg, out, resume=bool(run["resume"]))
+        task.train(cfg, out, resume=bool(run["resume"]), overwrite=bool(run["overwrite"]))
     finally:
         shutdown()
     return 0

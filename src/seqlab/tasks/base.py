@@ -37,6 +37,7 @@ from seqlab.tasks.interfaces import (  # noqa: F401 - the task API, importable f
 from seqlab.train import Callback, Forward, Metric, Trainer, load_checkpoint
 from seqlab.train.device import seed_everything
 from seqlab.train.distributed import dist_info
+from seqlab.train.run_dir import claim_run_dir
 
 
 @dataclass
@@ -166,15 +167,28 @@ class Task:
 
     # -- the skeleton ---------------------------------------------------------------------------
     def train(
-        self, run: Any, out_dir: str | Path | None = None, *, resume: bool = False, data: Any = None
+        self,
+        run: Any,
+        out_dir: str | Path | None = None,
+        *,
+        resume: bool = False,
+        overwrite: bool = False,
+        data: Any = None,
     ) -> TrainResult:
         """Train, test, and write OUT/results.json (and the task's other files).
 
         `data` skips loading when many runs share one data set (it must be what
         `load_data(run)` returns; studies pass it to train dozens of models on the same
         splits). `resume` continues OUT/last.pt if there is one; its data and model sections
-        must be the run's (`resume_sections`)."""
+        must be the run's (`resume_sections`). OUT is locked while the run trains, and another
+        run in it is refused unless `resume` continues it or `overwrite` replaces it
+        (`seqlab.train.run_dir`)."""
         self.check(run)  # before hours of training, not after
+        with claim_run_dir(out_dir, resume=resume, overwrite=overwrite):
+            return self._train(run, out_dir, resume, data)
+
+    def _train(self, run: Any, out_dir: str | Path | None, resume: bool, data: Any) -> TrainResult:
+        """`train` in a folder this run holds."""
         if data is None:
             data = self.load_data(run)
         seed_everything(run.train.seed)

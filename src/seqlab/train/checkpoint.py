@@ -6,13 +6,13 @@ import os
 import pickle
 import random
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
+from seqlab.atomic import replacing
 from seqlab.errors import CheckpointError
 
 # 2: recurrent cells name input-to-hidden weights U and hidden-to-hidden W (Goodfellow eq. 10.8);
@@ -28,20 +28,20 @@ def save_checkpoint(path: str | os.PathLike, state: dict[str, Any]) -> Path:
 
     A crash mid-write leaves the previous file intact, never a truncated one.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     state = {"format_version": FORMAT_VERSION, **state}
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(state, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with replacing(path, "wb", fsync=True) as f:
+        torch.save(state, f)
+    return Path(path)
+
+
+def finite_weights(model: torch.nn.Module) -> bool:
+    """True if every floating-point weight and buffer of `model` is finite: checked before a
+    checkpoint is written, since an optimizer step can blow up weights after the last loss
+    was computed. One reduction per tensor and a single sync, so once per epoch costs little."""
+    tensors = [t for t in model.state_dict().values() if t.is_floating_point()]
+    if not tensors:
+        return True
+    return bool(torch.stack([torch.isfinite(t).all() for t in tensors]).all())
 
 
 def load_checkpoint(

@@ -16,6 +16,7 @@ from tqdm.auto import tqdm
 
 from seqlab.errors import CheckpointError, SeqlabError
 from seqlab.train.checkpoint import (
+    finite_weights,
     load_checkpoint,
     load_model_weights,
     rng_state,
@@ -39,7 +40,7 @@ RESUME_KEYS = (
 
 
 class DivergedError(SeqlabError):
-    """The training loss became NaN or infinite."""
+    """The loss or the weights became NaN or infinite; nothing of that epoch was written."""
 
 
 class Callback:
@@ -132,13 +133,18 @@ class Trainer:
                     step=self._step, bar=bar, log_every=cfg.log_every, **passes,
                 )  # fmt: skip
             self._flush()  # the epoch's last, shorter accumulation
+            # Losses come before each step: the weights the last step left are checked too.
             if not math.isfinite(train["loss"]):
-                raise DivergedError(self._diverged_message(epoch))
+                raise DivergedError(self._diverged_message("the loss", epoch))
+            if not finite_weights(self.model):
+                raise DivergedError(self._diverged_message("the weights", epoch))
             record: dict[str, Any] = {"epoch": epoch + 1}
             record.update({f"train_{k}": v for k, v in train.items()})
             if self.valid_loader is not None:
                 _set_epoch(self.valid_loader, epoch)
                 valid = evaluate(self.model, self.valid_loader, self.metric, self.device, **passes)
+                if not math.isfinite(valid["loss"]):
+                    raise DivergedError(self._diverged_message("the validation loss", epoch))
                 record.update({f"valid_{k}": v for k, v in valid.items()})
             for callback in self.callbacks:
                 callback.on_validation(self, record)
@@ -312,12 +318,12 @@ class Trainer:
         if self.dist.is_main and not self.config.quiet:
             print(message, flush=True)
 
-    def _diverged_message(self, epoch: int) -> str:
-        where = ""
+    def _diverged_message(self, what: str, epoch: int) -> str:
+        where = "no checkpoint was written"
         if self.out_dir is not None and self.epoch:
-            where = f"; the last good checkpoint is {self.out_dir / 'last.pt'} (epoch {self.epoch})"
+            where = f"the last good checkpoint is {self.out_dir / 'last.pt'} (epoch {self.epoch})"
         return (
-            f"training stopped: the loss became NaN or infinite in epoch {epoch + 1}{where}; "
+            f"training stopped: {what} became NaN or infinite in epoch {epoch + 1}; {where}; "
             "try a lower --lr or gradient clipping (--clip 1.0)"
         )
 
