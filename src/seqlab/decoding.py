@@ -92,10 +92,14 @@ def generate(
     generator: torch.Generator | None = None,
     cached: bool = True,
     stop: int | None = None,
+    banned: Sequence[int] = (),
 ) -> Tensor:
     """Extend prompt (B, T >= 1) by up to `max_new_tokens` sampled tokens -> (B, T + new).
 
-    `stop` (e.g. the `<eos>` id) ends the generation once every row has produced it.
+    `stop` (e.g. the `<eos>` id) ends the generation once every row has produced it; `banned`
+    tokens (e.g. `<pad>`, `<sos>`) are never drawn: a row that draws one draws again with them
+    removed (rejection sampling), so the output is what it was without `banned` until a banned
+    token comes up.
     """
     if prompt.dim() != 2 or prompt.size(1) < 1:
         raise ValueError(f"prompt must have shape (B, T) with T >= 1, got {tuple(prompt.shape)}")
@@ -106,12 +110,18 @@ def generate(
     try:
         tokens, state, step_input = prompt, None, prompt
         done = torch.zeros(prompt.size(0), dtype=torch.bool, device=prompt.device)
+        banned = _banned_index(banned, prompt.device)
         for _ in range(max_new_tokens):
             if cached:
                 logits, state = model.decode(step_input, state)
             else:
                 logits, _ = model.decode(tokens)  # the whole prefix again
-            nxt = sample_next(logits[:, -1], temperature, top_k, top_p, generator)  # (B,)
+            last = logits[:, -1]  # (B, V)
+            nxt = sample_next(last, temperature, top_k, top_p, generator)  # (B,)
+            redraw = torch.isin(nxt, banned)
+            if bool(redraw.any()):  # without top-k/p: exactly p renormalised without them
+                again = sample_next(ban(last, banned), temperature, top_k, top_p, generator)
+                nxt = torch.where(redraw, again, nxt)
             tokens = torch.cat([tokens, nxt[:, None]], dim=1)
             step_input = nxt[:, None]  # (B, 1)
             if stop is not None:

@@ -152,13 +152,30 @@ def train_task(task: Any, args: argparse.Namespace) -> int:
     return 0
 
 
-def read_texts(texts: list[str]) -> list[str]:
-    """Texts from the command line, or from standard input for '-'."""
+def read_texts(texts: list[str], encoding: str = "utf-8") -> list[str]:
+    """Texts from the command line, or the lines of standard input for '-', decoded strictly
+    from `encoding`: a byte that is not text is an error naming its offset, never a U+FFFD."""
+    import codecs
     import sys
 
-    if texts == ["-"]:
-        return [line.rstrip("\n") for line in sys.stdin]
-    return texts
+    from seqlab.data.readers import split_lines
+
+    if texts != ["-"]:
+        return texts
+    try:
+        codecs.lookup(encoding)
+    except LookupError:
+        raise SeqlabError(f"--encoding {encoding!r}: no such text encoding") from None
+    stream = getattr(sys.stdin, "buffer", None)
+    raw = stream.read() if stream is not None else sys.stdin.read().encode(encoding)
+    try:
+        text = raw.decode(encoding)
+    except UnicodeDecodeError as e:
+        raise SeqlabError(
+            f"standard input, byte {e.start}: {raw[e.start : e.end]!r} is not {encoding} text "
+            "(choose the input's encoding with --encoding)"
+        ) from None
+    return split_lines(text.removeprefix("\ufeff"))
 
 
 def checkpoint_command(

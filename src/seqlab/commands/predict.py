@@ -8,14 +8,17 @@ import argparse
 def run_predict(args: argparse.Namespace) -> int:
     """Handler of `seqlab predict`."""
     from seqlab.commands.options import read_texts
+    from seqlab.errors import SeqlabError
     from seqlab.tasks import load
     from seqlab.tasks.base import Classifies, require
 
-    loaded = load(args.checkpoint)
-    task = require(loaded, Classifies, "a classifier")
     texts = args.texts
-    if texts == ["-"]:
-        texts = [t for t in read_texts(texts) if t.strip()]
+    if texts == ["-"]:  # before the checkpoint loads: bad input fails fast
+        texts = [t for t in read_texts(texts, args.encoding) if t.strip()]
+        if not texts:
+            raise SeqlabError("nothing to classify: standard input holds no text")
+    loaded = load(args.checkpoint, args.device)
+    task = require(loaded, Classifies, "a classifier")
     for text, (label, prob) in zip(texts, task.predict(loaded, texts), strict=True):
         short = text if len(text) <= 60 else text[:57] + "..."
         print(f"{label}\t{prob:.4f}\t{short}")
@@ -30,5 +33,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         subparsers, "predict", "label and probability for texts",
         "Classify texts with a checkpoint.", "seqlab train",
     )  # fmt: skip
-    pr.add_argument("texts", nargs="+", metavar="TEXT", help="texts to classify ('-': stdin)")
+    pr.add_argument(
+        "texts", nargs="+", metavar="TEXT", help="texts to classify ('-': stdin, one a line)"
+    )
+    pr.add_argument(
+        "--encoding", default="utf-8", help="of standard input; undecodable bytes are an error "
+        "(default: utf-8)",
+    )  # fmt: skip
+    pr.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
     pr.set_defaults(func=run_predict)

@@ -131,7 +131,9 @@ def load_lm_text(
 
     Like pytorch/examples' Corpus (and torchtext's Field(lower=..., init_token="<sos>",
     eos_token="<eos>") with `sos=True`): every line, empty ones included, adds its tokens then
-    `<eos>`. The vocabulary is built on train only; unseen tokens map to `<unk>`.
+    `<eos>`. The vocabulary is built on train only; unseen tokens map to `<unk>`. A file with
+    no text is an error naming it. Long lines need no limit: training reads B x bptt tokens a
+    step whatever the line lengths (`LMBatches`).
     """
     if "train" not in paths:
         raise SeqlabError("a train file is required")
@@ -150,11 +152,16 @@ def load_lm_text(
 
     parts = {"files": {k: file_identity(p) for k, p in files.items()}, "max_size": max_size}
     arrays = cached("lm", parts | settings, build, enabled=cache)
+    vocab = Vocab.from_dict(from_json_array(arrays["vocab"]))
+    framing = [vocab.stoi[s] for s in specials]
+    for k, path in files.items():
+        if not np.setdiff1d(arrays[k], framing).size:  # no token but <sos>/<eos>
+            raise SeqlabError(f"{path}: no text (the {k} file is empty)")
     empty = torch.zeros(0, dtype=torch.long)
     streams = {
         k: torch.from_numpy(arrays[k]) if k in arrays else empty for k in ("train", "valid", "test")
     }
-    return LMData(**streams, vocab=Vocab.from_dict(from_json_array(arrays["vocab"])))
+    return LMData(**streams, vocab=vocab)
 
 
 def wikitext2_files(

@@ -72,6 +72,8 @@ def read_records(
     labels the same way.
     """
     fmt, text = table_format(path), read_text(path)
+    if not text.strip():
+        raise SeqlabError(f"{path}: the file is empty")
     if fmt == "jsonl":
         return _read_jsonl(path, text, text_column, label_column)
     reader = csv.DictReader(io.StringIO(text, newline=""), delimiter="," if fmt == "csv" else "\t")
@@ -82,9 +84,21 @@ def read_records(
     out = []
     try:
         for row in reader:
+            # DictReader files the extra fields of a long row under None and fills a short
+            # one with None: an unquoted comma in a text would shift the label column.
+            fields = len(columns) + len(row.get(None) or ())
+            fields -= sum(row[c] is None for c in columns)
+            if fields < len(columns):
+                raise SeqlabError(
+                    f"{path}, line {reader.line_num}: too few fields: {fields}, the header has "
+                    f"{len(columns)}"
+                )
+            if fields > len(columns):
+                raise SeqlabError(
+                    f"{path}, line {reader.line_num}: too many fields: {fields}, the header has "
+                    f"{len(columns)} (quote a text that holds the delimiter)"
+                )
             text_value, label = row[text_column], row[label_column]
-            if text_value is None or label is None:
-                raise SeqlabError(f"{path}, line {reader.line_num}: too few fields")
             if label.strip() == "":
                 raise SeqlabError(f"{path}, line {reader.line_num}: empty label")
             out.append((text_value, label.strip(), reader.line_num))

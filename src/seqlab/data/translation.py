@@ -3,11 +3,17 @@
 Each side has its own TextEncoder (tokenizer + vocabulary with `<sos>`/`<eos>`, built on train
 with min_freq 2 by default, as in the pytorch-seq2seq tutorials). Both sides of an item are
 wrapped as `<sos> ... <eos>`; `translation_collate` pads them with 0 into the translate batch.
+
+Work is bounded: a side longer than `MAX_PAIR_TOKENS` (256 tokens, `<sos>`/`<eos>` included: the
+Transformer translators' positional table) is cut to its first 255 tokens and `<eos>`, with a note
+on standard error, so one runaway line cannot make a batch of S x T attention grow without limit.
+Empty files are errors naming the file.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,6 +34,7 @@ from seqlab.errors import DataNotFoundError, SeqlabError
 
 SPLITS = ("train", "valid", "test")
 MULTI30K_FILES = {"train": "train", "valid": "val", "test": "test_2016_flickr"}
+MAX_PAIR_TOKENS = 256  # per side, <sos> and <eos> included
 
 
 def _pack(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
@@ -37,28 +44,50 @@ def _pack(seqs: Sequence[Sequence[int]]) -> tuple[np.ndarray, np.ndarray]:
 
 
 class TranslationDataset(torch.utils.data.Dataset):
-    """Sentence pairs as flat id arrays + offsets; item i is {"src": ids, "tgt": ids} (int64)."""
+    """Sentence pairs as flat id arrays + offsets; item i is {"src": ids, "tgt": ids} (int64),
+    each side cut to `max_length` ids (its first max_length - 1 and its last, `<eos>`)."""
 
-    def __init__(self, src: tuple[np.ndarray, np.ndarray], tgt: tuple[np.ndarray, np.ndarray]):
+    def __init__(
+        self,
+        src: tuple[np.ndarray, np.ndarray],
+        tgt: tuple[np.ndarray, np.ndarray],
+        max_length: int | None = None,
+    ):
         (self.src_flat, self.src_offsets), (self.tgt_flat, self.tgt_offsets) = src, tgt
         if len(self.src_offsets) != len(self.tgt_offsets):
             raise ValueError("src and tgt must hold the same number of sentences")
+        if max_length is not None and max_length < 2:
+            raise ValueError(f"max_length must be >= 2 (<sos> and <eos>), got {max_length}")
+        self.max_length = max_length
 
     def __len__(self) -> int:
         return len(self.src_offsets) - 1
 
     def __getitem__(self, i: int) -> dict:
-        s0, s1 = self.src_offsets[i], self.src_offsets[i + 1]
-        t0, t1 = self.tgt_offsets[i], self.tgt_offsets[i + 1]
         return {
-            "src": self.src_flat[s0:s1].astype(np.int64),
-            "tgt": self.tgt_flat[t0:t1].astype(np.int64),
+            "src": self._side(self.src_flat, self.src_offsets, i),
+            "tgt": self._side(self.tgt_flat, self.tgt_offsets, i),
         }
+
+    def _side(self, flat: np.ndarray, offsets: np.ndarray, i: int) -> np.ndarray:
+        start, end = int(offsets[i]), int(offsets[i + 1])
+        L = self.max_length
+        if L is not None and end - start > L:  # keep <sos> and the first words, end in <eos>
+            return np.concatenate([flat[start : start + L - 1], flat[end - 1 : end]]).astype(
+                np.int64
+            )
+        return flat[start:end].astype(np.int64)
+
+    @property
+    def full_lengths(self) -> np.ndarray:
+        """max(source, target) length per pair before any cut, shape (N,)."""
+        return np.maximum(np.diff(self.src_offsets), np.diff(self.tgt_offsets))
 
     @property
     def lengths(self) -> np.ndarray:
         """max(source, target) length per pair, shape (N,): what batches are bucketed by."""
-        return np.maximum(np.diff(self.src_offsets), np.diff(self.tgt_offsets))
+        full = self.full_lengths
+        return full if self.max_length is None else np.minimum(full, self.max_length)
 
 
 def translation_collate(items: Sequence[dict]) -> dict[str, torch.Tensor]:
@@ -113,13 +142,15 @@ def load_parallel(
     limit: int | None = None,
     seed: int = 0,
     cache: bool = True,
+    max_length: int | None = MAX_PAIR_TOKENS,
 ) -> TranslationData:
     """Parallel text files {"train": (src, tgt), "valid": ..., "test": ...}, one sentence a line.
 
-    Plain or gzipped; the two files of a split must have the same number of lines. Missing valid
-    or test splits come back empty. `limit` keeps the first-seeded `limit` pairs of each split.
-    `shared` fits one encoder (vocabulary, BPE merges) on both sides of train, with the source's
-    tokenizer, and uses it for both languages.
+    Plain or gzipped; the two files of a split must have the same number of lines, and hold
+    some text (an empty file is an error naming it). Missing valid or test splits come back
+    empty. `limit` keeps the first-seeded `limit` pairs of each split. `shared` fits one encoder
+    (vocabulary, BPE merges) on both sides of train, with the source's tokenizer, and uses it
+    for both languages. Sides longer than `max_length` ids are cut when read, with a note.
     """
     if "train" not in files:
         raise SeqlabError("a train pair of files is required")
@@ -184,12 +215,32 @@ def load_parallel(
     a = cached("translation", identity, build, enabled=cache)
     sets = [
         TranslationDataset(
-            (a[f"{s}_src_flat"], a[f"{s}_src_offsets"]), (a[f"{s}_tgt_flat"], a[f"{s}_tgt_offsets"])
+            (a[f"{s}_src_flat"], a[f"{s}_src_offsets"]),
+            (a[f"{s}_tgt_flat"], a[f"{s}_tgt_offsets"]),
+            max_length,
         )
         for s in SPLITS
     ]
+    for split, dataset in zip(SPLITS, sets, strict=True):
+        sides = (dataset.src_offsets, dataset.tgt_offsets)
+        for path, offsets in zip(paths.get(split, ()), sides, strict=False):  # given splits
+            if len(offsets) < 2 or np.diff(offsets).max() <= 2:  # nothing but <sos> <eos>
+                raise SeqlabError(f"{path}: no sentences (the {split} file is empty)")
+        full = dataset.full_lengths
+        if max_length is not None and len(full) and full.max() > max_length:
+            _note(
+                f"{split}: {int((full > max_length).sum()):,} of {len(full):,} pairs have a side "
+                f"longer than {max_length} tokens (the longest {int(full.max()):,}); each such "
+                f"side is cut to <sos>, its first {max_length - 2} tokens and <eos>"
+            )
     encoders = [TextEncoder.from_dict(from_json_array(a[f"{n}_encoder"])) for n in ("src", "tgt")]
     return TranslationData(*sets, *encoders)
+
+
+def _note(message: str) -> None:
+    """A note on the data to standard error, once (by the main process under torchrun)."""
+    if os.environ.get("RANK", "0") == "0":
+        print(f"seqlab: note: {message}", file=sys.stderr, flush=True)
 
 
 def multi30k_files(

@@ -84,8 +84,9 @@ def load_text_classification(
 
     def read():
         records = {k: read_records(p, text_column, label_column) for k, p in files.items()}
-        if not records["train"]:
-            raise SeqlabError(f"{files['train']}: no records")
+        for k, recs in records.items():
+            if not recs:
+                raise SeqlabError(f"{files[k]}: the {k} file has no records")
         names = list(label_names) if label_names is not None else None
         if names is None:
             names = sorted({label for _, label, _ in records["train"]}, key=_sort_key)

@@ -125,6 +125,8 @@ class TextClassification(Task):
             texts, labels = all_records(section, names)
         else:
             texts, labels = self.split_texts(section, split, names, loaded.run.train.seed)
+        if not texts:  # e.g. valid with --valid-fraction 0: no metric over nothing
+            raise SeqlabError(f"the {split} split of {section.source} is empty")
         encoder = loaded.encoder
         dataset = ClassificationDataset.from_lists(encoder.encode_many(texts), labels)
         b = batch_size or self.eval_batch_size

@@ -19,6 +19,7 @@ from seqlab.data.lm import LMBatches, LMData, line_tokens, load_lm_text, wikitex
 from seqlab.data.readers import read_lines
 from seqlab.data.text import TextEncoder
 from seqlab.data.tokenizers import get_tokenizer
+from seqlab.data.vocab import PAD, SOS
 from seqlab.errors import SeqlabError
 from seqlab.models import language_model
 from seqlab.models.language_model import LanguageModelConfig
@@ -162,10 +163,18 @@ class LanguageModelling(Task):
         `data`; the token count."""
         section = run.data
         if section.source != loaded.run.data.source and Path(section.source).is_file():
+            where = section.source
             stream = encode_stream(Path(section.source), loaded.encoder, section.sos)
         else:
+            where = f"the {split} split of {section.source}"
             stream = split_stream(section, loaded.encoder, split)
-        loader = LMBatches(stream, batch_size or section.eval_batch_size, section.bptt)
+        B = batch_size or section.eval_batch_size
+        if len(stream) // B < 2:  # batchify's rows: fewer than 2 leave no target to predict
+            raise SeqlabError(
+                f"{where}: {len(stream):,} tokens are too few to evaluate in {B} columns "
+                f"(at least {2 * B}; a smaller --batch-size needs fewer)"
+            )
+        loader = LMBatches(stream, B, section.bptt)
         metrics = evaluate(
             loaded.model, loader, Perplexity(), loaded.device, forward=CarryState(),
             limit=limit_batches,
@@ -249,10 +258,13 @@ class LanguageModelling(Task):
             pick = torch.randint(len(first), (num, 1), generator=generator)
             start = torch.tensor(first)[pick]  # (num, 1)
             new = words - 1
+        # Padding and <sos> are never text: the model may give them some probability all
+        # the same (<sos> starts every line of a --sos run), so they are never drawn.
+        banned = [vocab.stoi[t] for t in (PAD, SOS) if t in vocab.stoi]
         try:
             out = generate(
                 loaded.model, start.to(loaded.device), new, temperature=temperature,
-                top_k=top_k, top_p=top_p, generator=generator, cached=cached,
+                top_k=top_k, top_p=top_p, generator=generator, cached=cached, banned=banned,
             )  # fmt: skip
         except ValueError as e:  # e.g. past the positional table, or a bad top-p
             raise SeqlabError(f"cannot generate: {e}") from None

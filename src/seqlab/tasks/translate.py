@@ -178,7 +178,8 @@ class Translate(Task):
         )
 
     def test(self, run: TranslateRun, data: TranslationData, trainer: Trainer) -> tuple:
-        if not len(data.test):
+        if not len(data.test):  # two files: train only, so no test figures (load_parallel)
+            trainer.log("no test split (give six files for one): no test figures")
             return None, {}
         limit = run.train.limit_batches
         test = score_split(trainer.model, data, "test", run, trainer.device, limit)
@@ -193,6 +194,11 @@ class Translate(Task):
         """Teacher-forced perplexity and BLEU on a split, decoded as `run.decode` says; the
         translations are written beside the checkpoint (SPLIT-translations.txt)."""
         pairs = load_data(run.data, run.train.seed)
+        if not len(getattr(pairs, split)):  # load_parallel refuses empty files: none given
+            raise SeqlabError(
+                f"the data {run.data.source} has no {split} split; give --data with six files "
+                "(train, valid and test pairs)"
+            )
         if len(pairs.tgt_vocab) != len(loaded.encoders["tgt_encoder"].vocab):
             raise SeqlabError(f"{loaded.path}: the data's vocabulary differs from the checkpoint's")
         scores = score_split(loaded.model, pairs, split, run, loaded.device, limit)

@@ -14,7 +14,8 @@ from seqlab.errors import SeqlabError
 
 
 def select_device(name: str = "auto", local_rank: int = 0) -> torch.device:
-    """`auto` picks cuda, then mps, then cpu; an explicit name must be available."""
+    """The device of every command's `--device`: `auto` picks cuda, then mps, then cpu; an
+    explicit name (cpu, cuda, cuda:N, mps) must be available, else a one-line SeqlabError."""
     if name == "auto":
         if torch.cuda.is_available():
             name = "cuda"
@@ -22,14 +23,18 @@ def select_device(name: str = "auto", local_rank: int = 0) -> torch.device:
             name = "mps"
         else:
             name = "cpu"
-    if name == "cuda":
+    kind, _, index = str(name).partition(":")
+    if kind == "cuda" and (index == "" or index.isdigit()):
         if not torch.cuda.is_available():
-            raise SeqlabError("--device cuda asked for, but no CUDA GPU is available")
-        return torch.device("cuda", local_rank % torch.cuda.device_count())
+            raise SeqlabError(f"--device {name} asked for, but no CUDA GPU is available")
+        count = torch.cuda.device_count()
+        if index and int(index) >= count:
+            raise SeqlabError(f"--device {name}: this machine has {count} CUDA GPU(s)")
+        return torch.device("cuda", int(index) if index else local_rank % count)
     if name == "mps" and not torch.backends.mps.is_available():
         raise SeqlabError("--device mps asked for, but MPS is not available")
     if name not in ("cpu", "mps"):
-        raise SeqlabError(f"unknown device {name!r}; choose auto, cpu, cuda or mps")
+        raise SeqlabError(f"unknown device {name!r}; choose auto, cpu, cuda, cuda:N or mps")
     return torch.device(name)
 
 
