@@ -88,7 +88,7 @@ def run_step(step: Step, settings: FinetuneStudySettings, data: Any) -> dict[str
     folder = settings.out / "runs" / step.name
     done = folder / "results.json"
     if not done.is_file():
-        TASK.train(settings.run(step), folder, data=data)
+        TASK.train(settings.run(step), folder, resume=True, data=data)  # a killed step continues
     return json.loads(done.read_text())
 
 
