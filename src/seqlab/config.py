@@ -3,14 +3,16 @@
 An option is declared once, as a dataclass field made by `setting(...)`: its metadata carries the
 command-line flag and help text, so `add_options` builds the CLI, `config_from_dict` reads a
 TOML file or a checkpoint (unknown or mistyped keys are a one-line error naming the key and
-where it came from), and `changed_settings` compares a resumed run with its checkpoint. Light:
-no torch import, so the CLI starts fast.
+where it came from), and `changed_settings` compares a resumed run with its checkpoint. A field
+may carry a `Rule` (`check=POSITIVE`): `config_from_dict` checks it for every source, naming the
+option as the user wrote it. Light: no torch import, so the CLI starts fast.
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import math
 import types
 import typing
 from collections.abc import Callable, Iterable
@@ -19,6 +21,58 @@ from typing import Any
 from seqlab.errors import SeqlabError
 
 _MISSING = dataclasses.MISSING
+# Sources whose keys the user typed as flags (commands.options.run_config): errors name the flag
+# (--lr); other sources (a TOML file, a checkpoint, a study) the key (train.lr).
+FLAG_SOURCES = ("the options", "the command line")
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """The values a setting allows: `test(value)`, and `allowed`, the words for them."""
+
+    allowed: str
+    test: Callable[[Any], bool]
+
+    def check(self, value: Any, name: str) -> None:
+        """SeqlabError "NAME must be ALLOWED, got VALUE" unless `value` is allowed or None."""
+        if value is not None and not self.test(value):
+            raise SeqlabError(f"{name} must be {self.allowed}, got {value!r}")
+
+
+def _real(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def number(interval: str = "(-inf, inf)") -> Rule:
+    """A finite number in `interval`, written like "[0, 1)" or "(0, inf)"."""
+    ends = [x.strip(" [()]") for x in interval.split(",")]
+    (lo, hi), closed = map(float, ends), (interval[0] == "[", interval[-1] == "]")
+    allowed = "a finite number" if hi == math.inf else f"a number in {interval}"
+    if hi == math.inf and lo > -math.inf:
+        allowed += f" {'>=' if closed[0] else '>'} {ends[0]}"
+
+    def test(v: Any) -> bool:
+        return _real(v) and (v > lo or closed[0] and v == lo) and (v < hi or closed[1] and v == hi)
+
+    return Rule(allowed, test)
+
+
+def at_least(n: int) -> Rule:
+    """An integer >= n (the type, int, is checked with the other types)."""
+    return Rule(f"at least {n}", lambda v: _real(v) and v >= n)
+
+
+FINITE = number()
+POSITIVE = number("(0, inf)")
+NON_NEGATIVE = number("[0, inf)")
+PROPORTION = number("[0, 1)")  # dropout, label smoothing, a held-out share
+UNIT = number("[0, 1]")  # a probability, a mixture weight
+COUNT = at_least(1)
+
+
+def one_of(choices: Iterable[Any]) -> Rule:
+    """One of `choices` (a field's choices are its rule unless it has another)."""
+    return Rule(f"one of {', '.join(map(str, choices))}", lambda v: v in choices)
 
 
 def setting(
@@ -32,19 +86,16 @@ def setting(
     show_default: bool = True,
     cli: bool = True,
     default_factory: Callable[[], Any] | None = None,
+    check: Rule | None = None,
 ) -> Any:
     """A dataclass field with its command-line option: `flag` (default: --field-name), `help`
     ("(default: X)" is appended unless `show_default=False` or X is None), `choices`,
-    `metavar`, `parse` (the argparse type; default: from the annotation). `cli=False`: no flag."""
-    meta = {
-        "help": help,
-        "flag": flag,
-        "choices": tuple(choices) if choices is not None else None,
-        "metavar": metavar,
-        "parse": parse,
-        "show_default": show_default,
-        "cli": cli,
-    }
+    `metavar`, `parse` (the argparse type; default: from the annotation), `check` (the `Rule`
+    of the values it allows; default: its choices). `cli=False`: no flag."""
+    choices = tuple(choices) if choices is not None else None
+    meta = {"check": check or (one_of(choices) if choices is not None else None), "help": help}
+    meta |= {"flag": flag, "choices": choices, "metavar": metavar, "parse": parse}
+    meta |= {"show_default": show_default, "cli": cli}
     if default_factory is not None:
         return dataclasses.field(default_factory=default_factory, metadata=meta)
     return dataclasses.field(default=default, metadata=meta)
@@ -53,10 +104,6 @@ def setting(
 def section(cls: type) -> Any:
     """A run's section field holding a `cls()` by default."""
     return dataclasses.field(default_factory=cls)
-
-
-def _hints(cls: type) -> dict[str, Any]:
-    return typing.get_type_hints(cls)
 
 
 def flag_of(field: dataclasses.Field) -> str:
@@ -71,7 +118,7 @@ def options(run_class: type) -> dict[str, tuple[str, str]]:
     table: dict[str, tuple[str, str]] = {}
     names: dict[str, list[tuple[str, str]]] = {}
     for sec in dataclasses.fields(run_class):
-        for f in dataclasses.fields(_hints(run_class)[sec.name]):
+        for f in dataclasses.fields(typing.get_type_hints(run_class)[sec.name]):
             table[flag_of(f).lstrip("-").replace("-", "_")] = (sec.name, f.name)
             names.setdefault(f.name, []).append((sec.name, f.name))
     for name, places in names.items():
@@ -86,8 +133,7 @@ def nest(run_class: type, flat: dict[str, Any], source: str) -> dict[str, dict[s
     table = options(run_class)
     out: dict[str, dict[str, Any]] = {}
     for key, value in flat.items():
-        k = key.replace("-", "_")
-        if k not in table:
+        if (k := key.replace("-", "_")) not in table:
             valid = " ".join(sorted(n.replace("_", "-") for n in table))
             raise SeqlabError(f"{source}: unknown option {key!r}; valid: {valid}")
         sec, name = table[k]
@@ -119,28 +165,28 @@ def _coerce(value: Any, hint: Any) -> tuple[bool, Any]:
         (item,) = typing.get_args(hint)
         coerced = [_coerce(v, item) for v in value]
         return all(ok for ok, _ in coerced), [v for _, v in coerced]
-    if hint is Any:
-        return True, value
     if hint is type(None):
         return value is None, value
     if hint is bool:
         return isinstance(value, bool), value
     if hint is float:
         fits = isinstance(value, int | float) and not isinstance(value, bool)
-        return fits, float(value) if fits else value
+        huge = isinstance(value, int) and abs(value) >= 2**1024  # float() would overflow
+        return fits, (math.inf if huge else float(value)) if fits else value
     if hint is int:
         return isinstance(value, int) and not isinstance(value, bool), value
-    return isinstance(value, hint), value
+    return hint is Any or isinstance(value, hint), value
 
 
 def config_from_dict(cls: type, values: dict[str, Any], source: str, where: str = "") -> Any:
     """A `cls` (a dataclass, sections nested) from `values`; missing keys take the defaults.
 
-    An unknown key or a value of the wrong type is a one-line SeqlabError naming the key (as
-    `section.key`) and `source` (a file, a checkpoint, "the command line")."""
+    An unknown key, a value of the wrong type, not among the field's choices or not allowed by
+    its rule is a one-line SeqlabError naming the key (as `section.key`) and `source` (a file, a
+    checkpoint; from the command line (`FLAG_SOURCES`): the flag)."""
     if not isinstance(values, dict):
         raise SeqlabError(f"{source}: [{where}] must be a table of settings, got {values!r}")
-    hints = _hints(cls)
+    hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
@@ -157,11 +203,29 @@ def config_from_dict(cls: type, values: dict[str, Any], source: str, where: str 
         fits, value = _coerce(value, hint)
         if not fits:
             raise SeqlabError(f"{source}: {key} must be {_type_name(hint)}, got {value!r}")
+        if (rule := fields[name].metadata.get("check")) is not None:
+            rule.check(
+                value, flag_of(fields[name]) if source in FLAG_SOURCES else f"{source}: {key}"
+            )
         kwargs[name] = value
     try:
         return cls(**kwargs)
     except (TypeError, ValueError) as e:
         raise SeqlabError(f"{source}: {where or cls.__name__}: {e}") from None
+
+
+def check_settings(cfg: Any) -> None:
+    """Check every field of a config built directly (not by `config_from_dict`), naming it."""
+    for f in dataclasses.fields(cfg):
+        if f.metadata.get("check") is not None:
+            f.metadata["check"].check(getattr(cfg, f.name), f.name)
+
+
+def check_options(args: argparse.Namespace, rules: dict[str, Rule]) -> None:
+    """Check a command's own options ({dest: rule}) as the run settings are: a one-line
+    SeqlabError naming the first flag whose value its rule refuses (None: not given)."""
+    for dest, rule in rules.items():
+        rule.check(getattr(args, dest), "--" + dest.replace("_", "-"))
 
 
 def to_dict(cfg: Any) -> dict[str, Any]:
@@ -204,14 +268,10 @@ def optional_int(text: str) -> int | None:
 
 def _parser_of(hint: Any) -> Callable[[str], Any] | None:
     """The argparse type of an annotation (bool fields are flags instead)."""
-    args = {a for a in typing.get_args(hint) if a is not type(None)} or {hint}
-    if args == {int, float}:
-        return _number
-    if args == {int}:
-        return int
-    if args == {float}:
-        return float
-    return None
+    args = frozenset(a for a in typing.get_args(hint) if a is not type(None)) or {hint}
+    return {frozenset({int, float}): _number, frozenset({int}): int, frozenset({float}): float}.get(
+        frozenset(args)
+    )
 
 
 def add_options(
@@ -226,10 +286,10 @@ def add_options(
     `choices` ({field: values}) the command's choices for a field (e.g. its monitors). The
     dest of each option is its option name; values not given stay unset (SUPPRESS)."""
     for sec in dataclasses.fields(run_class):
-        cls = _hints(run_class)[sec.name]
+        cls = typing.get_type_hints(run_class)[sec.name]
         own = (defaults or {}).get(sec.name, {})
         group = group_for(sec.name)
-        hints = _hints(cls)
+        hints = typing.get_type_hints(cls)
         for f in dataclasses.fields(cls):
             if not f.metadata.get("cli", False):
                 continue
@@ -247,9 +307,7 @@ def add_options(
                 parse = f.metadata["parse"] or _parser_of(hints[f.name])
                 if parse is not None:
                     kw["type"] = parse
-            for key in ("choices", "metavar"):
-                if f.metadata[key] is not None:
-                    kw[key] = f.metadata[key]
+            kw |= {k: f.metadata[k] for k in ("choices", "metavar") if f.metadata[k] is not None}
             if choices and f.name in choices:
                 kw["choices"] = tuple(choices[f.name])
             group.add_argument(flag, **kw)

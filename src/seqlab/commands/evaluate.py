@@ -15,8 +15,15 @@ DECODING = ("beam", "length_penalty", "allow_unk")  # translation only
 
 def run_evaluate(args: argparse.Namespace) -> int:
     """Handler of `seqlab evaluate`."""
+    from seqlab.config import COUNT, FINITE, POSITIVE, UNIT, check_options
     from seqlab.tasks import load
+    from seqlab.tasks.configs import SUBSET
 
+    # --beam below 1: seqlab.translation.check_decoding, in every decoding
+    rules = {"batch_size": COUNT, "limit": SUBSET, "length_penalty": FINITE}
+    check_options(
+        args, rules | {"cache_window": COUNT, "cache_theta": POSITIVE, "cache_lambda": UNIT}
+    )
     loaded = load(args.checkpoint, args.device)
     if args.cache:
         return _evaluate_with_cache(args, loaded)

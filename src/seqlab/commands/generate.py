@@ -10,9 +10,12 @@ OPTIONS = ("words", "num", "temperature", "top_k", "top_p", "seed", "cached")  #
 def run_generate(args: argparse.Namespace) -> int:
     """Handler of `seqlab generate`."""
     from seqlab.commands.options import print_results
+    from seqlab.config import COUNT, NON_NEGATIVE, check_options
     from seqlab.tasks import load
     from seqlab.tasks.base import Generates, require
 
+    # --top-p is checked by the sampler (seqlab.decoding), whose message names top_p
+    check_options(args, {"words": COUNT, "num": COUNT, "temperature": NON_NEGATIVE, "top_k": COUNT})
     loaded = load(args.checkpoint, args.device)
     texts, unknown = require(loaded, Generates, "a language model").generate(
         loaded,

@@ -102,12 +102,11 @@ SIZE_OPTIONS = ("embed", "hidden", "layers", "heads", "max_length", "bidirection
 
 def run(args: argparse.Namespace) -> int:
     """Handler of `seqlab summary`."""
-    from seqlab.errors import SeqlabError
+    from seqlab.config import COUNT, check_options
     from seqlab.summary import summary
 
-    for option in ("vocab_size", "embed", "hidden", "layers", "heads", "max_length"):
-        if getattr(args, option) < 1:
-            raise SeqlabError(f"--{option.replace('_', '-')} must be >= 1")
+    sizes = ("vocab_size", "tgt_vocab_size", "embed", "hidden", "layers", "heads", "max_length")
+    check_options(args, dict.fromkeys((*sizes, "num_classes", "buckets", "ngram"), COUNT))
     if args.checkpoint:
         from seqlab.tasks import load
 

@@ -8,11 +8,14 @@ import argparse
 def run_translate(args: argparse.Namespace) -> int:
     """Handler of `seqlab translate`."""
     from seqlab.commands.options import print_results, read_texts
+    from seqlab.config import FINITE, check_options
     from seqlab.data.readers import read_lines
     from seqlab.errors import SeqlabError
     from seqlab.tasks import load
     from seqlab.tasks.base import Translates, require
 
+    # --beam and --max-length below 1: seqlab.translation.check_decoding, in every decoding
+    check_options(args, {"length_penalty": FINITE})
     if args.file:
         texts = read_lines(args.file)
     else:

@@ -107,7 +107,12 @@ class Task:
 
     # -- task: data, model, loaders -------------------------------------------------------------
     def check(self, run: Any) -> None:
-        """task: SeqlabError for settings that cannot work, before any data is read."""
+        """task: SeqlabError for settings that cannot work, before any data is read (each
+        field's own range is checked as the run is read: `seqlab.config.Rule`)."""
+
+    def check_data(self, run: Any, data: Any) -> None:
+        """task: SeqlabError for settings the data cannot serve (one class, an empty split),
+        before the model is built."""
 
     def load_data(self, run: Any) -> Any:
         """task: the run's data (splits, fitted encoders)."""
@@ -191,6 +196,7 @@ class Task:
         """`train` in a folder this run holds."""
         if data is None:
             data = self.load_data(run)
+        self.check_data(run, data)
         seed_everything(run.train.seed)
         model = self.build_model(run, data)
         if not resume:  # a resumed run takes its fitted state from the checkpoint

@@ -88,6 +88,23 @@ class TextClassification(Task):
         """task: the texts and label ids of a split, carved as in training."""
         raise NotImplementedError
 
+    def check_data(self, run: Any, data: ClassificationData) -> None:
+        """One class is nothing to learn; an empty train or test split trains or scores nothing
+        (an empty valid split is --valid-fraction 0: no validation)."""
+        d = run.data
+        if data.num_classes < 2:
+            column = f"label column {d.label_column!r}" if "." in d.source else "labels"
+            raise SeqlabError(
+                f"{d.source}: the {column} has only one class ({', '.join(data.label_names)}); "
+                "a classifier needs at least 2"
+            )
+        for split in ("train", "test"):
+            if not len(getattr(data, split)):
+                raise SeqlabError(
+                    f"the {split} split of {d.source} is empty ({split_sizes(data, 'texts')}): "
+                    f"give it a share in --split (now {d.split or 'official'}) or more data"
+                )
+
     def saved_state(self, run: Any, data: ClassificationData) -> dict[str, Any]:
         return {"encoder": data.encoder.to_dict(), "label_names": list(data.label_names)}
 

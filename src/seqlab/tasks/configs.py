@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seqlab.config import optional_int, section, setting
+from seqlab.config import COUNT, PROPORTION, Rule, at_least, number, optional_int, section, setting
 from seqlab.train.config import TrainConfig
 
 # The SequenceClassifier encoders (seqlab.models.classifier.ENCODERS; a test keeps them equal).
@@ -20,6 +20,7 @@ LM_ARCHS = ("transformer", "rnn", "lstm", "gru")
 TRANSLATORS = ("seq2seq", "transformer", "compact")
 BACKENDS = ("fused", "scratch")
 DATA_DIR_HELP = "data folder (default: $SEQLAB_DATA or ../shared/data)"
+HELD_OUT_HELP = "with the official split: part of train held out for validation (0: none)"
 
 
 def _cutoffs(text: str) -> list[int] | None:
@@ -31,9 +32,19 @@ def _cutoffs(text: str) -> list[int] | None:
     try:
         return [int(x) for x in text.split(",")]
     except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"expected cutoffs like 2000,10000, got {text!r}"
-        ) from None
+        raise argparse.ArgumentTypeError(f"expected cutoffs like 2000,10000: {text!r}") from None
+
+
+def _ratio(text: str) -> bool:
+    """Whether `text` is "official" or "a:b:c" shares (plain numbers) with train and test > 0."""
+    parts = text.split(":")
+    ok = len(parts) == 3 and all(p.replace(".", "", 1).isdigit() for p in parts)
+    return text == "official" or ok and float(parts[0]) * float(parts[2]) > 0
+
+
+SPLIT = Rule("'official' or train:valid:test shares like 7:1:2 (train and test > 0)", _ratio)
+# --limit: a count of texts (an int), or a fraction of each split (a float; nan and inf fail)
+SUBSET = Rule("a count or a fraction in (0, 1]", lambda v: 0 < v <= 1 or type(v) is int and v > 0)
 
 
 def _backend(help: str = "fused (fast) or scratch (readable) layers") -> str:
@@ -59,7 +70,7 @@ class LabelledTextData:
     text_column: str = setting("text", "text column of a data file")
     label_column: str = setting("label", "label column of a data file (any strings)")
     limit: int | float | None = setting(  # class-balanced subset of each split
-        None, "class-balanced subset of each split: a count or a fraction"
+        None, "class-balanced subset of each split: a count or a fraction", check=SUBSET
     )
     # "official" (the data set's own train/test; valid carved from train by valid_fraction) or
     # "a:b:c" (pool all labelled texts, split a:b:c); None: official, or 7:1:2 for one user file.
@@ -67,10 +78,9 @@ class LabelledTextData:
         None,
         "official (the data's train/test) or a:b:c to pool and re-split, e.g. 7:1:2 "
         "(default: official; 7:1:2 for one file)",
+        check=SPLIT,
     )
-    valid_fraction: float = setting(
-        0.2, "with the official split: part of train held out for validation (0: none)"
-    )
+    valid_fraction: float = setting(0.2, HELD_OUT_HELP, check=PROPORTION)
 
 
 @dataclass
@@ -86,11 +96,14 @@ class ClassifyData(LabelledTextData):
         "or a file of words",
         metavar="none|english|FILE",
     )
-    min_freq: int = setting(1, "drop words seen fewer times in train")
-    max_vocab: int | None = setting(
-        None, "keep the most frequent words only ('none': all)", parse=optional_int
+    min_freq: int = setting(1, "drop words seen fewer times in train", check=COUNT)
+    max_vocab: int | None = setting(  # counts <pad> and <unk>: room for them and a word
+        None, "keep the most frequent words only ('none': all)", parse=optional_int,
+        check=at_least(3),
+    )  # fmt: skip
+    max_length: int | None = setting(
+        256, "tokens kept per text ('none': all)", parse=optional_int, check=COUNT
     )
-    max_length: int | None = setting(256, "tokens kept per text ('none': all)", parse=optional_int)
     truncate: str = setting(  # "pre" keeps the end of long texts (Keras), "post" the beginning
         "pre", "cut long texts at the start (pre) or end (post)", choices=("pre", "post")
     )
@@ -101,24 +114,24 @@ class ClassifyModel:
     """The model section of `seqlab train classify`: SequenceClassifierConfig's own fields."""
 
     encoder: str = setting("lstm", "encoder", flag="--model", choices=ENCODERS)
-    embed_dim: int = setting(100, "embedding size", flag="--embed")
+    embed_dim: int = setting(100, "embedding size", flag="--embed", check=COUNT)
     hidden_size: int = setting(
-        100, "hidden size (dense units, recurrent state, Transformer FFN)", flag="--hidden"
+        100, "dense units, recurrent state or Transformer FFN size", flag="--hidden", check=COUNT
     )
-    num_layers: int = setting(1, "stacked layers", flag="--layers")
+    num_layers: int = setting(1, "stacked layers", flag="--layers", check=COUNT)
     bidirectional: bool = setting(False, "read the text in both directions")
-    dropout: float = setting(0.0, "dropout before the output layer")
-    layer_dropout: float = setting(0.0, "dropout between stacked layers")
-    recurrent_dropout: float = setting(0.0, "dropout on the recurrent state")
+    dropout: float = setting(0.0, "dropout before the output layer", check=PROPORTION)
+    layer_dropout: float = setting(0.0, "dropout between stacked layers", check=PROPORTION)
+    recurrent_dropout: float = setting(0.0, "dropout on the recurrent state", check=PROPORTION)
     pooling: str | None = setting(
         None,
         "last, mean or max over time (default: last; Transformer: mean)",
         choices=("last", "mean", "max"),
     )
-    num_heads: int = setting(2, "Transformer attention heads", flag="--heads")
-    ngram_n: int = setting(2, "ngram/nbsvm models: use 1..N-grams", flag="--ngram")
+    num_heads: int = setting(2, "Transformer attention heads", flag="--heads", check=COUNT)
+    ngram_n: int = setting(2, "ngram/nbsvm models: use 1..N-grams", flag="--ngram", check=COUNT)
     num_buckets: int = setting(
-        2**18, "ngram/nbsvm models: hash buckets for 2..N-grams", flag="--buckets"
+        2**18, "ngram/nbsvm models: hash buckets for 2..N-grams", flag="--buckets", check=COUNT
     )
     backend: str = _backend()
 
@@ -140,11 +153,9 @@ class FinetuneData(LabelledTextData):
         "trec", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns",
         flag="--data",
     )  # fmt: skip
-    valid_fraction: float = setting(
-        0.1, "with the official split: part of train held out for validation (0: none)"
-    )
+    valid_fraction: float = setting(0.1, HELD_OUT_HELP, check=PROPORTION)
     eval_limit: int | float | None = setting(  # the valid and test subsets, if not `limit`
-        None, "subset of the valid and test splits, if not --limit"
+        None, "subset of the valid and test splits, if not --limit", check=SUBSET
     )
 
 
@@ -168,8 +179,9 @@ class FinetuneModel:
     pooling: str = setting(
         "mean", "sentence vector: mean over tokens, or the [CLS] token", choices=("cls", "mean")
     )
-    dropout: float = setting(0.1, "dropout before the output layer")
-    max_length: int = setting(128, "word pieces per text, [CLS] and [SEP] included")
+    dropout: float = setting(0.1, "dropout before the output layer", check=PROPORTION)
+    # At most the pretrained model's positions: Finetune.check reads its config.json.
+    max_length: int = setting(128, "word pieces per text, [CLS] and [SEP] included", check=COUNT)
     truncate: str = setting(
         "head",
         "which part of a long text to keep (head+tail: the first quarter and the last three "
@@ -200,17 +212,17 @@ class LMData:
         flag="--data",
     )
     data_dir: str | None = setting(None, DATA_DIR_HELP)
-    tokenizer: str = setting(  # WikiText-2 is tokenized already
-        "whitespace", "whitespace, basic_english, bpe or spacy"
-    )
+    # WikiText-2 is tokenized already
+    tokenizer: str = setting("whitespace", "whitespace, basic_english, bpe or spacy")
     lower: bool = setting(False, "lower-case the text")
-    sos: bool = setting(  # a <sos> before every line (after the <eos> of the line before)
-        False, "a <sos> token before every line"
+    # a <sos> before every line (after the <eos> of the line before)
+    sos: bool = setting(False, "a <sos> token before every line")
+    min_freq: int = setting(1, "words seen fewer times in train become <unk>", check=COUNT)
+    max_vocab: int | None = setting(  # counts <pad>, <unk>, <eos>: room for them and a word
+        None, "keep the most frequent words only", check=at_least(4)
     )
-    min_freq: int = setting(1, "words seen fewer times in train become <unk>")
-    max_vocab: int | None = setting(None, "keep the most frequent words only")
-    bptt: int = setting(35, "tokens per truncated-BPTT window")
-    eval_batch_size: int = setting(10, "columns of the valid/test streams")
+    bptt: int = setting(35, "tokens per truncated-BPTT window", check=COUNT)
+    eval_batch_size: int = setting(10, "columns of the valid/test streams", check=COUNT)
 
 
 @dataclass
@@ -218,13 +230,13 @@ class LMModel:
     """The model section of `seqlab train lm`: LanguageModelConfig's own fields."""
 
     arch: str = setting("transformer", "architecture", flag="--model", choices=LM_ARCHS)
-    embed_dim: int = setting(200, "embedding size", flag="--embed")
+    embed_dim: int = setting(200, "embedding size", flag="--embed", check=COUNT)
     hidden_size: int = setting(  # Transformer feed-forward size / recurrent state size
-        200, "recurrent state / Transformer feed-forward size", flag="--hidden"
+        200, "recurrent state / Transformer feed-forward size", flag="--hidden", check=COUNT
     )
-    num_layers: int = setting(2, "stacked layers", flag="--layers")
-    num_heads: int = setting(2, "Transformer attention heads", flag="--heads")
-    dropout: float = setting(0.2, "dropout")
+    num_layers: int = setting(2, "stacked layers", flag="--layers", check=COUNT)
+    num_heads: int = setting(2, "Transformer attention heads", flag="--heads", check=COUNT)
+    dropout: float = setting(0.2, "dropout", check=PROPORTION)
     tie_weights: bool = setting(False, "share the embedding and output matrices")
     adaptive_cutoffs: list[int] | None = setting(  # e.g. [2000, 10000]
         None,
@@ -263,16 +275,17 @@ class TranslateData:
     tgt_lang: str = setting("en", "multi30k: target language")
     tokenizer: str = setting("basic_english", "basic_english, whitespace, bpe or spacy")
     lower: bool = setting(True, "lower-case both sides")
-    min_freq: int = setting(2, "words seen fewer times in train become <unk>")
-    max_vocab: int | None = setting(
-        None, "keep the most frequent words only (per language, or in the shared vocabulary)"
-    )
+    min_freq: int = setting(2, "words seen fewer times in train become <unk>", check=COUNT)
+    max_vocab: int | None = setting(  # counts <pad> <unk> <sos> <eos>: room for them and a word
+        None, "keep the most frequent words only (per language, or in the shared vocabulary)",
+        check=at_least(5),
+    )  # fmt: skip
     shared_vocab: bool = setting(  # one vocabulary (and BPE merges) fit on both languages
         False,
         "one vocabulary for both languages, fit on both sides of train (with --tokenizer bpe: "
         "joint merges)",
     )
-    limit: int | None = setting(None, "pairs per split (a quick run)")
+    limit: int | None = setting(None, "pairs per split (a quick run)", check=COUNT)
 
 
 @dataclass
@@ -287,22 +300,26 @@ class TranslateModel:
         "seq2seq: decoder attention over the encoder outputs",
         choices=("none", "dot", "general", "additive", "cosine"),
     )
-    embed_dim: int = setting(256, "embedding size (Transformers: d_model)", flag="--embed")
+    embed_dim: int = setting(
+        256, "embedding size (Transformers: d_model)", flag="--embed", check=COUNT
+    )
     hidden_size: int = setting(
-        512, "seq2seq state / Transformer feed-forward size", flag="--hidden"
+        512, "seq2seq state / Transformer feed-forward size", flag="--hidden", check=COUNT
     )
     num_layers: int = setting(
-        1, "stacked layers (Transformer: encoder and decoder each)", flag="--layers"
+        1, "stacked layers (Transformer: encoder and decoder each)", flag="--layers", check=COUNT
     )
-    num_heads: int = setting(8, "Transformer attention heads", flag="--heads")
-    dropout: float = setting(0.3, "dropout")
+    num_heads: int = setting(8, "Transformer attention heads", flag="--heads", check=COUNT)
+    dropout: float = setting(0.3, "dropout", check=PROPORTION)
     teacher_forcing: float = setting(
-        1.0, "seq2seq: probability of feeding the true previous word in training"
-    )
+        1.0, "seq2seq: probability of feeding the true previous word in training",
+        check=number("[0, 1]"),
+    )  # fmt: skip
     label_smoothing: float = setting(
         0.0,
         "training loss: move this share of each target's probability to a uniform spread "
         "(0.1 in Vaswani et al.); validation perplexity stays the plain cross-entropy",
+        check=PROPORTION,
     )
     backend: str = _backend("fused (fast) or scratch (the course's hand-written cells)")
 
@@ -312,9 +329,9 @@ class TranslateDecode:
     """The decode section of `seqlab train translate`: how translations are searched. A resumed
     run, `seqlab evaluate` and `seqlab translate` may change it."""
 
-    beam: int = setting(1, "beam width for the test translations (1: greedy)")
-    length_penalty: float = setting(0.6, "beam search: GNMT length penalty alpha")
-    max_decode: int = setting(60, "longest translation in tokens")
+    beam: int = setting(1, "beam width for the test translations (1: greedy)", check=COUNT)
+    length_penalty: float = setting(0.6, "beam search: GNMT length penalty alpha", check=number())
+    max_decode: int = setting(60, "longest translation in tokens", check=COUNT)
     allow_unk: bool = setting(  # each <unk> is a sure miss in BLEU
         False,
         "let translations contain <unk> (by default the best known word is chosen instead: "

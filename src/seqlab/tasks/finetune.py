@@ -8,6 +8,7 @@ and the label names (strings, kept from the data file to the predictions).
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -89,6 +90,22 @@ class Finetune(TextClassification):
     run_class = FinetuneRun
     subset_fields = ("limit", "eval_limit")
     eval_batch_size = 64
+
+    def check(self, run: FinetuneRun) -> None:
+        """--max-length within the pretrained model's position table, before any data is read
+        (a longer input would fail in the first batch of the test pass, after training)."""
+        try:
+            config = json.loads((resolve_model(run.model.pretrained) / "config.json").read_text())
+        except (OSError, ValueError):
+            return  # load_data names what is wrong with the folder
+        positions = config.get("max_position_embeddings")
+        if "roberta" in str(config.get("model_type")):  # positions start after padding_idx
+            positions -= config.get("pad_token_id", 1) + 1
+        if isinstance(positions, int) and run.model.max_length > positions:
+            raise SeqlabError(
+                f"--max-length must be at most {positions}, the positions of the pretrained "
+                f"model {run.model.pretrained}, got {run.model.max_length}"
+            )
 
     def load_data(self, run: FinetuneRun) -> ClassificationData:
         """The splits of the data encoded with the pretrained model's tokenizer."""

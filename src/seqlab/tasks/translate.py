@@ -34,7 +34,6 @@ from seqlab.train import Callback, Metric, Perplexity, Trainer, evaluate
 from seqlab.train.metrics import bleu_scores, detokenize
 from seqlab.translation import (
     attention_weights,
-    check_decoding,
     has_attention,
     split_sources,
     translate_ids,
@@ -125,14 +124,10 @@ class Translate(Task):
     subset_fields = ("limit",)
 
     def check(self, run: TranslateRun) -> None:
-        check_decoding(run.decode)
+        # Ranges (beam, label smoothing, ...) are the fields' rules, checked as the run is read.
         if run.data.shared_vocab and run.data.tokenizer == "spacy":
             raise SeqlabError(
                 "--shared-vocab needs one tokenizer for both languages; spaCy's are per language"
-            )
-        if not 0.0 <= run.model.label_smoothing < 1.0:
-            raise SeqlabError(
-                f"--label-smoothing must be in [0, 1), got {run.model.label_smoothing}"
             )
 
     def load_data(self, run: TranslateRun) -> TranslationData:

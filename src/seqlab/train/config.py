@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
-from seqlab.config import setting
+from seqlab.config import COUNT, NON_NEGATIVE, POSITIVE, at_least, check_settings, number, setting
 from seqlab.errors import SeqlabError
 
 OPTIMIZERS = ("sgd", "adagrad", "rmsprop", "adam", "adamw")
@@ -28,38 +28,47 @@ class TrainConfig:
     "train" section of every run; each field is also a `seqlab train` option)."""
 
     optimizer: str = setting("adam", "optimizer", choices=OPTIMIZERS)
-    lr: float = setting(1e-3, "learning rate")
-    momentum: float = setting(0.0, "SGD momentum")
+    lr: float = setting(1e-3, "learning rate", check=POSITIVE)
+    momentum: float = setting(0.0, "SGD momentum", check=NON_NEGATIVE)
     # applied to matrices and embeddings only (p.dim() >= 2)
-    weight_decay: float = setting(0.0, "weight decay of matrices and embeddings")
-    clip: float | None = setting(None, "clip the gradient norm to this value")  # None: no clipping
-    epochs: int = setting(5, "training epochs")
-    batch_size: int = setting(64, "batch size (per process under torchrun)")
+    weight_decay: float = setting(
+        0.0, "weight decay of matrices and embeddings", check=NON_NEGATIVE
+    )
+    # None: no clipping (0 would clip every gradient to nothing)
+    clip: float | None = setting(None, "clip the gradient norm to this value", check=POSITIVE)
+    epochs: int = setting(5, "training epochs", check=COUNT)
+    batch_size: int = setting(64, "batch size (per process under torchrun)", check=COUNT)
     accumulate: int = setting(
         1,
         "sum the gradients of N batches per optimizer step (an N times larger batch)",
         metavar="N",
+        check=COUNT,
     )
     # Layer-wise lr decay for models with `layer_groups()`: group d (0 = output) gets lr * decay**d.
     layer_decay: float = setting(
         1.0,
         "layer-wise lr decay for pretrained encoders: each layer down trains at this "
         "times the lr of the layer above",
+        check=number("(0, 1]"),
     )
     # Learning-rate schedule, see seqlab.train.optim.build_scheduler.
     schedule: str = setting("none", "learning-rate schedule", choices=SCHEDULES)
-    step_size: int = setting(1, "step schedule: epochs between decays")
+    step_size: int = setting(1, "step schedule: epochs between decays", check=COUNT)
     gamma: float | None = setting(  # None: the schedule's default
-        None, "decay factor (default: step 0.5, exp exp(-0.1), plateau 0.5)"
+        None, "decay factor (default: step 0.5, exp exp(-0.1), plateau 0.5)", check=POSITIVE
     )
-    decay_after: int = setting(5, "exp schedule: epochs before the decay starts")
+    decay_after: int = setting(5, "exp schedule: epochs before the decay starts", check=at_least(0))
     warmup: float = setting(
-        0.05, "cosine and linear schedules: warm-up steps, or a fraction of all steps if < 1"
+        0.05,
+        "cosine and linear schedules: warm-up steps, or a fraction of all steps if < 1",
+        check=NON_NEGATIVE,
     )
-    plateau_patience: int = setting(1, "plateau schedule: epochs without improvement")
+    plateau_patience: int = setting(
+        1, "plateau schedule: epochs without improvement", check=at_least(0)
+    )
     # Early stopping on `monitor`; the best weights are restored at the end.
     patience: int | None = setting(
-        None, "early stopping: epochs without improvement; restores the best"
+        None, "early stopping: epochs without improvement; restores the best", check=COUNT
     )
     monitor: str = setting("valid_loss", "what early stopping and best.pt watch")
     monitor_mode: str | None = setting(  # None: MONITOR_MODES[monitor]
@@ -68,35 +77,23 @@ class TrainConfig:
         "(default: min for losses and perplexity, max for accuracy)",
         choices=("min", "max"),
     )
-    seed: int = setting(0, "random seed (data split, initialisation, order)")
+    seed: int = setting(  # numpy refuses negative seeds
+        0, "random seed (data split, initialisation, order)", check=at_least(0)
+    )
     device: str = setting("auto", "auto, cpu, cuda or mps")
     amp: bool = setting(False, "bf16 autocast")
     threads: int | None = setting(  # None: torch's default (all cores)
-        None, "CPU threads (default: all cores; 1 is faster on a busy machine)"
+        None, "CPU threads (default: all cores; 1 is faster on a busy machine)", check=COUNT
     )
     # at most this many batches per epoch and split (dry runs)
-    limit_batches: int | None = setting(None, cli=False)
-    log_every: int = setting(20, "steps between progress-bar updates")  # each one syncs the loss
+    limit_batches: int | None = setting(None, cli=False, check=COUNT)
+    log_every: int = setting(
+        20, "steps between progress-bar updates", check=COUNT
+    )  # each one syncs the loss
     quiet: bool = setting(False, "no progress bar or per-epoch lines")
 
     def __post_init__(self) -> None:
-        if self.optimizer not in OPTIMIZERS:
-            raise SeqlabError(
-                f"unknown optimizer {self.optimizer!r}; choose one of {', '.join(OPTIMIZERS)}"
-            )
-        if self.schedule not in SCHEDULES:
-            raise SeqlabError(
-                f"unknown schedule {self.schedule!r}; choose one of {', '.join(SCHEDULES)}"
-            )
-        for name in ("epochs", "batch_size", "step_size", "log_every", "accumulate"):
-            if getattr(self, name) < 1:
-                raise SeqlabError(f"{name} must be at least 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise SeqlabError(f"lr must be positive, got {self.lr}")
-        if not 0 < self.layer_decay <= 1:
-            raise SeqlabError(f"layer_decay must be in (0, 1], got {self.layer_decay}")
-        if self.patience is not None and self.patience < 1:
-            raise SeqlabError(f"patience must be at least 1, got {self.patience}")
+        check_settings(self)  # each field's rule (a run read by config_from_dict: checked there)
         if self.monitor_mode is None:
             if self.monitor not in MONITOR_MODES:
                 raise SeqlabError(
@@ -104,8 +101,6 @@ class TrainConfig:
                     "'max' or 'min'"
                 )
             self.monitor_mode = MONITOR_MODES[self.monitor]
-        if self.monitor_mode not in ("min", "max"):
-            raise SeqlabError(f"monitor_mode must be 'min' or 'max', got {self.monitor_mode!r}")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON- and checkpoint-safe)."""
