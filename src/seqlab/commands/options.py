@@ -104,7 +104,7 @@ def read_toml(path: str, run_class: type) -> dict[str, dict[str, Any]]:
 
 def run_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
     """(the run config, the run options out/resume/dry_run) of a parsed training command."""
-    from seqlab.config import config_from_dict, nest
+    from seqlab.config import FLAG_SOURCES, config_from_dict, nest
 
     run_class = args.run_class
     given = {k: v for k, v in vars(args).items() if k not in _INTERNAL}
@@ -114,7 +114,7 @@ def run_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         layers.append(nest(run_class, args.presets[run["preset"]], f"preset {run['preset']}"))
     if run["config"] is not None:
         layers.append(read_toml(run["config"], run_class))
-    layers.append(nest(run_class, given, "the command line"))
+    layers.append(nest(run_class, given, FLAG_SOURCES[1]))
     values: dict[str, dict[str, Any]] = {}
     for layer in layers:
         for sec, fields in layer.items():
@@ -124,7 +124,7 @@ def run_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
         if "limit" in {f for f in _fields(run_class, "data")}:
             data.setdefault("limit", DRY_RUN_LIMIT)
         values.setdefault("train", {}).update(epochs=1, limit_batches=2)
-    return config_from_dict(run_class, values, "the options"), run
+    return config_from_dict(run_class, values, FLAG_SOURCES[0]), run
 
 
 _INTERNAL = ("func", "command", "task", "run_class", "presets", "own_defaults", "default_out")

@@ -19,7 +19,7 @@ def run_translate(args: argparse.Namespace) -> int:
     if args.file:
         texts = read_lines(args.file)
     else:
-        texts = read_texts(args.texts)
+        texts = read_texts(args.texts, args.encoding)
     if not texts:
         raise SeqlabError("nothing to translate: give sentences, --file FILE or - for stdin")
     loaded = load(args.checkpoint, args.device)
@@ -47,6 +47,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("texts", nargs="*", metavar="TEXT", help="sentences ('-': read stdin)")
     p.add_argument("--file", help="a UTF-8 text file, one sentence a line")
+    p.add_argument(
+        "--encoding", default="utf-8", help="of standard input; undecodable bytes are an error "
+        "(default: utf-8)",
+    )  # fmt: skip
     p.add_argument("--beam", type=int, help="beam width (default: as trained; 1 = greedy)")
     p.add_argument("--length-penalty", type=float, help="beam search: GNMT alpha")
     p.add_argument("--max-length", type=int, help="longest translation in tokens")
