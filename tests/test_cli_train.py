@@ -259,3 +259,23 @@ def test_killed_after_first_epoch_then_resume_matches_uninterrupted(
 
     assert len(results(full)["history"]) == 3
     assert results(cut) == results(full)
+
+
+def test_toml_holds_the_run_options_too(tmp_path):
+    """out, dry-run and preset may come from the file (as before the nested configs); a flag
+    overrides them, and a wrongly typed one is a one-line error naming the file."""
+    data = Path(__file__).parent / "fixtures" / "checkpoints" / "data" / "questions.csv"
+    out = tmp_path / "from-file"
+    toml = tmp_path / "run.toml"
+    toml.write_text(
+        f'data = "{data}"\ntext-column = "question"\nlabel-column = "type"\nthreads = 1\n'
+        f'quiet = true\nout = "{out}"\ndry-run = true\n[model]\nembed = 8\nhidden = 8\n'
+    )
+    assert main(["train", "classify", "--config", str(toml)]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert len(results["history"]) == 1 and results["config"]["data"]["limit"] == 200
+    other = tmp_path / "from-flag"
+    assert main(["train", "classify", "--config", str(toml), "--out", str(other)]) == 0
+    assert (other / "results.json").is_file()
+    toml.write_text("resume = 3\n")
+    assert main(["train", "classify", "--config", str(toml)]) == 2

@@ -70,10 +70,11 @@ def add_run_options(
     )
 
 
-def read_toml(path: str, run_class: type) -> dict[str, dict[str, Any]]:
-    """The sections of a TOML file of options: tables named after sections (keys: option or
-    field names) or option names at the top level; checked (names and types) against the
-    run config, errors naming the file and the key."""
+def read_toml(path: str, run_class: type) -> tuple[dict[str, dict[str, Any]], dict[str, Any]]:
+    """The sections of a TOML file of options, and its run options (out, resume, dry-run,
+    preset, overwrite): tables named after sections (keys: option or field names) or option
+    names at the top level; checked (names and types) against the run config, errors naming
+    the file and the key."""
     import tomllib
 
     from seqlab.config import config_from_dict, nest, options
@@ -85,9 +86,19 @@ def read_toml(path: str, run_class: type) -> dict[str, dict[str, Any]]:
         raise SeqlabError(f"config file {path} not found") from None
     except tomllib.TOMLDecodeError as e:
         raise SeqlabError(f"config file {path}: {e}") from None
+    run = {k.replace("-", "_"): v for k, v in raw.items() if k.replace("-", "_") in RUN_OPTIONS}
+    for key, value in run.items():
+        wanted = str if key in ("out", "preset") else bool
+        if key == "config" or not isinstance(value, wanted):
+            what = "is not allowed here" if key == "config" else f"must be {wanted.__name__}"
+            raise SeqlabError(f"{path}: {key} {what}, got {value!r}")  # one line
     table = options(run_class)
     sections = {sec for sec, _ in table.values()}
-    flat = {k: v for k, v in raw.items() if not (k in sections and isinstance(v, dict))}
+    flat = {
+        k: v
+        for k, v in raw.items()
+        if not (k in sections and isinstance(v, dict)) and k.replace("-", "_") not in run
+    }
     nested = nest(run_class, flat, path)
     for sec in sections & set(raw):
         if not isinstance(raw[sec], dict):
@@ -99,7 +110,7 @@ def read_toml(path: str, run_class: type) -> dict[str, dict[str, Any]]:
                 place = (sec, k)
             nested.setdefault(sec, {})[place[1]] = value
     config_from_dict(run_class, nested, path)  # unknown or mistyped keys, named
-    return nested
+    return nested, run
 
 
 def run_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
@@ -108,20 +119,22 @@ def run_config(args: argparse.Namespace) -> tuple[Any, dict[str, Any]]:
 
     run_class = args.run_class
     given = {k: v for k, v in vars(args).items() if k not in _INTERNAL}
-    run = {k: given.pop(k, None) for k in RUN_OPTIONS}
+    toml, toml_run = ({}, {}) if "config" not in given else read_toml(given["config"], run_class)
+    run = {k: given.pop(k, toml_run.get(k)) for k in RUN_OPTIONS}  # flags over the file
     layers = [nest(run_class, args.own_defaults, "the command's defaults")]
     if run["preset"] is not None:
+        if run["preset"] not in args.presets:
+            known = ", ".join(args.presets) or "none for this command"
+            raise SeqlabError(f"unknown preset {run['preset']!r}; choose one of {known}")
         layers.append(nest(run_class, args.presets[run["preset"]], f"preset {run['preset']}"))
-    if run["config"] is not None:
-        layers.append(read_toml(run["config"], run_class))
-    layers.append(nest(run_class, given, FLAG_SOURCES[1]))
+    layers += [toml, nest(run_class, given, FLAG_SOURCES[1])]
     values: dict[str, dict[str, Any]] = {}
     for layer in layers:
         for sec, fields in layer.items():
             values.setdefault(sec, {}).update(fields)
     if run["dry_run"]:
         data = values.setdefault("data", {})
-        if "limit" in {f for f in _fields(run_class, "data")}:
+        if "limit" in _fields(run_class, "data"):
             data.setdefault("limit", DRY_RUN_LIMIT)
         values.setdefault("train", {}).update(epochs=1, limit_batches=2)
     return config_from_dict(run_class, values, FLAG_SOURCES[0]), run

@@ -17,7 +17,12 @@ from seqlab.errors import CheckpointError
 
 # 2: recurrent cells name input-to-hidden weights U and hidden-to-hidden W (Goodfellow eq. 10.8);
 # format 1 had them the other way round, and `_upgrade` renames them when it loads one.
-FORMAT_VERSION = 2
+# 3: the run config is nested (`config`: data, model, decode sections; was a flat `data` dict),
+# one class per architecture (kinds TransformerLM/RecurrentLM, translator sizes embed_dim/...,
+# classifier weights under encoder.*). Format 2 is read as it is: `upgrade_spec` renames kinds
+# and config fields here, `Task.saved_run` nests the flat settings, and SequenceClassifier moves
+# its old weight keys on load. A seqlab that reads up to 2 refuses format 3 files by name.
+FORMAT_VERSION = 3
 _CELL_KEY = re.compile(r"^(.*\bcells\.\d+\.)(W|U|b_U)(\.weight|\.bias)?$")
 # Keys every seqlab checkpoint has (docs/design.md, "Checkpoints").
 REQUIRED_KEYS = ("format_version", "model_kind", "model_config", "task", "model")
