@@ -75,3 +75,19 @@ def test_listed_commands_reproduce_the_runs(tmp_path, capsys):
         want = settings.configs(run)
         assert (cfg.data, cfg.model, cfg.decode) == (want.data, want.model, want.decode)
         assert cfg.train.to_dict() | {"quiet": True} == want.train.to_dict()
+
+
+def test_results_written_before_the_nested_configs_are_read_as_the_same_runs(tmp_path):
+    """A finished run's results.json from before issue 18 holds flat option names (what
+    `flatten` gives); the study reads it as the same run rather than refusing it."""
+    from seqlab.config import flatten, to_dict
+    from seqlab.study.translation import TranslationStudySettings, _saved_config, plan
+
+    settings = TranslationStudySettings(tmp_path, quick=True)
+    for run in plan(2):
+        cfg = settings.configs(run)
+        flat = flatten(cfg, ("data", "model", "decode"))
+        assert "embed" in flat and "model" in flat  # the old keys
+        wanted = {k: v for k, v in to_dict(cfg).items() if k != "train"}
+        assert _saved_config({"config": flat}) == wanted
+        assert _saved_config({"config": wanted}) == wanted
