@@ -19,60 +19,23 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from seqlab.errors import SeqlabError
+from seqlab.rules import (  # noqa: F401 - the rules a setting may carry, importable from here
+    COUNT,
+    FINITE,
+    NON_NEGATIVE,
+    POSITIVE,
+    PROPORTION,
+    UNIT,
+    Rule,
+    at_least,
+    number,
+    one_of,
+)
 
 _MISSING = dataclasses.MISSING
 # Sources whose keys the user typed as flags (commands.options.run_config): errors name the flag
 # (--lr); other sources (a TOML file, a checkpoint, a study) the key (train.lr).
 FLAG_SOURCES = ("the options", "the command line")
-
-
-@dataclasses.dataclass(frozen=True)
-class Rule:
-    """The values a setting allows: `test(value)`, and `allowed`, the words for them."""
-
-    allowed: str
-    test: Callable[[Any], bool]
-
-    def check(self, value: Any, name: str) -> None:
-        """SeqlabError "NAME must be ALLOWED, got VALUE" unless `value` is allowed or None."""
-        if value is not None and not self.test(value):
-            raise SeqlabError(f"{name} must be {self.allowed}, got {value!r}")
-
-
-def _real(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def number(interval: str = "(-inf, inf)") -> Rule:
-    """A finite number in `interval`, written like "[0, 1)" or "(0, inf)"."""
-    ends = [x.strip(" [()]") for x in interval.split(",")]
-    (lo, hi), closed = map(float, ends), (interval[0] == "[", interval[-1] == "]")
-    allowed = "a finite number" if hi == math.inf else f"a number in {interval}"
-    if hi == math.inf and lo > -math.inf:
-        allowed += f" {'>=' if closed[0] else '>'} {ends[0]}"
-
-    def test(v: Any) -> bool:
-        return _real(v) and (v > lo or closed[0] and v == lo) and (v < hi or closed[1] and v == hi)
-
-    return Rule(allowed, test)
-
-
-def at_least(n: int) -> Rule:
-    """An integer >= n (the type, int, is checked with the other types)."""
-    return Rule(f"at least {n}", lambda v: _real(v) and v >= n)
-
-
-FINITE = number()
-POSITIVE = number("(0, inf)")
-NON_NEGATIVE = number("[0, inf)")
-PROPORTION = number("[0, 1)")  # dropout, label smoothing, a held-out share
-UNIT = number("[0, 1]")  # a probability, a mixture weight
-COUNT = at_least(1)
-
-
-def one_of(choices: Iterable[Any]) -> Rule:
-    """One of `choices` (a field's choices are its rule unless it has another)."""
-    return Rule(f"one of {', '.join(map(str, choices))}", lambda v: v in choices)
 
 
 def setting(
@@ -106,6 +69,11 @@ def section(cls: type) -> Any:
     return dataclasses.field(default_factory=cls)
 
 
+def option_name(field: dataclasses.Field) -> str:
+    """The option name of a field as a dict key: its flag without dashes, '_' for '-'."""
+    return flag_of(field).lstrip("-").replace("-", "_")
+
+
 def flag_of(field: dataclasses.Field) -> str:
     """The option name of a field: its metadata's flag, else --field-name."""
     return field.metadata.get("flag") or "--" + field.name.replace("_", "-")
@@ -119,7 +87,7 @@ def options(run_class: type) -> dict[str, tuple[str, str]]:
     names: dict[str, list[tuple[str, str]]] = {}
     for sec in dataclasses.fields(run_class):
         for f in dataclasses.fields(typing.get_type_hints(run_class)[sec.name]):
-            table[flag_of(f).lstrip("-").replace("-", "_")] = (sec.name, f.name)
+            table[option_name(f)] = (sec.name, f.name)
             names.setdefault(f.name, []).append((sec.name, f.name))
     for name, places in names.items():
         if len(places) == 1:
@@ -300,7 +268,7 @@ def add_options(
             help = f.metadata["help"]
             if f.metadata["show_default"] and default is not None and hints[f.name] is not bool:
                 help += f" (default: {default})"
-            kw: dict[str, Any] = {"dest": flag.lstrip("-").replace("-", "_"), "help": help}
+            kw: dict[str, Any] = {"dest": option_name(f), "help": help}
             if hints[f.name] is bool:
                 kw["action"] = argparse.BooleanOptionalAction
             else:
@@ -327,7 +295,7 @@ def flatten(run: Any, sections: Iterable[str] | None = None) -> dict[str, Any]:
         if sections is not None and sec.name not in sections:
             continue
         for f in dataclasses.fields(getattr(run, sec.name)):
-            out[flag_of(f).lstrip("-").replace("-", "_")] = getattr(getattr(run, sec.name), f.name)
+            out[option_name(f)] = getattr(getattr(run, sec.name), f.name)
     return out
 
 
@@ -342,7 +310,7 @@ def command_line(prefix: str, run: Any, leave_out: Iterable[str] = ()) -> str:
             v, flag = getattr(value, f.name), flag_of(f)
             if not f.metadata.get("cli", True) or v == getattr(base, f.name):
                 continue
-            if flag.lstrip("-").replace("-", "_") in leave_out:
+            if option_name(f) in leave_out:
                 continue
             if isinstance(v, list | tuple):
                 v = ",".join(map(str, v))

@@ -10,7 +10,7 @@ from typing import Any
 
 from seqlab.errors import SeqlabError
 
-DECODING = ("beam", "length_penalty", "allow_unk")  # translation only
+DECODING = ("beam", "length_penalty", "allow_unk")  # options some tasks' evaluate takes
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
@@ -28,10 +28,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     if args.cache:
         return _evaluate_with_cache(args, loaded)
     decoding = {k: v for k in DECODING if (v := getattr(args, k)) is not None}
-    if set(decoding) - set(loaded.task.evaluate_options):
-        raise SeqlabError(
-            "--beam, --length-penalty and --allow-unk are for translation checkpoints"
-        )
+    foreign = sorted(set(decoding) - set(loaded.task.evaluate_options))
+    if foreign:
+        flags = ", ".join("--" + k.replace("_", "-") for k in foreign)
+        raise SeqlabError(f"{flags}: not an option of {loaded.task.name} checkpoints")
     metrics = loaded.task.evaluate(
         loaded,
         split=args.split,
@@ -60,13 +60,12 @@ def _report_folder(args: argparse.Namespace) -> Path:
 def _evaluate_with_cache(args: argparse.Namespace, loaded: Any) -> int:
     """`seqlab evaluate --cache`: a language model with the continuous cache (Grave et al.)."""
     from seqlab.atomic import write_text_atomic
-    from seqlab.tasks.base import EvaluatesWithCache
+    from seqlab.tasks.base import EvaluatesWithCache, require
 
-    if not isinstance(loaded.task, EvaluatesWithCache):
-        raise SeqlabError("--cache is for language-model checkpoints")
+    task = require(loaded, EvaluatesWithCache, "a language model (--cache)")
     if (args.cache_theta is None) != (args.cache_lambda is None):
         raise SeqlabError("give both --cache-theta and --cache-lambda, or neither (then tuned)")
-    r = loaded.task.evaluate_with_cache(
+    r = task.evaluate_with_cache(
         loaded,
         window=args.cache_window,
         theta=args.cache_theta,
