@@ -269,3 +269,13 @@ def test_cli_edge_values_parse_to_a_run_or_a_clean_error(flag, text):
         assert str(e).startswith(flag + " must be ") and "\n" not in str(e)
     else:
         assert isinstance(run, ClassifyRun)
+
+
+def test_a_monitor_the_task_does_not_record_is_refused_from_any_source(tmp_path, capsys):
+    """A TOML `monitor` is checked as the flag's choices are: classify records no BLEU."""
+    toml = tmp_path / "run.toml"
+    toml.write_text('monitor = "valid_bleu"\n')
+    assert main(["train", "classify", "--config", str(toml), "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "--monitor must be one of valid_loss, valid_accuracy, train_loss" in err
+    assert not (tmp_path / "r").exists()

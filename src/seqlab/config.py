@@ -38,6 +38,19 @@ _MISSING = dataclasses.MISSING
 FLAG_SOURCES = ("the options", "the command line")
 
 
+class RunConfig:
+    """The base of every run config: a dataclass of sections whose class says which values its
+    `train.monitor` may watch (what its validation records hold; train_loss always)."""
+
+    monitors = ("valid_loss",)  # a plain class attribute: not a field of the sections
+
+    def __post_init__(self) -> None:
+        allowed = (*self.monitors, "train_loss")
+        monitor = self.train.monitor  # type: ignore[attr-defined]
+        if monitor not in allowed:
+            raise SeqlabError(f"--monitor must be one of {', '.join(allowed)}, got {monitor!r}")
+
+
 def setting(
     default: Any = _MISSING,
     help: str = "",

@@ -42,6 +42,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     add_run_options(
         p, FinetuneRun, out="runs/finetune", dry=f" on {DRY_RUN_LIMIT} texts",
-        defaults=FINETUNE_TRAINING, monitors=("valid_accuracy", "valid_loss"),
+        defaults=FINETUNE_TRAINING,
     )  # fmt: skip
     p.set_defaults(func=run_finetune)

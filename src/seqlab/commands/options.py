@@ -26,7 +26,6 @@ def add_run_options(
     presets: dict[str, dict[str, Any]] | None = None,
     preset_help: str = "",
     defaults: dict[str, Any] | None = None,
-    monitors: tuple[str, ...] = (),
 ) -> None:
     """--config, --out, --resume, --overwrite, --dry-run (and --preset), then every option of
     `run_class` in one group per section. `defaults` are option values of the command where
@@ -64,7 +63,7 @@ def add_run_options(
         return groups.setdefault(name, p.add_argument_group(GROUP_TITLES.get(name, name)))
 
     own = nest(run_class, defaults or {}, "the command's defaults")
-    add_options(group_for, run_class, own, {"monitor": monitors} if monitors else None)
+    add_options(group_for, run_class, own, {"monitor": run_class.monitors})
     p.set_defaults(
         run_class=run_class, presets=presets or {}, own_defaults=defaults or {}, default_out=out
     )

@@ -10,7 +10,7 @@ import argparse
 
 from seqlab.commands.options import DRY_RUN_LIMIT, add_run_options, train_task
 
-# (task, help, description, --out default, dry-run note, its presets' help, monitors)
+# (task, help, description, dry-run note, its presets' help)
 TRAIN_COMMANDS = (
     (
         "classify",
@@ -19,7 +19,6 @@ TRAIN_COMMANDS = (
         f" on {DRY_RUN_LIMIT} texts",
         "duke = the Duke assignment's IMDB LSTM (7:1:2 split of all 50,000 reviews, English "
         "stop words removed, min-freq 5, 256 tokens, LSTM 100, SGD 0.01, 5 epochs)",
-        ("valid_loss", "valid_accuracy"),
     ),
     (
         "lm",
@@ -29,7 +28,6 @@ TRAIN_COMMANDS = (
         "",
         "course = the assignment's Transformer; cpu-lstm = seqlab's fast LSTM with an "
         "adaptive softmax",
-        ("valid_loss", "valid_perplexity"),
     ),
     (
         "translate",
@@ -38,7 +36,6 @@ TRAIN_COMMANDS = (
         "and BLEU on the test split.",
         " on 200 pairs per split",
         "",
-        ("valid_loss", "valid_perplexity", "valid_bleu"),
     ),
 )
 
@@ -64,12 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run_classes = {"classify": configs.ClassifyRun, "lm": configs.LMRun}
     run_classes["translate"] = configs.TranslateRun
     presets = {"classify": CLASSIFY_PRESETS, "lm": LM_PRESETS}
-    for name, help, description, dry, preset_help, monitors in TRAIN_COMMANDS:
+    for name, help, description, dry, preset_help in TRAIN_COMMANDS:
         p = tasks.add_parser(
             name, help=help, description=description, argument_default=argparse.SUPPRESS
         )
         add_run_options(
             p, run_classes[name], out=f"runs/{name}", dry=dry, presets=presets.get(name),
-            preset_help=preset_help, monitors=monitors,
+            preset_help=preset_help,
         )  # fmt: skip
         p.set_defaults(func=run_train)

@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from seqlab.config import COUNT, PROPORTION, Rule, at_least, number, optional_int, section, setting
+from seqlab.config import (
+    COUNT,
+    PROPORTION,
+    Rule,
+    RunConfig,
+    at_least,
+    number,
+    optional_int,
+    section,
+    setting,
+)
 from seqlab.train.config import TrainConfig
 
 # The SequenceClassifier encoders (seqlab.models.classifier.ENCODERS; a test keeps them equal).
@@ -137,8 +147,10 @@ class ClassifyModel:
 
 
 @dataclass
-class ClassifyRun:
+class ClassifyRun(RunConfig):
     """A `seqlab train classify` run."""
+
+    monitors = ("valid_loss", "valid_accuracy")
 
     data: ClassifyData = section(ClassifyData)
     model: ClassifyModel = section(ClassifyModel)
@@ -191,8 +203,10 @@ class FinetuneModel:
 
 
 @dataclass
-class FinetuneRun:
+class FinetuneRun(RunConfig):
     """A `seqlab finetune` run."""
+
+    monitors = ("valid_accuracy", "valid_loss")
 
     data: FinetuneData = section(FinetuneData)
     model: FinetuneModel = section(FinetuneModel)
@@ -248,8 +262,10 @@ class LMModel:
 
 
 @dataclass
-class LMRun:
+class LMRun(RunConfig):
     """A `seqlab train lm` run."""
+
+    monitors = ("valid_loss", "valid_perplexity")
 
     data: LMData = section(LMData)
     model: LMModel = section(LMModel)
@@ -341,8 +357,10 @@ class TranslateDecode:
 
 
 @dataclass
-class TranslateRun:
+class TranslateRun(RunConfig):
     """A `seqlab train translate` run."""
+
+    monitors = ("valid_loss", "valid_perplexity", "valid_bleu")
 
     data: TranslateData = section(TranslateData)
     model: TranslateModel = section(TranslateModel)
