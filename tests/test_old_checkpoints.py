@@ -99,3 +99,13 @@ def test_old_last_pt_resumes_and_refuses_other_settings(tmp_path, capsys):
     results = json.loads((out / "results.json").read_text())
     assert [h["epoch"] for h in results["history"]] == [1, 2, 3, 4]
     assert results["test"]["accuracy"] == 1.0
+
+
+def test_summary_of_a_finetune_checkpoint_and_cache_options(tmp_path, capsys):
+    """Every checkpoint summarises (the pretrained classifier has its example batch too), and
+    `evaluate --cache` says it does not take --data rather than ignoring it."""
+    assert main(["summary", "--checkpoint", str(checkpoint("finetune", tmp_path))]) == 0
+    assert "Total params: 10,088" in capsys.readouterr().out
+    lm = checkpoint("lm", tmp_path)
+    assert main(["evaluate", str(lm), "--cache", "--data", DATA_OF["lm"]]) == 2
+    assert "no --data or --limit" in capsys.readouterr().err

@@ -63,6 +63,8 @@ def _evaluate_with_cache(args: argparse.Namespace, loaded: Any) -> int:
     from seqlab.tasks.base import EvaluatesWithCache, require
 
     task = require(loaded, EvaluatesWithCache, "a language model (--cache)")
+    if args.data is not None or args.limit is not None:
+        raise SeqlabError("--cache scores the checkpoint's own data: no --data or --limit")
     if (args.cache_theta is None) != (args.cache_lambda is None):
         raise SeqlabError("give both --cache-theta and --cache-lambda, or neither (then tuned)")
     r = task.evaluate_with_cache(

@@ -141,6 +141,14 @@ class PretrainedClassifier(nn.Module):
         loss = F.cross_entropy(logits, labels) if labels is not None else None
         return logits, loss
 
+    def example_batch(
+        self, batch_size: int = 2, length: int | None = None
+    ) -> dict[str, torch.Tensor]:
+        """Random word-piece ids (B, T) and a full mask, e.g. for `seqlab.summary`."""
+        T = length or 8
+        ids = torch.randint(0, self.encoder.config.vocab_size, (batch_size, T))
+        return {"input_ids": ids, "attention_mask": torch.ones_like(ids)}
+
     # -- which parameters train, and at which learning rate --------------------------------------
     def layers(self) -> nn.ModuleList:
         """The encoder's Transformer layers, bottom to top: the ModuleList holding exactly
