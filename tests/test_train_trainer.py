@@ -137,8 +137,11 @@ def test_truncated_foreign_and_unsafe_files_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match="not a seqlab checkpoint"):
         load_checkpoint(tmp_path / "foreign.pt")
     torch.save({"config": TinyConfig()}, tmp_path / "pickled.pt")  # a class instance
-    with pytest.raises(CheckpointError, match="other than plain data"):
+    with pytest.raises(CheckpointError, match="other than plain data") as refused:
         load_checkpoint(tmp_path / "pickled.pt")
+    # One line, and never torch's advice to load with weights_only=False (running the code).
+    assert "\n" not in str(refused.value) and "weights_only" not in str(refused.value)
+    assert "GLOBAL" in str(refused.value)  # what was found
     with pytest.raises(CheckpointError, match="does not exist"):
         load_checkpoint(tmp_path / "missing.pt")
 

@@ -67,8 +67,14 @@ def load_checkpoint(
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
+        # torch's message advises weights_only=False, i.e. running the file's code: keep only
+        # the line that says what was found ("Unsupported operand 197", "... GLOBAL posix.system").
+        lines = [x.strip() for x in str(e).splitlines() if x.strip()]
+        found = [x for x in lines if x.startswith(("Unsupported", "Trying to load"))]
+        reason = (found[0] if found else "not a pickle of plain data")[:200]
         raise CheckpointError(
-            f"{path} holds objects other than plain data and tensors; refusing to load it ({e})"
+            f"{path} is not a seqlab checkpoint: it holds something other than plain data and "
+            f"tensors, and seqlab never runs code from a file ({reason})"
         ) from None
     except Exception as e:  # torch raises many types for a damaged or foreign file
         reason = f"{type(e).__name__}: {e}".strip().splitlines()[0][:200]
