@@ -69,9 +69,8 @@ def load_checkpoint(
     except pickle.UnpicklingError as e:
         # torch's message advises weights_only=False, i.e. running the file's code: keep only
         # the line that says what was found ("Unsupported operand 197", "... GLOBAL posix.system").
-        lines = [x.strip() for x in str(e).splitlines() if x.strip()]
-        found = [x for x in lines if x.startswith(("Unsupported", "Trying to load"))]
-        reason = (found[0] if found else "not a pickle of plain data")[:200]
+        found = re.search(r"GLOBAL [\w.]+|Unsupported operand \d+", str(e))
+        reason = found[0] if found else "not a pickle of plain data"
         raise CheckpointError(
             f"{path} is not a seqlab checkpoint: it holds something other than plain data and "
             f"tensors, and seqlab never runs code from a file ({reason})"
