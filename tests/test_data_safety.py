@@ -237,3 +237,25 @@ def test_generate_cli_never_prints_pad_or_sos(tmp_path, capsys):
     assert main(["generate", path, "--words", "30", "--num", "5", "--seed", "0"]) == 0
     out = capsys.readouterr().out
     assert "<pad>" not in out and "<sos>" not in out and len(out.splitlines()) == 5
+
+
+def test_a_runaway_text_is_cut_even_with_max_length_none(tmp_path, capsys, monkeypatch):
+    """`--max-length none` reads whole texts, up to MAX_TEXT_TOKENS: a longer one is cut to
+    it (with a note), so one runaway line cannot fill memory."""
+    from seqlab.data.classification import MAX_TEXT_TOKENS
+    from seqlab.tasks.classify import TASK
+
+    monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
+    rows = ["text,label"] + [f"{'good' if i % 2 else 'bad'} film {i},{i % 2}" for i in range(40)]
+    rows.append(" ".join(["word"] * (MAX_TEXT_TOKENS + 500)) + ",1")
+    (tmp_path / "long.csv").write_text("\n".join(rows) + "\n")
+    from seqlab.config import run_from_options
+    from seqlab.tasks.configs import ClassifyRun
+
+    run = run_from_options(
+        ClassifyRun, {"data": str(tmp_path / "long.csv"), "max_length": None}, "t"
+    )
+    data = TASK.load_data(run)
+    lengths = [int(x) for s in (data.train, data.valid, data.test) for x in s.lengths]
+    assert max(lengths) == MAX_TEXT_TOKENS and sorted(lengths)[-2] < 10
+    assert f"cut to {MAX_TEXT_TOKENS:,}" in capsys.readouterr().err

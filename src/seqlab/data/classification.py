@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -169,6 +170,11 @@ RawSplits = dict[str, Pool]  # split -> (texts, label ids)
 Pools = tuple[Pool, Pool | None, Pool | None]  # the given train, valid and test files' records
 
 
+# The longest text a classifier trains on with --max-length none (IMDB's longest review has
+# under 3,000 tokens): longer ones are cut, with a note, so memory stays bounded.
+MAX_TEXT_TOKENS = 20_000
+
+
 def build_classification(
     name: str,
     identity: dict,
@@ -242,9 +248,19 @@ def build_classification(
     arrays = cached(name, {**identity, **settings}, build, enabled=cache)
     encoder = TextEncoder.from_dict(from_json_array(arrays["encoder"]))
     encoder.max_length, encoder.truncate = max_length, truncate
+    cut = max_length
+    if max_length is None:  # whole texts, but bounded: one runaway text must not fill memory
+        longest = max(int(np.diff(arrays[f"{s}_offsets"]).max(initial=0)) for s in SPLITS)
+        if longest > MAX_TEXT_TOKENS:
+            cut = MAX_TEXT_TOKENS
+            print(
+                f"seqlab: note: the longest text has {longest:,} tokens; texts are cut to "
+                f"{MAX_TEXT_TOKENS:,} ({truncate} side) to bound memory (--max-length sets it)",
+                file=sys.stderr,
+            )
     sets = [
         ClassificationDataset(
-            arrays[f"{s}_flat"], arrays[f"{s}_offsets"], arrays[f"{s}_labels"], max_length, truncate
+            arrays[f"{s}_flat"], arrays[f"{s}_offsets"], arrays[f"{s}_labels"], cut, truncate
         )
         for s in SPLITS
     ]
