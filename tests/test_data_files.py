@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from seqlab.data.classification import MAX_TEXT_TOKENS
 from seqlab.data.readers import read_lines, read_records
 from seqlab.data.tokenizers import basic_english
 from seqlab.data.user_data import load_text_classification
@@ -117,7 +118,10 @@ def test_huge_review_and_truncation(tmp_path):
     path = _write_jsonl(tmp_path / "big.jsonl", [("pos", " ".join(words)), ("neg", "short")])
     d = load_text_classification(path, split="1:0:0", tokenizer="whitespace", cache=False)
     lengths = sorted(it["length"] for it in d.train)
-    assert lengths == [1, 100_000]
+    assert lengths == [1, MAX_TEXT_TOKENS]  # max_length None: whole texts, up to the bound
+    whole = dict(split="1:0:0", tokenizer="whitespace", max_length=100_000, cache=False)
+    d = load_text_classification(path, **whole)
+    assert sorted(it["length"] for it in d.train) == [1, 100_000]  # asked for: all of it
     d = load_text_classification(path, split="1:0:0", tokenizer="whitespace", max_length=5)
     big = max((d.train[i] for i in range(2)), key=lambda it: it["length"])
     assert d.encoder.vocab.decode(big["ids"]) == words[-5:]  # "pre" keeps the end
