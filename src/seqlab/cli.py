@@ -22,6 +22,7 @@ COMMAND_MODULES = [
     "seqlab.commands.generate",
     "seqlab.commands.translate",
     "seqlab.commands.study",
+    "seqlab.commands.serve",
 ]
 
 

@@ -153,13 +153,17 @@ class TextClassification(Task):
         return {**metrics, "examples": len(dataset), "label_names": names}
 
     @torch.no_grad()
-    def predict(self, loaded: Loaded, texts: list[str]) -> list[tuple[str, float]]:
-        """(label, probability) of the most likely class for each text."""
+    def probabilities(self, loaded: Loaded, texts: list[str]) -> torch.Tensor:
+        """(B, num_classes) probability of every class, columns in `loaded.label_names` order."""
         items = [{"ids": ids, "label": 0} for ids in loaded.encoder.encode_many(texts)]
         batch = loaded.encoder.collate(items)
         del batch["labels"]
         logits, _ = loaded.model(**{k: v.to(loaded.device) for k, v in batch.items()})
-        probs = class_probabilities(logits)  # (B, num_classes)
+        return class_probabilities(logits).cpu()
+
+    def predict(self, loaded: Loaded, texts: list[str]) -> list[tuple[str, float]]:
+        """(label, probability) of the most likely class for each text."""
+        probs = self.probabilities(loaded, texts)  # (B, num_classes)
         best = probs.argmax(dim=1)
         names = loaded.label_names
         return [(names[int(k)], float(probs[i, k])) for i, k in enumerate(best)]

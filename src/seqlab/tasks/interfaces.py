@@ -41,6 +41,9 @@ class Classifies(Protocol):
     def predict(self, loaded: Loaded, texts: list[str]) -> list[tuple[str, float]]:
         """(label, probability) of the most likely class of each text."""
 
+    def probabilities(self, loaded: Loaded, texts: list[str]) -> torch.Tensor:
+        """(B, num_classes) probability of every class, columns in `loaded.label_names` order."""
+
 
 @runtime_checkable
 class Generates(Protocol):

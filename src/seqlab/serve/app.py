@@ -1,0 +1,232 @@
+"""The `seqlab serve` ASGI app: loaded checkpoints behind a JSON API under `/v1`.
+
+The checkpoints are fixed when the app is made (`create_app(models)`); a request names a model,
+never a file. Every error is JSON, `{"error": {"status", "message"[, "limit"]}}`, and leaves the
+server as it was. Each model answers one request at a time (a lock per model): the tasks' calls
+are not written for several threads sharing one model.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.exceptions import HTTPException
+
+from seqlab.errors import SeqlabError
+from seqlab.serve.limits import ApiError, Guard, Limits, check_texts, over
+from seqlab.tasks.interfaces import Classifies, Generates, Loaded, Translates
+
+# What each capability is called in errors, and the endpoint that uses it.
+CAPABILITIES = {
+    Classifies: ("a classifier", "/v1/classify"),
+    Generates: ("a language model", "/v1/generate"),
+    Translates: ("a translator", "/v1/translate"),
+}
+
+
+class Strict(BaseModel):
+    """A request body: no unknown fields, no silent conversions ("5" is not 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+class ClassifyRequest(Strict):
+    """`POST /v1/classify`."""
+
+    model: str
+    texts: list[str] = Field(min_length=1)
+
+
+class GenerateRequest(Strict):
+    """`POST /v1/generate` (one continuation; no streaming yet)."""
+
+    model: str
+    prompt: str = ""
+    max_words: int = Field(20, ge=1)
+    temperature: float = Field(1.0, ge=0, allow_inf_nan=False)
+    top_k: int | None = Field(None, ge=1)
+    top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
+    seed: int | None = Field(None, ge=0, lt=2**63)
+
+
+class TranslateRequest(Strict):
+    """`POST /v1/translate`; settings left out are as trained."""
+
+    model: str
+    texts: list[str] = Field(min_length=1)
+    beam: int | None = Field(None, ge=1)
+    length_penalty: float | None = Field(None, allow_inf_nan=False)
+    max_length: int | None = Field(None, ge=1)
+
+
+@dataclass
+class Served:
+    """One loaded checkpoint under its name, with what `/v1/models` says of it."""
+
+    name: str
+    loaded: Loaded
+    info: dict[str, Any]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def finite(value: Any) -> Any:
+    """`value` made JSON-safe: NaN and infinities become None, other objects strings."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {str(k): finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [finite(v) for v in value]
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    return str(value)
+
+
+def describe(name: str, loaded: Loaded) -> dict[str, Any]:
+    """Name, task, model kind, parameters, saved run config and test metrics of a checkpoint."""
+    from seqlab.config import to_dict
+
+    test = None
+    results = loaded.path.parent / "results.json"
+    try:
+        test = json.loads(results.read_text(encoding="utf-8")).get("test")
+    except (OSError, ValueError, AttributeError):  # no results.json, or not one of ours
+        pass
+    task = loaded.task
+    capabilities = [path for cap, (_, path) in CAPABILITIES.items() if isinstance(task, cap)]
+    return finite(
+        {
+            "name": name,
+            "task": task.name,
+            "model_kind": loaded.state.get("model_kind"),
+            "parameters": sum(p.numel() for p in loaded.model.parameters()),
+            "capabilities": capabilities,
+            "label_names": loaded.label_names,
+            "config": to_dict(loaded.run),
+            "test": test,
+        }
+    )
+
+
+def create_app(
+    models: dict[str, Loaded], limits: Limits | None = None, api_key: str | None = None
+) -> FastAPI:
+    """The ASGI app serving `models` (name -> loaded checkpoint); no CORS headers."""
+    limits = limits or Limits()
+    served = {name: Served(name, loaded, describe(name, loaded)) for name, loaded in models.items()}
+    app = FastAPI(
+        title="seqlab serve",
+        description="Trained seqlab checkpoints over HTTP. Errors are JSON: "
+        '`{"error": {"status", "message", "limit"}}`.',
+        version="1",
+    )
+    app.add_middleware(Guard, limits=limits, api_key=api_key)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        return JSONResponse(exc.body(), status_code=exc.status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # The offending input is left out: it may be megabytes long.
+        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:10]]
+        return JSONResponse(
+            ApiError(422, "invalid request: " + "; ".join(problems)).body(), status_code=422
+        )
+
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
+        return JSONResponse(
+            ApiError(exc.status_code, str(exc.detail)).body(), status_code=exc.status_code
+        )
+
+    def model(name: str, capability: type) -> Served:
+        """The served model called `name` that has `capability`; else a 404 / 400 ApiError."""
+        if name not in served:
+            known = ", ".join(sorted(served))
+            raise ApiError(404, f"no model named {name!r}; this server has: {known}")
+        entry = served[name]
+        if not isinstance(entry.loaded.task, capability):
+            what, _ = CAPABILITIES[capability]
+            task = entry.loaded.task.name
+            can = ", ".join(entry.info["capabilities"]) or "none of the /v1 tasks"
+            raise ApiError(400, f"model {name!r} ({task} task) is not {what}; it serves: {can}")
+        return entry
+
+    def call(entry: Served, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """`fn(loaded, ...)` under the model's lock; a SeqlabError (bad settings) is a 422."""
+        with entry.lock:
+            try:
+                return fn(entry.loaded, *args, **kwargs)
+            except SeqlabError as e:
+                raise ApiError(422, str(e)) from None
+
+    @app.get("/health")
+    def health() -> dict[str, Any]:
+        """The server is up; how many models it holds."""
+        return {"status": "ok", "models": len(served)}
+
+    @app.get("/v1/models")
+    def list_models() -> dict[str, Any]:
+        """Every served model: name, task, model kind, parameters, config, test metrics."""
+        return {"models": [entry.info for entry in served.values()]}
+
+    @app.post("/v1/classify")
+    def classify(req: ClassifyRequest) -> dict[str, Any]:
+        """Label and the probability of every class, per text."""
+        check_texts(limits, req.texts)
+        entry = model(req.model, Classifies)
+        probs = call(entry, entry.loaded.task.probabilities, req.texts)  # (B, num_classes)
+        names = entry.loaded.label_names
+        results = []
+        for row in probs.tolist():
+            best = max(range(len(row)), key=row.__getitem__)
+            results.append(
+                {
+                    "label": names[best],
+                    "probability": row[best],
+                    "probabilities": dict(zip(names, row, strict=True)),
+                }
+            )
+        return {"model": req.model, "results": results}
+
+    @app.post("/v1/generate")
+    def generate(req: GenerateRequest) -> dict[str, Any]:
+        """One continuation of the prompt (a random first word without one)."""
+        over(limits, "max_words", req.max_words, "max_words")
+        over(limits, "max_chars", len(req.prompt), "prompt: characters")
+        entry = model(req.model, Generates)
+        options = req.model_dump(exclude={"model", "prompt", "max_words"})
+        texts, unknown = call(
+            entry, entry.loaded.task.generate, req.prompt, words=req.max_words, num=1, **options
+        )
+        return {"model": req.model, "text": texts[0], "unknown_words": sorted(set(unknown))}
+
+    @app.post("/v1/translate")
+    def translate(req: TranslateRequest) -> dict[str, Any]:
+        """Translations of the texts (empty texts stay empty) and notes on the input."""
+        check_texts(limits, req.texts)
+        if req.beam is not None:
+            over(limits, "max_beam", req.beam, "beam")
+        if req.max_length is not None:
+            over(limits, "max_length", req.max_length, "max_length")
+        entry = model(req.model, Translates)
+        out, notes = call(
+            entry,
+            entry.loaded.task.translate,
+            req.texts,
+            beam=req.beam,
+            length_penalty=req.length_penalty,
+            max_decode=req.max_length,
+        )
+        return {"model": req.model, "translations": out, "notes": notes}
+
+    return app

@@ -1,0 +1,246 @@
+"""`seqlab serve`: every endpoint on the fixture checkpoints answers what the task answers, and
+every bad request is a 4xx JSON error after which the server answers normally."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi")
+pytest.importorskip("httpx")  # FastAPI's TestClient
+
+from fastapi.testclient import TestClient  # noqa: E402
+
+from seqlab.cli import main  # noqa: E402
+from seqlab.commands.serve import model_names  # noqa: E402
+from seqlab.errors import SeqlabError  # noqa: E402
+from seqlab.serve.app import create_app  # noqa: E402
+from seqlab.serve.limits import Limits  # noqa: E402
+from seqlab.tasks import load  # noqa: E402
+
+FIXTURES = Path(__file__).parent / "fixtures" / "checkpoints"
+TASKS = ("classify", "lm", "translate", "finetune")
+KEY = "s3cret-key"
+TEXTS = ["who wrote the book ?", "where is the lake ?", "how many people live here ?"]
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    """The four fixture checkpoints, copied and loaded; classify has a results.json beside it."""
+    root = tmp_path_factory.mktemp("serve")
+    loaded = {}
+    for task in TASKS:
+        (root / task).mkdir()
+        shutil.copy(FIXTURES / task / "best.pt", root / task / "best.pt")
+        loaded[task] = load(root / task / "best.pt")
+    results = {"test": {"accuracy": 0.75, "loss": float("nan")}, "history": []}
+    (root / "classify" / "results.json").write_text(json.dumps(results))
+    return loaded
+
+
+@pytest.fixture(scope="module")
+def client(models):
+    """A client of the app with the default limits, no API key."""
+    return TestClient(create_app(models))
+
+
+def error(response, status: int) -> dict:
+    """The JSON error of `response`, checked to have `status`."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"].startswith("application/json")
+    body = response.json()["error"]
+    assert body["status"] == status and body["message"]
+    return body
+
+
+def test_health_models_and_docs(client, models):
+    assert client.get("/health").json() == {"status": "ok", "models": 4}
+    info = {m["name"]: m for m in client.get("/v1/models").json()["models"]}
+    assert sorted(info) == sorted(TASKS)
+    c = info["classify"]
+    assert c["task"] == "classify" and c["model_kind"] == "SequenceClassifier"
+    assert c["parameters"] == sum(p.numel() for p in models["classify"].model.parameters())
+    assert c["config"]["model"]["encoder"] == "gru" and "train" in c["config"]
+    assert c["test"] == {"accuracy": 0.75, "loss": None}  # NaN is not JSON
+    assert c["label_names"] == ["HUM", "LOC", "NUM"] and c["capabilities"] == ["/v1/classify"]
+    assert info["lm"]["test"] is None and info["lm"]["capabilities"] == ["/v1/generate"]
+    assert info["translate"]["model_kind"] == "TransformerTranslator"
+    assert client.get("/docs").status_code == 200
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/v1/classify", "/v1/generate", "/v1/translate", "/v1/models"} <= set(paths)
+    assert "access-control-allow-origin" not in client.get("/health").headers  # CORS off
+
+
+@pytest.mark.parametrize("name", ["classify", "finetune"])
+def test_classify_equals_predict(client, models, name):
+    loaded = models[name]
+    results = client.post("/v1/classify", json={"model": name, "texts": TEXTS}).json()["results"]
+    expected = loaded.task.predict(loaded, TEXTS)
+    assert [(r["label"], r["probability"]) for r in results] == expected
+    for r in results:
+        assert list(r["probabilities"]) == loaded.label_names
+        assert sum(r["probabilities"].values()) == pytest.approx(1.0, abs=1e-5)
+        assert r["probabilities"][r["label"]] == r["probability"]
+
+
+def test_generate_with_a_seed_equals_the_task(client, models):
+    loaded = models["lm"]
+    settings = {"temperature": 0.8, "top_k": 5, "top_p": 0.9, "seed": 7}
+    body = {"model": "lm", "prompt": "where is", "max_words": 6, **settings}
+    got = client.post("/v1/generate", json=body).json()
+    texts, unknown = loaded.task.generate(loaded, "where is", words=6, num=1, **settings)
+    assert got == {"model": "lm", "text": texts[0], "unknown_words": sorted(set(unknown))}
+    again = client.post("/v1/generate", json=body).json()
+    assert again == got  # same seed, same words
+    assert client.post("/v1/generate", json={"model": "lm"}).status_code == 200  # all defaults
+
+
+def test_translate_equals_the_task(client, models):
+    loaded = models["translate"]
+    texts = ["ein mann .", "", "eine frau liest ein buch ."]
+    for options in ({}, {"beam": 3, "length_penalty": 0.6, "max_length": 8}):
+        got = client.post("/v1/translate", json={"model": "translate", "texts": texts, **options})
+        decode = {"beam": None, "length_penalty": None, "max_decode": None}
+        decode.update({"max_decode": options.pop("max_length", None), **options})
+        out, notes = loaded.task.translate(loaded, texts, **decode)
+        assert got.json() == {"model": "translate", "translations": out, "notes": notes}
+        assert got.json()["translations"][1] == ""
+
+
+BAD = [
+    # (what, path, body, status, the limit named)
+    ("malformed JSON", "/v1/classify", b'{"model": "classify", "texts": [', 422, None),
+    ("not an object", "/v1/classify", [1, 2], 422, None),
+    ("texts not strings", "/v1/classify", {"model": "classify", "texts": [1, 2]}, 422, None),
+    ("texts a string", "/v1/classify", {"model": "classify", "texts": "hi"}, 422, None),
+    ("model missing", "/v1/classify", {"texts": ["hi"]}, 422, None),
+    ("unknown field", "/v1/generate", {"model": "lm", "stream": True}, 422, None),
+    ("max_words a string", "/v1/generate", {"model": "lm", "max_words": "5"}, 422, None),
+    ("empty list", "/v1/classify", {"model": "classify", "texts": []}, 422, None),
+    ("empty translate list", "/v1/translate", {"model": "translate", "texts": []}, 422, None),
+    ("unknown model", "/v1/classify", {"model": "../../etc/passwd", "texts": ["hi"]}, 404, None),
+    ("no capability", "/v1/classify", {"model": "lm", "texts": ["hi"]}, 400, None),
+    ("no capability", "/v1/generate", {"model": "translate"}, 400, None),
+    ("no capability", "/v1/translate", {"model": "classify", "texts": ["hi"]}, 400, None),
+    (
+        "10 MB text",
+        "/v1/classify",
+        {"model": "classify", "texts": ["a " * 5_000_000]},
+        413,
+        "max_body_bytes",
+    ),
+    ("long text", "/v1/classify", {"model": "classify", "texts": ["ab " * 5000]}, 422, "max_chars"),
+    (
+        "10,000 texts",
+        "/v1/classify",
+        {"model": "classify", "texts": ["a"] * 10_000},
+        422,
+        "max_texts",
+    ),
+    (
+        "10,000 texts",
+        "/v1/translate",
+        {"model": "translate", "texts": ["a"] * 10_000},
+        422,
+        "max_texts",
+    ),
+    ("long prompt", "/v1/generate", {"model": "lm", "prompt": "a" * 20_000}, 422, "max_chars"),
+    ("max_words 10**9", "/v1/generate", {"model": "lm", "max_words": 10**9}, 422, "max_words"),
+    ("max_words 0", "/v1/generate", {"model": "lm", "max_words": 0}, 422, None),
+    ("negative temperature", "/v1/generate", {"model": "lm", "temperature": -1}, 422, None),
+    ("top_p over 1", "/v1/generate", {"model": "lm", "top_p": 1.5}, 422, None),
+    ("top_k 0", "/v1/generate", {"model": "lm", "top_k": 0}, 422, None),
+    ("seed too big", "/v1/generate", {"model": "lm", "seed": 2**70}, 422, None),
+    (
+        "beam 10**6",
+        "/v1/translate",
+        {"model": "translate", "texts": ["a"], "beam": 10**6},
+        422,
+        "max_beam",
+    ),
+    ("beam 0", "/v1/translate", {"model": "translate", "texts": ["a"], "beam": 0}, 422, None),
+    (
+        "max_length 10**9",
+        "/v1/translate",
+        {"model": "translate", "texts": ["a"], "max_length": 10**9},
+        422,
+        "max_length",
+    ),
+]
+
+
+@pytest.mark.parametrize(("what", "path", "body", "status", "limit"), BAD, ids=[b[0] for b in BAD])
+def test_bad_request_is_a_json_error_and_the_next_one_is_answered(
+    client, what, path, body, status, limit
+):
+    if isinstance(body, bytes):
+        response = client.post(path, content=body, headers={"content-type": "application/json"})
+    else:
+        response = client.post(path, json=body)
+    assert error(response, status).get("limit") == limit
+    good = client.post("/v1/classify", json={"model": "classify", "texts": ["who is it ?"]})
+    assert good.status_code == 200 and len(good.json()["results"]) == 1
+
+
+def test_unknown_routes_and_methods_are_json_errors(client):
+    error(client.get("/v1/nothing"), 404)
+    error(client.get("/v1/classify"), 405)
+    unknown = client.post("/v1/classify", json={"model": "x", "texts": ["a"]})
+    assert "classify" in error(unknown, 404)["message"]  # names the models there are
+
+
+def test_a_chunked_body_is_bounded_too(models):
+    client = TestClient(create_app(models, Limits(max_body_bytes=1000)))
+    chunks = (b'{"model": "classify", "texts": ["' if i == 0 else b"a" * 100 for i in range(30))
+    body = error(client.post("/v1/classify", content=chunks), 413)
+    assert body["limit"] == "max_body_bytes"
+    good = client.post("/v1/classify", json={"model": "classify", "texts": ["a"]})
+    assert good.status_code == 200
+
+
+def test_api_key_on_every_v1_request(models):
+    client = TestClient(create_app(models, api_key=KEY))
+    body = {"model": "classify", "texts": ["who is it ?"]}
+    assert client.get("/health").status_code == 200  # not under /v1
+    for headers in ({}, {"Authorization": "Bearer wrong"}, {"X-API-Key": "s3cret"}):
+        error(client.post("/v1/classify", json=body, headers=headers), 401)
+        error(client.get("/v1/models", headers=headers), 401)
+    # checked before the body is read: malformed JSON without a key is still a 401
+    error(client.post("/v1/classify", content=b"{", headers={"content-type": "x"}), 401)
+    good = {"Authorization": f"Bearer {KEY}"}
+    assert client.post("/v1/classify", json=body, headers=good).status_code == 200
+    assert client.get("/v1/models", headers={"X-API-Key": KEY}).status_code == 200
+
+
+def test_model_names():
+    assert model_names(["runs/imdb/best.pt", "runs/lm/best.pt"], None) == ["imdb", "lm"]
+    assert model_names(["a/best.pt", "b/best.pt"], ["x", "y"]) == ["x", "y"]
+    for checkpoints, names in (
+        (["a/best.pt", "b/a/best.pt"], None),  # the same folder name twice
+        (["a/best.pt"], ["x", "y"]),  # names and checkpoints differ in number
+        (["a/best.pt"], ["../x"]),
+    ):
+        with pytest.raises(SeqlabError):
+            model_names(checkpoints, names)
+
+
+def test_cli_serves_on_localhost_and_warns_for_another_host(monkeypatch, capsys, tmp_path):
+    import uvicorn
+
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: calls.append((app, kw)))
+    ckpt = tmp_path / "mylm" / "best.pt"
+    ckpt.parent.mkdir()
+    shutil.copy(FIXTURES / "lm" / "best.pt", ckpt)
+    assert main(["serve", str(ckpt)]) == 0
+    assert calls[-1][1] == {"host": "127.0.0.1", "port": 8000, "log_level": "info"}
+    assert "warning" not in capsys.readouterr().err
+    client = TestClient(calls[-1][0])
+    assert [m["name"] for m in client.get("/v1/models").json()["models"]] == ["mylm"]
+    assert main(["serve", str(ckpt), "--host", "0.0.0.0", "--port", "9000", "--api-key", KEY]) == 0
+    assert calls[-1][1]["host"] == "0.0.0.0" and calls[-1][1]["port"] == 9000
+    assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
+    assert main(["serve", str(ckpt), "--max-texts", "0"]) == 2
