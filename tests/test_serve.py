@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import json
 import shutil
+import socket
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -117,7 +120,28 @@ BAD = [
     ("texts not strings", "/v1/classify", {"model": "classify", "texts": [1, 2]}, 422, None),
     ("texts a string", "/v1/classify", {"model": "classify", "texts": "hi"}, 422, None),
     ("model missing", "/v1/classify", {"texts": ["hi"]}, 422, None),
-    ("unknown field", "/v1/generate", {"model": "lm", "stream": True}, 422, None),
+    ("unknown field", "/v1/generate", {"model": "lm", "beam": 3}, 422, None),
+    ("stream a string", "/v1/generate", {"model": "lm", "stream": "yes"}, 422, None),
+    (
+        "stream 10**9 words",
+        "/v1/generate",
+        {"model": "lm", "stream": True, "max_words": 10**9},
+        422,
+        "max_words",
+    ),
+    ("prompt a number", "/v1/completions", {"model": "lm", "prompt": 5}, 422, None),
+    ("prompt ids", "/v1/completions", {"model": "lm", "prompt": [[1, 2]]}, 422, None),
+    ("prompt empty list", "/v1/completions", {"model": "lm", "prompt": []}, 422, None),
+    ("max_tokens a string", "/v1/completions", {"model": "lm", "max_tokens": "5"}, 422, None),
+    ("max_tokens 10**9", "/v1/completions", {"model": "lm", "max_tokens": 10**9}, 422, "max_words"),
+    ("n 10**6", "/v1/completions", {"model": "lm", "n": 10**6}, 422, "max_texts"),
+    ("n 0", "/v1/completions", {"model": "lm", "n": 0}, 422, None),
+    ("temperature -1", "/v1/completions", {"model": "lm", "temperature": -1}, 422, None),
+    ("top_p 0", "/v1/completions", {"model": "lm", "top_p": 0}, 422, None),
+    ("stop unsupported", "/v1/completions", {"model": "lm", "stop": ["\\n"]}, 422, None),
+    ("unknown model", "/v1/completions", {"model": "gpt-4", "prompt": "a"}, 404, None),
+    ("classifier", "/v1/completions", {"model": "classify", "prompt": "a"}, 400, None),
+    ("classifier", "/v1/generate", {"model": "classify", "stream": True}, 400, None),
     ("max_words a string", "/v1/generate", {"model": "lm", "max_words": "5"}, 422, None),
     ("empty list", "/v1/classify", {"model": "classify", "texts": []}, 422, None),
     ("empty translate list", "/v1/translate", {"model": "translate", "texts": []}, 422, None),
@@ -244,3 +268,83 @@ def test_cli_serves_on_localhost_and_warns_for_another_host(monkeypatch, capsys,
     assert calls[-1][1]["host"] == "0.0.0.0" and calls[-1][1]["port"] == 9000
     assert "warning: listening on 0.0.0.0" in capsys.readouterr().err
     assert main(["serve", str(ckpt), "--max-texts", "0"]) == 2
+
+
+def events(response) -> list:
+    """The `data:` payloads of a server-sent event stream; it must end with `[DONE]`."""
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("text/event-stream")
+    data = [line[6:] for line in response.text.split("\n\n") if line.startswith("data: ")]
+    assert data[-1] == "[DONE]"
+    return [json.loads(d) for d in data[:-1]]
+
+
+@pytest.mark.parametrize("prompt", ["where is", "", "zzqx the"])
+def test_streamed_words_equal_the_answer_for_the_same_seed(client, prompt):
+    body = {"model": "lm", "prompt": prompt, "max_words": 7, "temperature": 0.9, "seed": 3}
+    text = client.post("/v1/generate", json=body).json()["text"]
+    got = events(client.post("/v1/generate", json={**body, "stream": True}))
+    assert " ".join(e["word"] for e in got) == text and len(got) == len(text.split(" "))
+
+
+def test_completions_shape_and_stream(client, models):
+    body = {"model": "lm", "prompt": ["where is", ""], "max_tokens": 5, "n": 2, "seed": 11}
+    got = client.post("/v1/completions", json=body).json()
+    assert got["object"] == "text_completion" and got["id"].startswith("cmpl-")
+    assert got["model"] == "lm" and isinstance(got["created"], int)
+    assert [c["index"] for c in got["choices"]] == [0, 1, 2, 3]
+    assert {(c["finish_reason"], c["logprobs"]) for c in got["choices"]} == {("length", None)}
+    assert got["usage"] == {"prompt_tokens": 2, "completion_tokens": 20, "total_tokens": 22}
+    loaded = models["lm"]
+    texts, _ = loaded.task.generate(loaded, "where is", words=5, num=2, seed=11)
+    assert ["where is" + c["text"] for c in got["choices"][:2]] == texts
+    chunks = events(client.post("/v1/completions", json={**body, "stream": True}))
+    streamed = [""] * 4
+    for chunk in chunks:
+        assert chunk["object"] == "text_completion" and len(chunk["choices"]) == 1
+        streamed[chunk["choices"][0]["index"]] += chunk["choices"][0]["text"]
+    assert streamed == [c["text"] for c in got["choices"]]
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+
+
+def test_the_openai_client(models):
+    openai = pytest.importorskip("openai")
+    import uvicorn
+
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(models, api_key=KEY), log_level="warning"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert server.started
+        url = f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
+        client = openai.OpenAI(base_url=url, api_key=KEY, max_retries=0, timeout=30)
+        settings = {"model": "lm", "prompt": "where is", "max_tokens": 6, "seed": 5}
+        answer = client.completions.create(**settings, temperature=0.8, top_p=0.9, n=2)
+        assert len(answer.choices) == 2 and answer.usage.completion_tokens == 12
+        stream = client.completions.create(**settings, temperature=0.8, top_p=0.9, n=2, stream=True)
+        streamed = ["", ""]
+        for chunk in stream:
+            streamed[chunk.choices[0].index] += chunk.choices[0].text
+        assert streamed == [c.text for c in answer.choices]
+        for bad, kind in (
+            ({"max_tokens": 10**9}, openai.UnprocessableEntityError),
+            ({"temperature": -1.0}, openai.UnprocessableEntityError),
+            ({"model": "nope"}, openai.NotFoundError),
+            ({"model": "classify"}, openai.BadRequestError),
+        ):
+            with pytest.raises(kind):
+                client.completions.create(**{**settings, **bad})
+        stranger = openai.OpenAI(base_url=url, api_key="wrong", max_retries=0)
+        with pytest.raises(openai.AuthenticationError):
+            stranger.completions.create(**settings)
+        assert client.completions.create(**settings).choices[0].text
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+    assert not thread.is_alive()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import torch
@@ -265,3 +265,42 @@ def beam_search(
         scores = torch.tensor(next_scores, device=device).view(B, k)
         state = select_rows(state, index)
     return [max(f)[1] if f else [] for f in finished]
+
+
+def sample_steps(
+    model: Any,
+    prompt: Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+    banned: Sequence[int] = (),
+) -> Iterator[Tensor]:
+    """`generate(cached=True)` one step at a time: yields each new token (B,) as it is drawn,
+    with the same random numbers, so the same tokens. Every step runs in inference mode with
+    the cached projections on its own (nothing is held between steps but the model's state),
+    so the caller may run each step in another thread, or stop between two."""
+    if prompt.dim() != 2 or prompt.size(1) < 1:
+        raise ValueError(f"prompt must have shape (B, T) with T >= 1, got {tuple(prompt.shape)}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    state, step_input = None, prompt
+    banned = _banned_index(banned, prompt.device)
+    for _ in range(max_new_tokens):
+        was_training = model.training
+        model.eval()
+        try:
+            with torch.inference_mode(), cached_projections(model):
+                logits, state = model.decode(step_input, state)
+                last = logits[:, -1]  # (B, V)
+                nxt = sample_next(last, temperature, top_k, top_p, generator)  # (B,)
+                redraw = torch.isin(nxt, banned)
+                if bool(redraw.any()):
+                    again = sample_next(ban(last, banned), temperature, top_k, top_p, generator)
+                    nxt = torch.where(redraw, again, nxt)
+        finally:
+            model.train(was_training)
+        step_input = nxt[:, None]  # (B, 1)
+        yield nxt

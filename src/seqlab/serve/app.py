@@ -17,11 +17,13 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 from starlette.exceptions import HTTPException
 
 from seqlab.errors import SeqlabError
-from seqlab.serve.limits import ApiError, Guard, Limits, check_texts, over
+from seqlab.serve.completions import add_completions
+from seqlab.serve.limits import ApiError, Guard, Limits, Strict, check_texts, over
+from seqlab.serve.streaming import open_stream, sse, word_events
 from seqlab.tasks.interfaces import Classifies, Generates, Loaded, Translates
 
 # What each capability is called in errors, and the endpoint that uses it.
@@ -32,12 +34,6 @@ CAPABILITIES = {
 }
 
 
-class Strict(BaseModel):
-    """A request body: no unknown fields, no silent conversions ("5" is not 5)."""
-
-    model_config = ConfigDict(extra="forbid", strict=True)
-
-
 class ClassifyRequest(Strict):
     """`POST /v1/classify`."""
 
@@ -46,7 +42,7 @@ class ClassifyRequest(Strict):
 
 
 class GenerateRequest(Strict):
-    """`POST /v1/generate` (one continuation; no streaming yet)."""
+    """`POST /v1/generate`: one continuation; with `stream`, server-sent events of its words."""
 
     model: str
     prompt: str = ""
@@ -55,6 +51,7 @@ class GenerateRequest(Strict):
     top_k: int | None = Field(None, ge=1)
     top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     seed: int | None = Field(None, ge=0, lt=2**63)
+    stream: bool = False
 
 
 class TranslateRequest(Strict):
@@ -199,12 +196,17 @@ def create_app(
         return {"model": req.model, "results": results}
 
     @app.post("/v1/generate")
-    def generate(req: GenerateRequest) -> dict[str, Any]:
-        """One continuation of the prompt (a random first word without one)."""
+    def generate(req: GenerateRequest) -> Any:
+        """One continuation of the prompt (a random first word without one). With `stream`:
+        `text/event-stream`, `data: {"word": ...}` per word as it is drawn, then
+        `data: [DONE]`; the same words, prompt first, as without for the same seed."""
         over(limits, "max_words", req.max_words, "max_words")
         over(limits, "max_chars", len(req.prompt), "prompt: characters")
         entry = model(req.model, Generates)
-        options = req.model_dump(exclude={"model", "prompt", "max_words"})
+        options = req.model_dump(exclude={"model", "prompt", "max_words", "stream"})
+        if req.stream:
+            _, steps = open_stream(entry, req.prompt, words=req.max_words, num=1, **options)
+            return sse(word_events(steps))
         texts, unknown = call(
             entry, entry.loaded.task.generate, req.prompt, words=req.max_words, num=1, **options
         )
@@ -229,4 +231,5 @@ def create_app(
         )
         return {"model": req.model, "translations": out, "notes": notes}
 
+    add_completions(app, limits, model)
     return app

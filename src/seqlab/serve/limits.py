@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel, ConfigDict
+
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -25,6 +27,12 @@ class Limits:
     max_words: int = 500  # words to generate (422)
     max_beam: int = 16  # beam width (422)
     max_length: int = 512  # tokens per translation (422)
+
+
+class Strict(BaseModel):
+    """A request body: no unknown fields, no silent conversions ("5" is not 5)."""
+
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 class ApiError(Exception):

@@ -9,6 +9,7 @@ config and the text encoder (tokenizer settings + vocabulary), so `seqlab evalua
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -238,6 +239,22 @@ class LanguageModelling(Task):
         """
         from seqlab.decoding import generate
 
+        generator, start, new, unknown, banned = self._start(loaded, prompt, words, num, seed)
+        try:
+            out = generate(
+                loaded.model, start.to(loaded.device), new, temperature=temperature,
+                top_k=top_k, top_p=top_p, generator=generator, cached=cached, banned=banned,
+            )  # fmt: skip
+        except ValueError as e:  # e.g. past the positional table, or a bad top-p
+            raise SeqlabError(f"cannot generate: {e}") from None
+        itos = loaded.encoder.vocab.itos
+        words_of = loaded.encoder.words
+        texts = [" ".join(words_of([itos[int(i)] for i in row])) for row in out.cpu()]
+        return texts, unknown
+
+    def _start(self, loaded: Loaded, prompt: str, words: int, num: int, seed: int | None):
+        """What `generate` and `stream` begin with: (generator, start ids (num, T), tokens to
+        draw, unknown prompt words, banned ids); the first word drawn here without a prompt."""
         if words < 1:
             raise SeqlabError(f"--words must be at least 1, got {words}")
         if num < 1:
@@ -261,15 +278,58 @@ class LanguageModelling(Task):
         # Padding and <sos> are never text: the model may give them some probability all
         # the same (<sos> starts every line of a --sos run), so they are never drawn.
         banned = [vocab.stoi[t] for t in (PAD, SOS) if t in vocab.stoi]
-        try:
-            out = generate(
-                loaded.model, start.to(loaded.device), new, temperature=temperature,
-                top_k=top_k, top_p=top_p, generator=generator, cached=cached, banned=banned,
-            )  # fmt: skip
-        except ValueError as e:  # e.g. past the positional table, or a bad top-p
-            raise SeqlabError(f"cannot generate: {e}") from None
-        texts = [" ".join(encoder.words([vocab.itos[int(i)] for i in row])) for row in out.cpu()]
-        return texts, unknown
+        return generator, start, new, unknown, banned
+
+    def stream(
+        self,
+        loaded: Loaded,
+        prompt: str = "",
+        *,
+        words: int = 20,
+        num: int = 1,
+        temperature: float = 1.0,
+        top_k: int | None = None,
+        top_p: float | None = None,
+        seed: int | None = None,
+    ) -> tuple[list[str], Iterator[list[list[str]]]]:
+        """`generate` word by word: (unknown prompt words, an iterator). Each item has, per
+        text, the words that became final at that step (a word is final once the next token
+        does not join onto it, or at the end); all of them, joined by spaces, are the texts
+        `generate` gives for the same seed, prompt words first. Setting errors (SeqlabError)
+        come from this call; a step's error as SeqlabError from the iterator."""
+        from seqlab.decoding import sample_steps
+
+        generator, start, new, unknown, banned = self._start(loaded, prompt, words, num, seed)
+        itos, words_of = loaded.encoder.vocab.itos, loaded.encoder.words
+        steps = sample_steps(
+            loaded.model, start.to(loaded.device), new, temperature=temperature,
+            top_k=top_k, top_p=top_p, generator=generator, banned=banned,
+        )  # fmt: skip
+
+        def final_words() -> Iterator[list[list[str]]]:
+            tokens = [[itos[int(i)] for i in row] for row in start.tolist()]
+            sent = [0] * num
+            end = False
+            while True:
+                try:
+                    nxt = next(steps).tolist()
+                    for row, i in zip(tokens, nxt, strict=True):
+                        row.append(itos[int(i)])
+                except StopIteration:
+                    end = True
+                except ValueError as e:  # e.g. past the positional table
+                    raise SeqlabError(f"cannot generate: {e}") from None
+                out = []
+                for r, row in enumerate(tokens):
+                    done = words_of(row)
+                    upto = len(done) if end else len(done) - 1
+                    out.append(done[sent[r] : upto])
+                    sent[r] = max(sent[r], upto)
+                yield out
+                if end:
+                    return
+
+        return unknown, final_words()
 
 
 TASK = LM = LanguageModelling()
