@@ -80,6 +80,24 @@ def sample_next(
     return torch.searchsorted(cdf, u).squeeze(1).clamp_max(cdf.size(1) - 1)
 
 
+def _check_prompt(prompt: Tensor, max_new_tokens: int) -> None:
+    """ValueError unless prompt is (B, T >= 1) and max_new_tokens >= 0."""
+    if prompt.dim() != 2 or prompt.size(1) < 1:
+        raise ValueError(f"prompt must have shape (B, T) with T >= 1, got {tuple(prompt.shape)}")
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+
+
+def _draw(last: Tensor, banned: Tensor, *sampling: Any) -> Tensor:
+    """One token per row of the last logits (B, V), never a `banned` one: a row that draws one
+    draws again with them removed (without top-k/p: exactly p renormalised without them)."""
+    nxt = sample_next(last, *sampling)  # (B,)
+    redraw = torch.isin(nxt, banned)
+    if bool(redraw.any()):
+        nxt = torch.where(redraw, sample_next(ban(last, banned), *sampling), nxt)
+    return nxt
+
+
 @decoding_loop
 def generate(
     model: Any,
@@ -101,10 +119,7 @@ def generate(
     removed (rejection sampling), so the output is what it was without `banned` until a banned
     token comes up.
     """
-    if prompt.dim() != 2 or prompt.size(1) < 1:
-        raise ValueError(f"prompt must have shape (B, T) with T >= 1, got {tuple(prompt.shape)}")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    _check_prompt(prompt, max_new_tokens)
     was_training = model.training
     model.eval()
     try:
@@ -116,12 +131,7 @@ def generate(
                 logits, state = model.decode(step_input, state)
             else:
                 logits, _ = model.decode(tokens)  # the whole prefix again
-            last = logits[:, -1]  # (B, V)
-            nxt = sample_next(last, temperature, top_k, top_p, generator)  # (B,)
-            redraw = torch.isin(nxt, banned)
-            if bool(redraw.any()):  # without top-k/p: exactly p renormalised without them
-                again = sample_next(ban(last, banned), temperature, top_k, top_p, generator)
-                nxt = torch.where(redraw, again, nxt)
+            nxt = _draw(logits[:, -1], banned, temperature, top_k, top_p, generator)  # (B,)
             tokens = torch.cat([tokens, nxt[:, None]], dim=1)
             step_input = nxt[:, None]  # (B, 1)
             if stop is not None:
@@ -282,10 +292,7 @@ def sample_steps(
     with the same random numbers, so the same tokens. Every step runs in inference mode with
     the cached projections on its own (nothing is held between steps but the model's state),
     so the caller may run each step in another thread, or stop between two."""
-    if prompt.dim() != 2 or prompt.size(1) < 1:
-        raise ValueError(f"prompt must have shape (B, T) with T >= 1, got {tuple(prompt.shape)}")
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    _check_prompt(prompt, max_new_tokens)
     state, step_input = None, prompt
     banned = _banned_index(banned, prompt.device)
     for _ in range(max_new_tokens):
@@ -294,12 +301,7 @@ def sample_steps(
         try:
             with torch.inference_mode(), cached_projections(model):
                 logits, state = model.decode(step_input, state)
-                last = logits[:, -1]  # (B, V)
-                nxt = sample_next(last, temperature, top_k, top_p, generator)  # (B,)
-                redraw = torch.isin(nxt, banned)
-                if bool(redraw.any()):
-                    again = sample_next(ban(last, banned), temperature, top_k, top_p, generator)
-                    nxt = torch.where(redraw, again, nxt)
+                nxt = _draw(logits[:, -1], banned, temperature, top_k, top_p, generator)
         finally:
             model.train(was_training)
         step_input = nxt[:, None]  # (B, 1)
