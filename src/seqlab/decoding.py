@@ -299,10 +299,17 @@ def sample_steps(
         was_training = model.training
         model.eval()
         try:
-            with torch.inference_mode(), cached_projections(model):
-                logits, state = model.decode(step_input, state)
-                nxt = _draw(logits[:, -1], banned, temperature, top_k, top_p, generator)
+            nxt, state = _sample_step(
+                model, step_input, state, banned, temperature, top_k, top_p, generator
+            )
         finally:
             model.train(was_training)
         step_input = nxt[:, None]  # (B, 1)
         yield nxt
+
+
+@decoding_loop
+def _sample_step(model: Any, step_input: Tensor, state: Any, banned: Tensor, *sampling: Any):
+    """One cached step of `sample_steps`: (the token drawn per row (B,), the new state)."""
+    logits, state = model.decode(step_input, state)
+    return _draw(logits[:, -1], banned, *sampling), state
