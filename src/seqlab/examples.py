@@ -79,3 +79,69 @@ def _to_example(name: str, obj: dict, path: Path) -> UumlExample:
     if len(tokens) != arrays["embeddings"].shape[0]:
         raise DataNotFoundError(f"{path}: {name}$embeddings has no row names (the tokens)")
     return UumlExample(name, arrays, tokens)
+
+
+def attention_steps(data_dir: str | os.PathLike | None = None) -> dict:
+    """The course's attention exercise, computed by seqlab.reference: head 1 on the first three
+    tokens (Q, K, V, scores, weights, Z), multi-head self-attention on them and on all nine
+    (each head's weights, the heads' outputs side by side, and that times W0). What `seqlab
+    examples attention` prints and `GET /v1/examples/attention` returns."""
+    from seqlab.reference import attention, multi_head_self_attention, qkv
+
+    ex = load_uuml("transformer_example", data_dir)
+    X, tokens = ex["embeddings"], list(ex.tokens)  # (T=9, C=5)
+    Wq, Wk, Wv, W0 = ex["Wq"], ex["Wk"], ex["Wv"], ex["W0"]  # (C, D, H) and (H·Dv, C)
+    X3 = X[:3]
+    # Head 1 is R's W[, , 1], i.e. W[:, :, 0].
+    Q, K, V, _ = qkv(X3, Wq[:, :, 0], Wk[:, :, 0], Wv[:, :, 0])
+    head = attention(Q, K, V)
+    scores = Q @ K.T / np.sqrt(K.shape[1])  # (3, 3), before the softmax
+    H = Wq.shape[2]
+    heads = [attention(*qkv(X, Wq[:, :, h], Wk[:, :, h], Wv[:, :, h])[:3]) for h in range(H)]
+    every = multi_head_self_attention(X, Wq, Wk, Wv, W0)
+    return {
+        "tokens": tokens,
+        "X": X,
+        "head": {
+            "tokens": tokens[:3],
+            "Q": Q,
+            "K": K,
+            "V": V,
+            "scores": scores,
+            "weights": head.attention,
+            "Z": head.Z,
+        },  # fmt: skip
+        "first_three": {
+            "tokens": tokens[:3],
+            "output": multi_head_self_attention(X3, Wq, Wk, Wv, W0).Z,
+        },
+        "multi_head": {
+            "tokens": tokens,
+            "weights": every.attention,  # (H, T, T)
+            "Z": np.concatenate([h.Z for h in heads], axis=1),  # (T, H·Dv), head 1 first
+            "output": every.Z,  # (T, C) = Z W0
+        },
+    }
+
+
+def rnn_steps(data_dir: str | os.PathLike | None = None) -> dict:
+    """The course's RNN exercise, computed by seqlab.reference: the first token's step from
+    h_0 = 0 (a_t, h_t, ŷ_t), then the layer over all tokens (h_t and ŷ_t per token). What
+    `seqlab examples rnn` prints and `GET /v1/examples/rnn` returns."""
+    from seqlab.reference import activation, output_rnn, rnn_layer, rnn_unit, softmax
+
+    ex = load_uuml("rnn_example", data_dir)
+    X, tokens = ex["embeddings"], list(ex.tokens)  # (T=9, C=5)
+    W, U, V, b, c = (ex[k] for k in ("W", "U", "V", "b", "c"))
+    h0 = np.zeros(W.shape[0])  # the course starts from h_0 = 0
+    a_t = rnn_unit(h0, X[0], W, U, b)
+    h_t = activation(a_t)
+    out = rnn_layer(X, W, V, U, b, c)
+    return {
+        "tokens": tokens,
+        "X": X,
+        "params": {"W": W, "U": U, "V": V, "b": b, "c": c},
+        "first": {"token": tokens[0], "a": a_t, "h": h_t, "y_hat": softmax(output_rnn(h_t, V, c))},
+        "h": out.h,  # (T, n)
+        "y_hat": out.y_hat,  # (T, K)
+    }

@@ -45,53 +45,32 @@ def _show(title: str, values: np.ndarray, rows=None, cols=None) -> None:
 
 def run_attention(args: argparse.Namespace) -> int:
     """Print the course's attention exercise: one head on three tokens, then all heads."""
-    from seqlab.examples import load_uuml
-    from seqlab.reference import attention, multi_head_self_attention, qkv
+    from seqlab.examples import attention_steps
 
-    ex = load_uuml("transformer_example", args.data_dir)
-    X, tokens = ex["embeddings"], ex.tokens  # (T=9, C=5)
-    X3, tokens3 = X[:3], tokens[:3]
-    # Head 1 is R's W[, , 1], i.e. W[:, :, 0].
-    res = qkv(X3, ex["Wq"][:, :, 0], ex["Wk"][:, :, 0], ex["Wv"][:, :, 0], tokens=tokens3)
+    ex = attention_steps(args.data_dir)
+    head, tokens3 = ex["head"], ex["head"]["tokens"]
     print(f"transformer_example, head 1, tokens: {' '.join(tokens3)}\n")
-    for name, M in zip("QKV", res[:3], strict=True):
-        _show(name, M, tokens3)
-    out = attention(res.Q, res.K, res.V, tokens=tokens3)
-    _show("Z = softmax(Q Kᵀ / √d_k) V", out.Z, tokens3)
-    _show("attention", out.attention, tokens3, tokens3)
-    Wq, Wk, Wv, W0 = ex["Wq"], ex["Wk"], ex["Wv"], ex["W0"]
-    _show(
-        "multi-head self-attention, first three tokens",
-        multi_head_self_attention(X3, Wq, Wk, Wv, W0).Z,
-        tokens3,
-    )
-    _show(
-        "multi-head self-attention, all tokens",
-        multi_head_self_attention(X, Wq, Wk, Wv, W0).Z,
-        tokens,
-    )
+    for name in "QKV":
+        _show(name, head[name], tokens3)
+    _show("Z = softmax(Q Kᵀ / √d_k) V", head["Z"], tokens3)
+    _show("attention", head["weights"], tokens3, tokens3)
+    _show("multi-head self-attention, first three tokens", ex["first_three"]["output"], tokens3)
+    _show("multi-head self-attention, all tokens", ex["multi_head"]["output"], ex["tokens"])
     return 0
 
 
 def run_rnn(args: argparse.Namespace) -> int:
     """Print the course's RNN exercise: one step for the first token, then the whole layer."""
-    from seqlab.examples import load_uuml
-    from seqlab.reference import activation, output_rnn, rnn_layer, rnn_unit, softmax
+    from seqlab.examples import rnn_steps
 
-    ex = load_uuml("rnn_example", args.data_dir)
-    X, tokens = ex["embeddings"], ex.tokens  # (T=9, C=5)
-    W, U, V, b, c = (ex[k] for k in ("W", "U", "V", "b", "c"))
-    h0 = np.zeros(W.shape[0])  # the course starts from h_0 = 0
-    a_t = rnn_unit(h0, X[0], W, U, b)
-    h_t = activation(a_t)
-    y_t = softmax(output_rnn(h_t, V, c))
-    print(f"rnn_example, first token: {tokens[0]}\n")
-    _show("a_t = b + W h_{t-1} + U x_t", a_t, tokens[:1])
-    _show("h_t = tanh(a_t)", h_t, tokens[:1])
-    _show("ŷ_t = softmax(c + V h_t)", y_t, tokens[:1])
-    out = rnn_layer(X, W, V, U, b, c, tokens=tokens)
-    _show("rnn_layer: h, all tokens", out.h, out.tokens)
-    _show("rnn_layer: ŷ, all tokens", out.y_hat, out.tokens)
+    ex = rnn_steps(args.data_dir)
+    first, tokens = ex["first"], ex["tokens"]
+    print(f"rnn_example, first token: {first['token']}\n")
+    _show("a_t = b + W h_{t-1} + U x_t", first["a"], tokens[:1])
+    _show("h_t = tanh(a_t)", first["h"], tokens[:1])
+    _show("ŷ_t = softmax(c + V h_t)", first["y_hat"], tokens[:1])
+    _show("rnn_layer: h, all tokens", ex["h"], tokens)
+    _show("rnn_layer: ŷ, all tokens", ex["y_hat"], tokens)
     return 0
 
 
