@@ -99,3 +99,53 @@ def test_full_queue_is_503_and_slow_model_is_504():
                 f.result()
         release.set()
     assert batcher.submit(["after"]) == ["after"]  # timed-out requests left the queue
+
+
+def test_served_classifier_batches_concurrent_requests_with_the_same_answers(tmp_path):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    import shutil
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from seqlab.serve.app import create_app
+    from seqlab.tasks import load
+
+    fixture = Path(__file__).parent / "fixtures" / "checkpoints" / "classify" / "best.pt"
+    shutil.copy(fixture, tmp_path / "best.pt")
+    loaded = load(tmp_path / "best.pt")
+    texts = [f"where is the lake number {i} ?" + " and more" * (i % 5) for i in range(24)]
+    alone = [loaded.task.probabilities(loaded, [t])[0].tolist() for t in texts]
+    app = create_app({"c": loaded}, batching=BatchSettings(max_batch=64, wait_ms=50))
+    with TestClient(app) as client, ThreadPoolExecutor(24) as pool:
+        post = lambda t: client.post("/v1/classify", json={"model": "c", "texts": [t]})  # noqa: E731
+        answers = list(pool.map(post, texts))
+    batcher = app.state.served["c"].batcher
+    for text, answer, want in zip(texts, answers, alone, strict=True):
+        assert answer.status_code == 200, answer.text
+        got = list(answer.json()["results"][0]["probabilities"].values())
+        assert got == pytest.approx(want, abs=1e-5), text  # padding beside others changes nothing
+    assert batcher.batches < len(texts)  # 24 requests shared forward passes
+
+
+def test_cli_batching_options_reach_the_app_and_bad_ones_are_refused(monkeypatch, tmp_path):
+    uvicorn = pytest.importorskip("uvicorn")
+    import shutil
+    from pathlib import Path
+
+    from seqlab.cli import main
+
+    apps = []
+    monkeypatch.setattr(uvicorn, "run", lambda app, **kw: apps.append(app))
+    ckpt = tmp_path / "c" / "best.pt"
+    ckpt.parent.mkdir()
+    fixture = Path(__file__).parent / "fixtures" / "checkpoints" / "classify" / "best.pt"
+    shutil.copy(fixture, ckpt)
+    assert main(["serve", str(ckpt), "--max-batch", "1", "--timeout", "2.5"]) == 0
+    settings = apps[-1].state.served["c"].batcher.settings
+    assert (settings.max_batch, settings.timeout_s) == (1, 2.5)
+    bad = [("--max-batch", "0"), ("--max-queue", "0"), ("--timeout", "0"), ("--timeout", "inf")]
+    bad += [("--batch-wait-ms", "-1"), ("--batch-wait-ms", "nan")]
+    for flag, value in bad:
+        assert main(["serve", str(ckpt), flag, value]) == 2, flag

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import re
 import sys
 from pathlib import Path
@@ -37,6 +38,7 @@ def run_serve(args: argparse.Namespace) -> int:
         import uvicorn
 
         from seqlab.serve.app import create_app
+        from seqlab.serve.batching import BatchSettings
         from seqlab.serve.limits import Limits
     except ModuleNotFoundError as e:
         raise SeqlabError(
@@ -51,6 +53,14 @@ def run_serve(args: argparse.Namespace) -> int:
     for name in ("max_body_bytes", "max_texts", "max_chars", "max_words"):
         if getattr(limits, name) < 1:
             raise SeqlabError(f"--{name.replace('_', '-')} must be at least 1")
+    batching = BatchSettings(args.max_batch, args.batch_wait_ms, args.max_queue, args.timeout)
+    for flag, value in (("--max-batch", args.max_batch), ("--max-queue", args.max_queue)):
+        if value < 1:
+            raise SeqlabError(f"{flag} must be at least 1, got {value}")
+    if not (math.isfinite(args.batch_wait_ms) and args.batch_wait_ms >= 0):
+        raise SeqlabError(f"--batch-wait-ms must be a finite number >= 0, got {args.batch_wait_ms}")
+    if not (math.isfinite(args.timeout) and args.timeout > 0):
+        raise SeqlabError(f"--timeout must be a finite number of seconds > 0, got {args.timeout}")
     models = {}
     for name, path in zip(names, args.checkpoints, strict=True):
         models[name] = load(path, args.device)
@@ -61,13 +71,14 @@ def run_serve(args: argparse.Namespace) -> int:
             "can reach the port can use the models" + ("" if args.api_key else " (no --api-key)"),
             file=sys.stderr,
         )
-    app = create_app(models, limits, api_key=args.api_key)
+    app = create_app(models, limits, api_key=args.api_key, batching=batching)
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `serve` to the seqlab command line."""
+    from seqlab.serve.batching import BatchSettings
     from seqlab.serve.limits import Limits
 
     defaults = Limits()
@@ -95,5 +106,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")
         p.add_argument(flag, type=int, default=default, help=f"{what} (default: {default})")
+    batching = BatchSettings()
+    p.add_argument(
+        "--max-batch", type=int, default=batching.max_batch,
+        help="texts per forward pass when classify requests are batched; 1 turns batching off "
+        f"(default: {batching.max_batch})",
+    )  # fmt: skip
+    p.add_argument(
+        "--batch-wait-ms", type=float, default=batching.wait_ms,
+        help="how long a request waits for others to share its forward pass "
+        f"(default: {batching.wait_ms:g})",
+    )  # fmt: skip
+    p.add_argument(
+        "--max-queue", type=int, default=batching.max_queue,
+        help=f"requests waiting per model before 503 (default: {batching.max_queue})",
+    )  # fmt: skip
+    p.add_argument(
+        "--timeout", type=float, default=batching.timeout_s,
+        help=f"seconds a request may wait for its answer before 504 (default: "
+        f"{batching.timeout_s:g})",
+    )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
     p.set_defaults(func=run_serve)

@@ -3,7 +3,9 @@
 The checkpoints are fixed when the app is made (`create_app(models)`); a request names a model,
 never a file. Every error is JSON, `{"error": {"status", "message"[, "limit"]}}`, and leaves the
 server as it was. Each model answers one request at a time (a lock per model): the tasks' calls
-are not written for several threads sharing one model.
+are not written for several threads sharing one model. Classify requests to one model are
+batched dynamically (`seqlab.serve.batching`): those that arrive within a few milliseconds share
+one forward pass.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 import json
 import math
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -21,6 +25,7 @@ from pydantic import Field
 from starlette.exceptions import HTTPException
 
 from seqlab.errors import SeqlabError
+from seqlab.serve.batching import Batcher, BatchSettings
 from seqlab.serve.completions import add_completions
 from seqlab.serve.limits import ApiError, Guard, Limits, Strict, check_texts, over
 from seqlab.serve.streaming import open_stream, sse, word_events
@@ -72,6 +77,7 @@ class Served:
     loaded: Loaded
     info: dict[str, Any]
     lock: threading.Lock = field(default_factory=threading.Lock)
+    batcher: Batcher | None = None  # classifiers: probabilities of texts, batched
 
 
 def finite(value: Any) -> Any:
@@ -113,19 +119,46 @@ def describe(name: str, loaded: Loaded) -> dict[str, Any]:
     )
 
 
+def probabilities_batcher(entry: Served, settings: BatchSettings) -> Batcher:
+    """A Batcher answering each text with its row of class probabilities (as a list)."""
+    task, loaded = entry.loaded.task, entry.loaded
+
+    def rows(texts: list[str], options: None) -> list[list[float]]:
+        return task.probabilities(loaded, texts).tolist()
+
+    return Batcher(rows, settings, entry.lock, entry.name)
+
+
 def create_app(
-    models: dict[str, Loaded], limits: Limits | None = None, api_key: str | None = None
+    models: dict[str, Loaded],
+    limits: Limits | None = None,
+    api_key: str | None = None,
+    batching: BatchSettings | None = None,
 ) -> FastAPI:
-    """The ASGI app serving `models` (name -> loaded checkpoint); no CORS headers."""
+    """The ASGI app serving `models` (name -> loaded checkpoint); no CORS headers. `batching`
+    says how classify requests are gathered (`BatchSettings(max_batch=1)`: one at a time)."""
     limits = limits or Limits()
     served = {name: Served(name, loaded, describe(name, loaded)) for name, loaded in models.items()}
+    for entry in served.values():
+        if isinstance(entry.loaded.task, Classifies):
+            entry.batcher = probabilities_batcher(entry, batching or BatchSettings())
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        for entry in served.values():
+            if entry.batcher is not None:
+                entry.batcher.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="seqlab serve",
         description="Trained seqlab checkpoints over HTTP. Errors are JSON: "
         '`{"error": {"status", "message", "limit"}}`.',
         version="1",
     )
     app.add_middleware(Guard, limits=limits, api_key=api_key)
+    app.state.served = served
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -181,10 +214,10 @@ def create_app(
         """Label and the probability of every class, per text."""
         check_texts(limits, req.texts)
         entry = model(req.model, Classifies)
-        probs = call(entry, entry.loaded.task.probabilities, req.texts)  # (B, num_classes)
+        probs = entry.batcher.submit(req.texts)  # (B, num_classes), in some shared batch
         names = entry.loaded.label_names
         results = []
-        for row in probs.tolist():
+        for row in probs:
             best = max(range(len(row)), key=row.__getitem__)
             results.append(
                 {
