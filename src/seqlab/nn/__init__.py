@@ -10,6 +10,7 @@ from seqlab.nn.attention import (
     scaled_dot_product_attention,
 )
 from seqlab.nn.cells import GRUCell, LSTMCell, RNNCell
+from seqlab.nn.factored import FactoredSoftmax, balanced_classes, frequency_classes
 from seqlab.nn.output import VocabProjection, cached_projections
 from seqlab.nn.recurrent import GRU, LSTM, RNN
 from seqlab.nn.transformer import (
@@ -26,6 +27,7 @@ from seqlab.nn.transformer import (
 __all__ = ["GRU", "GRUCell", "LSTM", "LSTMCell", "RNN", "RNNCell"]
 __all__ += [
     "AttentionScore",
+    "FactoredSoftmax",
     "FeedForward",
     "KVCache",
     "LearnedPositionalEncoding",
@@ -37,8 +39,10 @@ __all__ += [
     "TransformerEncoder",
     "TransformerEncoderLayer",
     "VocabProjection",
+    "balanced_classes",
     "cached_projections",
     "causal_mask",
+    "frequency_classes",
     "padding_mask",
     "positional_encoding",
     "scaled_dot_product_attention",
