@@ -149,3 +149,10 @@ def test_cli_batching_options_reach_the_app_and_bad_ones_are_refused(monkeypatch
     bad += [("--batch-wait-ms", "-1"), ("--batch-wait-ms", "nan")]
     for flag, value in bad:
         assert main(["serve", str(ckpt), flag, value]) == 2, flag
+
+
+def test_a_lone_client_is_not_delayed_by_the_window():
+    batcher = Batcher(lambda items, options: items, BatchSettings(max_batch=64, wait_ms=500))
+    start = time.perf_counter()
+    assert [batcher.submit([i]) for i in range(5)] == [[i] for i in range(5)]
+    assert time.perf_counter() - start < 0.5  # five requests, none waited 500 ms for company

@@ -4,7 +4,9 @@ forward pass, each answered with its own rows.
 A `Batcher` owns one worker thread per model. A request thread calls `submit(items, options)`
 and waits for its result; the worker takes the oldest waiting request, gathers the others that
 ask with the same options (beam width, say) until `max_batch` items or `wait_ms` have passed,
-runs the model once on all their items and hands each request its slice. The queue is bounded
+runs the model once on all their items and hands each request its slice. It waits for company
+only under concurrent load (the previous batch had several requests): a lone client's requests
+run at once, never delayed by the window. The queue is bounded
 (`max_queue` requests; past it, 503), and a request that waits longer than `timeout_s` is
 answered 504 and dropped from the queue.
 
@@ -63,6 +65,7 @@ class Batcher:
         self.lock = lock or threading.Lock()
         self.name = name
         self.batches = 0  # forward passes run, for tests and the benchmark
+        self._company = False  # did the last batch hold several requests?
         self._queue: deque[_Job] = deque()
         self._wake = threading.Condition()
         self._closed = False
@@ -117,7 +120,7 @@ class Batcher:
                 self._wake.wait()
             first = self._queue.popleft()
             batch, size = [first], len(first.items)
-            deadline = time.monotonic() + s.wait_ms / 1000
+            deadline = time.monotonic() + (s.wait_ms / 1000 if self._company else 0)
             while size < s.max_batch:
                 for job in list(self._queue):
                     if job.options == first.options and size + len(job.items) <= s.max_batch:
@@ -128,6 +131,7 @@ class Batcher:
                 if size >= s.max_batch or left <= 0 or self._closed:
                     break
                 self._wake.wait(left)
+            self._company = len(batch) > 1
         return batch
 
     def _run(self) -> None:

@@ -1,0 +1,235 @@
+"""`seqlab serve` under load: classify throughput and latency with and without dynamic batching,
+generation words/s, and the server's memory over 10,000 requests.
+
+Clients run in this process (asyncio + httpx) against a `seqlab serve` subprocess on 127.0.0.1,
+bounded in count and time. The server runs with one torch thread (OMP_NUM_THREADS=1) so that it
+and the clients each have one of the machine's two cores. Checkpoints come from dry runs
+(`--dry-run`: full-size models, 2 training batches): speed does not depend on training.
+
+- classify: the IMDB BiGRU of benchmarks/imdb.py's bigru-full (embed 128, hidden 128, max
+  pooling, whole reviews), given one test review per request;
+  requests/s, p50 and p99 latency at 1, 8 and 32 concurrent clients, for the server with dynamic
+  batching (default settings) and with `--max-batch 1` (every request its own forward pass);
+  the ratio of the two at each client count is measured in this one run.
+- generate: the cpu-lstm WikiText-2 language model, 1 and 8 concurrent streams of 100 words each.
+- memory: the batching server's resident set size after warm-up and after 10,000 more requests.
+
+    python benchmarks/serve.py                 # writes benchmarks/results/serve.json
+    python benchmarks/serve.py --quick         # a smoke test: short runs, nothing written
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from common import machine, save_run
+
+ROOT = Path(__file__).resolve().parent.parent
+CHECKPOINTS = {
+    "imdb-bigru": ["classify", "--data", "imdb", "--model", "gru", "--embed", "128", "--hidden",
+                   "128", "--bidirectional", "--pooling", "max", "--max-length", "none",
+                   "--dry-run"],
+    "wikitext2-lstm": ["lm", "--preset", "cpu-lstm", "--dry-run"],
+}  # fmt: skip
+
+
+def seqlab(*args: str) -> list[str]:
+    return [sys.executable, "-m", "seqlab", *args]
+
+
+def train(work: Path) -> dict[str, Path]:
+    """The dry-run checkpoints (trained once per work folder)."""
+    paths = {}
+    for name, args in CHECKPOINTS.items():
+        out = work / name
+        if not (out / "best.pt").is_file():
+            subprocess.run(seqlab("train", *args, "--out", str(out), "--overwrite"), check=True)
+        paths[name] = out / "best.pt"
+    return paths
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`seqlab serve` in a subprocess, up once /health answers."""
+
+    def __init__(self, checkpoint: Path, *options: str) -> None:
+        self.port = free_port()
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        cmd = seqlab("serve", str(checkpoint), "--port", str(self.port), *options)
+        self.proc = subprocess.Popen(
+            cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+        self.url = f"http://127.0.0.1:{self.port}"
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"server did not start: {' '.join(cmd)}")
+
+    def rss_mb(self) -> float:
+        """Resident set size of the server process, in MiB."""
+        for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        raise RuntimeError("no VmRSS")
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=30)
+
+
+def reviews(n: int = 500) -> list[str]:
+    """`n` IMDB test reviews spread over both classes, each at most 10,000 characters."""
+    from seqlab.data.imdb import imdb_source, read_imdb_split
+
+    texts, _ = read_imdb_split(imdb_source(), "test")
+    return [t[:10_000] for t in texts[:: max(1, len(texts) // n)]]
+
+
+async def load(url: str, model: str, texts: list[str], clients: int, seconds: float,
+               requests: int | None = None) -> dict:  # fmt: skip
+    """`clients` concurrent clients each posting one text per request, back to back, for
+    `seconds` (or until `requests` in all); requests/s and latency percentiles."""
+    latencies: list[float] = []
+    errors = 0
+    sent = 0
+    stop = time.monotonic() + seconds
+
+    async def client(i: int, http: httpx.AsyncClient) -> None:
+        nonlocal errors, sent
+        k = i
+        while time.monotonic() < stop and (requests is None or sent < requests):
+            sent += 1
+            body = {"model": model, "texts": [texts[k % len(texts)]]}
+            k += clients
+            start = time.perf_counter()
+            r = await http.post(url + "/v1/classify", json=body)
+            latencies.append(time.perf_counter() - start)
+            errors += r.status_code != 200
+
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(limits=limits, timeout=60) as http:
+        began = time.perf_counter()
+        await asyncio.gather(*(client(i, http) for i in range(clients)))
+        wall = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "requests": len(latencies),
+        "errors": errors,
+        "requests_per_s": len(latencies) / wall,
+        "p50_ms": 1000 * statistics.median(latencies),
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+    }
+
+
+async def streams(url: str, model: str, count: int, words: int) -> dict:
+    """`count` concurrent /v1/generate streams of `words` words; words/s over all of them."""
+
+    async def one(i: int, http: httpx.AsyncClient) -> int:
+        body = {"model": model, "prompt": "the", "max_words": words, "seed": i, "stream": True}
+        n = 0
+        async with http.stream("POST", url + "/v1/generate", json=body) as r:
+            async for line in r.aiter_lines():
+                if line.startswith("data: {") and '"word"' in line:
+                    n += 1
+        return n
+
+    async with httpx.AsyncClient(timeout=300) as http:
+        began = time.perf_counter()
+        counts = await asyncio.gather(*(one(i, http) for i in range(count)))
+        wall = time.perf_counter() - began
+    return {"streams": count, "words": sum(counts), "words_per_s": sum(counts) / wall}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--work", default="runs/bench-serve", help="folder for the checkpoints")
+    parser.add_argument("--seconds", type=float, default=10, help="per load level")
+    parser.add_argument("--quick", action="store_true", help="short smoke test; nothing saved")
+    args = parser.parse_args()
+    seconds = 1.0 if args.quick else args.seconds
+    memory_requests = 300 if args.quick else 10_000
+    paths = train(Path(args.work))
+    texts = reviews()
+    levels = (1, 8, 32)
+    classify: dict[str, dict] = {}
+    for mode, options in (("batched", ()), ("single", ("--max-batch", "1"))):
+        server = Server(paths["imdb-bigru"], "--name", "imdb", *options)
+        try:
+            asyncio.run(load(server.url, "imdb", texts, 8, 1.0))  # warm-up
+            for clients in levels:
+                m = asyncio.run(load(server.url, "imdb", texts, clients, seconds))
+                classify[f"{mode}-{clients}"] = m
+                print(f"classify {mode:7} {clients:2} clients: {json.dumps(m)}", flush=True)
+            if mode == "batched":
+                before = server.rss_mb()
+                m = asyncio.run(load(server.url, "imdb", texts, 32, 3600, memory_requests))
+                after = server.rss_mb()
+                memory = {"rss_before_mb": before, "rss_after_mb": after, **m}
+                print(f"memory: {json.dumps(memory)}", flush=True)
+        finally:
+            server.stop()
+    server = Server(paths["wikitext2-lstm"], "--name", "lm")
+    try:
+        asyncio.run(streams(server.url, "lm", 1, 10))  # warm-up
+        generation = {n: asyncio.run(streams(server.url, "lm", n, 100)) for n in (1, 8)}
+    finally:
+        server.stop()
+    for n, m in generation.items():
+        print(f"generate {n} streams: {json.dumps(m)}", flush=True)
+    if args.quick:
+        return 0
+
+    metrics = {}
+    for clients in levels:
+        b, s = classify[f"batched-{clients}"], classify[f"single-{clients}"]
+        for mode, m in (("batched", b), ("single", s)):
+            for key in ("requests_per_s", "p50_ms", "p99_ms"):
+                metrics[f"classify_{mode}_{clients}_{key}"] = round(m[key], 2)
+            metrics[f"classify_{mode}_{clients}_errors"] = m["errors"]
+        metrics[f"ratio_batched_over_single_{clients}"] = round(
+            b["requests_per_s"] / s["requests_per_s"], 2
+        )
+    for n, m in generation.items():
+        metrics[f"generate_{n}_streams_words_per_s"] = round(m["words_per_s"], 1)
+    metrics["rss_before_mb"] = round(memory["rss_before_mb"], 1)
+    metrics["rss_after_mb"] = round(memory["rss_after_mb"], 1)
+    metrics["rss_growth"] = round(memory["rss_after_mb"] / memory["rss_before_mb"] - 1, 4)
+    metrics["memory_requests"] = memory["requests"]
+    metrics["memory_errors"] = memory["errors"]
+    entry = {
+        "name": "serve-imdb-bigru-wikitext2-lstm",
+        "tags": ["rnn", "serve"],
+        "metrics": metrics,
+        "command": "python benchmarks/serve.py",
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(1) + "; server 1 torch thread, clients in a second process",
+        "notes": f"{seconds:g} s per load level, one IMDB test review per classify request",
+    }
+    print(f"wrote {save_run('serve', entry)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
