@@ -71,7 +71,9 @@ def run_serve(args: argparse.Namespace) -> int:
             "can reach the port can use the models" + ("" if args.api_key else " (no --api-key)"),
             file=sys.stderr,
         )
-    app = create_app(models, limits, api_key=args.api_key, batching=batching)
+    app = create_app(
+        models, limits, api_key=args.api_key, batching=batching, data_dir=args.data_dir
+    )
     uvicorn.run(app, host=args.host, port=args.port, log_level="info")
     return 0
 
@@ -127,4 +129,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         f"{batching.timeout_s:g})",
     )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
+    p.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder holding uuml/*.rda for the explorer's course examples (default: "
+        "$SEQLAB_DATA, then ../shared/data)",
+    )
     p.set_defaults(func=run_serve)

@@ -28,6 +28,7 @@ from seqlab.errors import SeqlabError
 from seqlab.serve.batching import Batcher, BatchSettings
 from seqlab.serve.completions import add_completions
 from seqlab.serve.limits import ApiError, Guard, Limits, Strict, check_texts, over
+from seqlab.serve.pages import add_pages
 from seqlab.serve.streaming import open_stream, sse, word_events
 from seqlab.tasks.interfaces import Classifies, Generates, Loaded, Translates
 
@@ -134,9 +135,11 @@ def create_app(
     limits: Limits | None = None,
     api_key: str | None = None,
     batching: BatchSettings | None = None,
+    data_dir: str | None = None,
 ) -> FastAPI:
     """The ASGI app serving `models` (name -> loaded checkpoint); no CORS headers. `batching`
-    says how classify requests are gathered (`BatchSettings(max_batch=1)`: one at a time)."""
+    says how classify requests are gathered (`BatchSettings(max_batch=1)`: one at a time);
+    `data_dir` holds the course examples of the explorer pages (`seqlab.serve.pages`)."""
     limits = limits or Limits()
     served = {name: Served(name, loaded, describe(name, loaded)) for name, loaded in models.items()}
     for entry in served.values():
@@ -265,4 +268,5 @@ def create_app(
         return {"model": req.model, "translations": out, "notes": notes}
 
     add_completions(app, limits, model)
+    add_pages(app, served, data_dir)
     return app
