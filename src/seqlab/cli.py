@@ -23,6 +23,7 @@ COMMAND_MODULES = [
     "seqlab.commands.translate",
     "seqlab.commands.study",
     "seqlab.commands.serve",
+    "seqlab.commands.report",
 ]
 
 
