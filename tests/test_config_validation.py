@@ -140,7 +140,7 @@ def test_toml_values_are_checked_like_flags(tmp_path, capsys):
         ("[train]\nbatch_size = 1.5\n", "train.batch_size must be int, got 1.5"),
         ('[model]\nbidirectional = "no"\n', "model.bidirectional must be bool, got 'no'"),
         ("clip = 0\n", "train.clip must be a finite number > 0, got 0.0"),
-        ('[model]\nencoder = "cnn"\n', "model.encoder must be one of dense, rnn, lstm"),
+        ('[model]\nencoder = "capsule"\n', "model.encoder must be one of dense, rnn, lstm"),
     ]:
         config = tmp_path / "run.toml"
         config.write_text(text)

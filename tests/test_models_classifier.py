@@ -14,7 +14,7 @@ from seqlab.models import (
 )
 from seqlab.models.ngram import hashed_ngrams
 
-ENCODERS = ["dense", "rnn", "lstm", "gru", "ngram", "transformer"]
+ENCODERS = ["dense", "rnn", "lstm", "gru", "ngram", "cnn", "transformer"]
 
 
 def count(module: torch.nn.Module) -> int:
@@ -144,7 +144,7 @@ def test_model_from_config_rejects_unknown():
     with pytest.raises(SeqlabError, match="unknown fields"):
         model_from_config("SequenceClassifier", {"vocab_size": 5, "colour": "red"})
     with pytest.raises(SeqlabError, match="encoder must be one of"):
-        model_from_config("SequenceClassifier", {"vocab_size": 5, "encoder": "cnn"})
+        model_from_config("SequenceClassifier", {"vocab_size": 5, "encoder": "capsule"})
 
 
 def test_bad_input_raises_clear_errors():
@@ -198,7 +198,7 @@ def test_every_registered_encoder_gives_its_feature_size(encoder):
     assert model.encode(b["ids"], b["lengths"]).shape == (4, model.encoder.num_features)
 
 
-@pytest.mark.parametrize("encoder", [*ENCODERS, "nbsvm"])
+@pytest.mark.parametrize("encoder", [e for e in ENCODERS if e != "cnn"] + ["nbsvm"])  # cnn is newer
 def test_old_layout_state_dicts_load_under_encoder(encoder):
     """Checkpoints from before the encoder registry name the encoder's weights `rnn.*`,
     `embedding.weight`, `bag.*`: loading moves them under `encoder.`, giving the same logits."""
@@ -210,3 +210,36 @@ def test_old_layout_state_dicts_load_under_encoder(encoder):
     fresh.load_state_dict(old)
     b = batch()
     torch.testing.assert_close(fresh(**b)[0], model(**b)[0], rtol=0, atol=0)
+
+
+def test_cnn_parameter_count_by_hand_and_kim_sizes():
+    # Kim (2014) CNN-rand on TREC-sized data: vocabulary 8,000, embeddings 300, widths 3, 4, 5
+    # with 100 filters each, 6 classes.
+    cfg = SequenceClassifierConfig(8_000, num_classes=6, encoder="cnn", embed_dim=300,
+                                   hidden_size=100, filter_widths=[3, 4, 5])  # fmt: skip
+    model = SequenceClassifier(cfg)
+    embedding = 8_000 * 300
+    convs = sum(300 * w * 100 + 100 for w in (3, 4, 5))  # weights (C x width x F) and biases
+    output = 300 * 6 + 6  # 3 x 100 features -> 6 classes
+    assert count(model.encoder.embedding) == embedding == 2_400_000
+    assert count(model.encoder.convs) == convs == 360_300
+    assert count(model.output) == output == 1_806
+    assert count(model) == embedding + convs + output == 2_762_106
+    from seqlab.summary import summary
+
+    assert f"{count(model):,}" in str(summary(model))
+
+
+def test_cnn_features_are_max_over_real_windows():
+    model = tiny("cnn", filter_widths=[2, 3]).eval()
+    ids = torch.tensor([[5, 6, 7, 8, 0, 0]])
+    x = model.encoder.embedding(ids[:, :4]).transpose(1, 2)  # the 4 real tokens only
+    want = [torch.relu(conv(x)).amax(dim=2) for conv in model.encoder.convs]
+    got = model.encode(ids, torch.tensor([4]))
+    torch.testing.assert_close(got, torch.cat(want, dim=1))
+    short = model.encode(torch.tensor([[9]]), torch.tensor([1]))  # shorter than every filter
+    assert short.shape == (1, 32) and torch.isfinite(short).all()
+    with pytest.raises(ValueError, match="filter widths"):
+        tiny("cnn", filter_widths=[])
+    with pytest.raises(ValueError, match="max or mean"):
+        tiny("cnn", pooling="last")

@@ -62,7 +62,8 @@ CONFIG_RENAMES: dict[str, dict[str, str]] = {
 
 def upgrade_spec(kind: str, cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     """(kind, config dict) of a checkpoint in today's names: the one class "LanguageModel" of
-    old checkpoints becomes the class its `arch` names, old config fields their new names."""
+    old checkpoints becomes the class its `arch` names, old config fields their new names, and
+    fields added since it was written hold their defaults (which the old model had)."""
     if kind == "LanguageModel":
         try:
             kind = language_model_class(cfg.get("arch", "transformer")).__name__
@@ -72,6 +73,12 @@ def upgrade_spec(kind: str, cfg: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     new = {renames.get(k, k): v for k, v in cfg.items()}
     if "num_decoder_layers" in cfg and new["decoder_layers"] == new.get("num_layers"):
         new["decoder_layers"] = None  # as new configs say "as deep as the encoder"
+    if kind in MODELS:
+        for f in dataclasses.fields(MODELS[kind][1]):
+            if f.name not in new and f.default is not dataclasses.MISSING:
+                new[f.name] = f.default
+            elif f.name not in new and f.default_factory is not dataclasses.MISSING:
+                new[f.name] = f.default_factory()
     return kind, new
 
 

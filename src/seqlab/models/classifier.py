@@ -13,7 +13,7 @@ Checkpoints written before the encoders were modules name the encoder's weights 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -52,6 +52,7 @@ class SequenceClassifierConfig:
     num_buckets: int = 2**18  # ngram/nbsvm encoders: hash buckets for the n-grams with n >= 2
     nb_alpha: float = 0.5  # nbsvm: Laplace smoothing of the NB feature counts
     nb_min_count: int = 2  # nbsvm: features in fewer training documents get no weight
+    filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])  # cnn: Kim's widths
 
 
 class SequenceClassifier(nn.Module):

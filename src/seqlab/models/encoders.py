@@ -9,8 +9,9 @@ the name.
 
 Kinds: "dense" (the Keras "ordinary network": Embedding, Flatten, Dense(relu); needs a fixed
 `max_length`), "rnn", "lstm", "gru" (seqlab.nn recurrent layers), "ngram" (fastText bag of
-hashed n-grams), "nbsvm" (NB-weighted binarized n-grams, Wang & Manning 2012) and
-"transformer" (a Transformer encoder stack).
+hashed n-grams), "nbsvm" (NB-weighted binarized n-grams, Wang & Manning 2012), "cnn" (Kim
+2014's parallel convolutions with max-over-time pooling) and "transformer" (a Transformer
+encoder stack).
 """
 
 from __future__ import annotations
@@ -195,6 +196,47 @@ class NBSVMEncoder(SentenceEncoder):
         IMDB: valid accuracy 0.920 after one epoch instead of 0.908)."""
         nn.init.ones_(output.weight)
         nn.init.zeros_(output.bias)
+
+
+@register_encoder("cnn")
+class ConvEncoder(SentenceEncoder):
+    """Kim (2014): 1-d convolutions of each width in `filter_widths` (`hidden_size` filters
+    each) over the word embeddings, ReLU, then max (or mean) over the windows of each text;
+    features (B, len(filter_widths) * hidden_size). Dropout before the output is the
+    classifier's `dropout` (Kim: 0.5)."""
+
+    default_pooling: ClassVar[str] = "max"
+
+    def __init__(self, config: SequenceClassifierConfig) -> None:
+        super().__init__(config)
+        c = config
+        widths = tuple(c.filter_widths)
+        if not widths or min(widths) < 1:
+            raise ValueError(f"filter widths must be one or more integers >= 1, got {widths}")
+        if self.pooling == "last":
+            raise ValueError("the cnn encoder pools windows by max or mean, not last")
+        self.widths = widths
+        self.embedding = token_embedding(c)
+        self.convs = nn.ModuleList(nn.Conv1d(c.embed_dim, c.hidden_size, w) for w in widths)
+        self.num_features = c.hidden_size * len(widths)
+
+    def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
+        """ids (B, T), lengths (B,) -> (B, len(widths) * filters)."""
+        x = self.embedding(ids).transpose(1, 2)  # (B, C, T); padding embeds to zero
+        if x.size(2) < max(self.widths):  # a text shorter than a filter: pad with zeros
+            x = F.pad(x, (0, max(self.widths) - x.size(2)))
+        features = []
+        for width, conv in zip(self.widths, self.convs, strict=True):
+            h = torch.relu(conv(x))  # (B, F, windows)
+            # Windows starting past the text's last full window see only padding; a text
+            # shorter than the filter keeps its one (zero-padded) window.
+            windows = torch.clamp(lengths - width + 1, min=1)
+            mask = length_mask(windows, h.size(2))[:, None, :]  # (B, 1, windows)
+            if self.pooling == "max":  # ReLU outputs are >= 0: masked windows as 0 change nothing
+                features.append(h.masked_fill(~mask, 0.0).amax(dim=2))
+            else:
+                features.append((h * mask).sum(dim=2) / windows[:, None].to(h.dtype))
+        return torch.cat(features, dim=1)
 
 
 @register_encoder("transformer")

@@ -24,7 +24,7 @@ from seqlab.config import (
 from seqlab.train.config import TrainConfig
 
 # The SequenceClassifier encoders (seqlab.models.classifier.ENCODERS; a test keeps them equal).
-ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "transformer")
+ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "cnn", "transformer")
 # The language-model architectures (LanguageModelConfig.arch; a test keeps them equal).
 LM_ARCHS = ("transformer", "rnn", "lstm", "gru")
 TRANSLATORS = ("seq2seq", "transformer", "compact")
@@ -43,6 +43,19 @@ def _cutoffs(text: str) -> list[int] | None:
         return [int(x) for x in text.split(",")]
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected cutoffs like 2000,10000: {text!r}") from None
+
+
+def _widths(text: str) -> list[int]:
+    """--widths: comma-separated convolution widths, each >= 1."""
+    import argparse
+
+    try:
+        widths = [int(x) for x in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected widths like 3,4,5: {text!r}") from None
+    if min(widths) < 1:
+        raise argparse.ArgumentTypeError(f"widths must be >= 1: {text!r}")
+    return widths
 
 
 def _ratio(text: str) -> bool:
@@ -142,6 +155,13 @@ class ClassifyModel:
     ngram_n: int = setting(2, "ngram/nbsvm models: use 1..N-grams", flag="--ngram", check=COUNT)
     num_buckets: int = setting(
         2**18, "ngram/nbsvm models: hash buckets for 2..N-grams", flag="--buckets", check=COUNT
+    )
+    filter_widths: list[int] = setting(
+        help="cnn model: convolution widths, --hidden filters each (default: 3,4,5)",
+        show_default=False,
+        flag="--widths",
+        parse=_widths,
+        default_factory=lambda: [3, 4, 5],
     )
     backend: str = _backend()
 
