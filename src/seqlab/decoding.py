@@ -18,7 +18,7 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import Tensor
@@ -50,6 +50,18 @@ def sample_next(
     generator: torch.Generator | None = None,
 ) -> Tensor:
     """Draw one token per row of logits (B, V) -> (B,); temperature 0 takes the argmax."""
+    return _sample(logits, temperature, top_k, top_p, generator)[0]
+
+
+def _sample(
+    logits: Tensor,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+) -> tuple[Tensor, Tensor]:
+    """`sample_next`'s tokens (B,) and the probabilities (B, V) they were drawn from (after
+    temperature, top-k and top-p; temperature 0: all of it on the argmax)."""
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
@@ -58,7 +70,8 @@ def sample_next(
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     logits = logits.float()
     if temperature == 0:
-        return logits.argmax(dim=-1)
+        best = logits.argmax(dim=-1)
+        return best, torch.zeros_like(logits).scatter_(-1, best[:, None], 1.0)
     if temperature != 1.0:
         logits = logits / temperature
     if top_k is not None and top_k < logits.size(-1):
@@ -73,11 +86,12 @@ def sample_next(
         logits = logits.scatter(-1, order, sorted_logits.masked_fill(drop, float("-inf")))
     # Inverse-CDF sampling: one uniform number per row against the cumulative probabilities
     # (20x faster than torch.multinomial over a 29k-word vocabulary, measured here).
-    cdf = logits.softmax(dim=-1).cumsum(dim=-1)  # (B, V)
+    probs = logits.softmax(dim=-1)  # (B, V)
+    cdf = probs.cumsum(dim=-1)
     # u in (0, 1]: the first index whose cumulative mass reaches u has probability > 0
     u = 1.0 - torch.rand(cdf.size(0), 1, generator=generator, device=cdf.device)
     u = u * cdf[:, -1:]
-    return torch.searchsorted(cdf, u).squeeze(1).clamp_max(cdf.size(1) - 1)
+    return torch.searchsorted(cdf, u).squeeze(1).clamp_max(cdf.size(1) - 1), probs
 
 
 def _check_prompt(prompt: Tensor, max_new_tokens: int) -> None:
@@ -88,14 +102,17 @@ def _check_prompt(prompt: Tensor, max_new_tokens: int) -> None:
         raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
 
 
-def _draw(last: Tensor, banned: Tensor, *sampling: Any) -> Tensor:
+def _draw(last: Tensor, banned: Tensor, *sampling: Any) -> tuple[Tensor, Tensor]:
     """One token per row of the last logits (B, V), never a `banned` one: a row that draws one
-    draws again with them removed (without top-k/p: exactly p renormalised without them)."""
-    nxt = sample_next(last, *sampling)  # (B,)
+    draws again with them removed (without top-k/p: exactly p renormalised without them).
+    Also the probabilities (B, V) each row's token was drawn from."""
+    nxt, probs = _sample(last, *sampling)  # (B,), (B, V)
     redraw = torch.isin(nxt, banned)
     if bool(redraw.any()):
-        nxt = torch.where(redraw, sample_next(ban(last, banned), *sampling), nxt)
-    return nxt
+        again, again_probs = _sample(ban(last, banned), *sampling)
+        nxt = torch.where(redraw, again, nxt)
+        probs = torch.where(redraw[:, None], again_probs, probs)
+    return nxt, probs
 
 
 @decoding_loop
@@ -131,7 +148,7 @@ def generate(
                 logits, state = model.decode(step_input, state)
             else:
                 logits, _ = model.decode(tokens)  # the whole prefix again
-            nxt = _draw(logits[:, -1], banned, temperature, top_k, top_p, generator)  # (B,)
+            nxt = _draw(logits[:, -1], banned, temperature, top_k, top_p, generator)[0]  # (B,)
             tokens = torch.cat([tokens, nxt[:, None]], dim=1)
             step_input = nxt[:, None]  # (B, 1)
             if stop is not None:
@@ -206,7 +223,15 @@ def length_penalty(length: int, alpha: float) -> float:
     return ((5 + length) / 6) ** alpha
 
 
-@decoding_loop
+class Candidate(NamedTuple):
+    """A finished beam-search hypothesis: its tokens (no <sos>; <eos> if it ended), the sum of
+    their log-probabilities and the length-normalised score the search ranks by."""
+
+    tokens: list[int]
+    log_prob: float
+    score: float
+
+
 def beam_search(
     model: Any,
     src: Tensor,
@@ -220,7 +245,28 @@ def beam_search(
 ) -> list[list[int]]:
     """Batched beam search: for each source, the hypothesis with the best length-normalised
     log-probability (log p / `length_penalty`), without <sos> and with its <eos> if it ended;
-    `banned` tokens are never chosen (the others' probabilities are renormalised).
+    `banned` tokens are never chosen (the others' probabilities are renormalised). The best of
+    `beam_candidates`."""
+    final = beam_candidates(
+        model, src, src_lengths, sos_id, eos_id, max_length, beam_size, alpha, banned
+    )
+    return [beam[0].tokens if beam else [] for beam in final]
+
+
+@decoding_loop
+def beam_candidates(
+    model: Any,
+    src: Tensor,
+    src_lengths: Tensor | None,
+    sos_id: int,
+    eos_id: int,
+    max_length: int,
+    beam_size: int = 5,
+    alpha: float = 0.6,
+    banned: Sequence[int] = (),
+) -> list[list[Candidate]]:
+    """The final beam of each source: its `beam_size` best finished hypotheses, best first
+    (see `beam_search`; the log-probabilities are those of the search, `banned` tokens removed).
 
     Every step extends each of the `beam_size` live hypotheses by every word, sets aside those
     of the best `beam_size` candidates that end in <eos>, and keeps the best `beam_size`
@@ -236,7 +282,7 @@ def beam_search(
     tokens = torch.full((B * k, 1), sos_id, dtype=torch.long, device=device)
     scores = torch.full((B, k), -math.inf, device=device)
     scores[:, 0] = 0.0  # all beams start equal: keep one so the first step has no duplicates
-    finished: list[list[tuple[float, list[int]]]] = [[] for _ in range(B)]
+    finished: list[list[tuple[float, list[int], float]]] = [[] for _ in range(B)]
     done = [False] * B
     state = None
     for step in range(1, max_length + 1):
@@ -257,7 +303,8 @@ def beam_search(
                     # Only a top-k candidate may end a hypothesis (so a beam of 1 is greedy).
                     if rank < k and not done[b]:
                         words = tokens[b * k + beam, 1:].tolist() + [word]
-                        finished[b].append((score / length_penalty(step, alpha), words))
+                        normalised = score / length_penalty(step, alpha)
+                        finished[b].append((normalised, words, score))
                     continue
                 if len(kept) < k:
                     kept.append((score, beam, word))
@@ -274,7 +321,9 @@ def beam_search(
         tokens = torch.cat([tokens[index], torch.tensor(next_tokens, device=device)[:, None]], 1)
         scores = torch.tensor(next_scores, device=device).view(B, k)
         state = select_rows(state, index)
-    return [max(f)[1] if f else [] for f in finished]
+    # Ties rank by the tokens, as max() of (score, tokens) pairs does.
+    ranked = (sorted(f, key=lambda c: (c[0], c[1]), reverse=True)[:k] for f in finished)
+    return [[Candidate(words, raw, norm) for norm, words, raw in f] for f in ranked]
 
 
 def sample_steps(
@@ -292,6 +341,24 @@ def sample_steps(
     with the same random numbers, so the same tokens. Every step runs in inference mode with
     the cached projections on its own (nothing is held between steps but the model's state),
     so the caller may run each step in another thread, or stop between two."""
+    sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+    for nxt, _ in sample_distributions(model, prompt, max_new_tokens, banned=banned, **sampling):
+        yield nxt
+
+
+def sample_distributions(
+    model: Any,
+    prompt: Tensor,
+    max_new_tokens: int,
+    *,
+    temperature: float = 1.0,
+    top_k: int | None = None,
+    top_p: float | None = None,
+    generator: torch.Generator | None = None,
+    banned: Sequence[int] = (),
+) -> Iterator[tuple[Tensor, Tensor]]:
+    """`sample_steps`, each token (B,) with the probabilities (B, V) it was drawn from (after
+    temperature, top-k, top-p and the removal of `banned` tokens where a row drew one)."""
     _check_prompt(prompt, max_new_tokens)
     state, step_input = None, prompt
     banned = _banned_index(banned, prompt.device)
@@ -299,17 +366,18 @@ def sample_steps(
         was_training = model.training
         model.eval()
         try:
-            nxt, state = _sample_step(
+            nxt, probs, state = _sample_step(
                 model, step_input, state, banned, temperature, top_k, top_p, generator
             )
         finally:
             model.train(was_training)
         step_input = nxt[:, None]  # (B, 1)
-        yield nxt
+        yield nxt, probs
 
 
 @decoding_loop
 def _sample_step(model: Any, step_input: Tensor, state: Any, banned: Tensor, *sampling: Any):
-    """One cached step of `sample_steps`: (the token drawn per row (B,), the new state)."""
+    """One cached step of `sample_steps`: (the token drawn per row (B,), the probabilities it
+    was drawn from (B, V), the new state)."""
     logits, state = model.decode(step_input, state)
-    return _draw(logits[:, -1], banned, *sampling), state
+    return *_draw(logits[:, -1], banned, *sampling), state

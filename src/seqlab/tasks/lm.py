@@ -21,11 +21,14 @@ from seqlab.data.readers import read_lines
 from seqlab.data.text import TextEncoder
 from seqlab.data.tokenizers import get_tokenizer
 from seqlab.data.vocab import PAD, SOS
+from seqlab.decoding import sample_distributions
 from seqlab.errors import SeqlabError
+from seqlab.explain import check_tokens
 from seqlab.models import language_model
 from seqlab.models.language_model import LanguageModelConfig
 from seqlab.tasks.base import Loaded, Task, split_sizes
 from seqlab.tasks.configs import LMRun
+from seqlab.tasks.lm_words import explained, explained_words, final_words, first_words
 from seqlab.train import CarryState, Forward, Metric, Perplexity, Trainer, evaluate
 from seqlab.train.distributed import dist_info
 
@@ -268,10 +271,7 @@ class LanguageModelling(Task):
             start = torch.tensor([vocab.encode(tokens)] * num, dtype=torch.long)  # (num, T)
             new = words
         else:
-            # Specials (<pad>, <unk>, <sos>, <eos>) are never drawn as the first word.
-            first = [
-                i for i, t in enumerate(vocab.itos) if not (t.startswith("<") and t.endswith(">"))
-            ]
+            first = first_words(vocab)
             pick = torch.randint(len(first), (num, 1), generator=generator)
             start = torch.tensor(first)[pick]  # (num, 1)
             new = words - 1
@@ -297,39 +297,52 @@ class LanguageModelling(Task):
         does not join onto it, or at the end); all of them, joined by spaces, are the texts
         `generate` gives for the same seed, prompt words first. Setting errors (SeqlabError)
         come from this call; a step's error as SeqlabError from the iterator."""
-        from seqlab.decoding import sample_steps
-
         generator, start, new, unknown, banned = self._start(loaded, prompt, words, num, seed)
-        itos, words_of = loaded.encoder.vocab.itos, loaded.encoder.words
-        steps = sample_steps(
-            loaded.model, start.to(loaded.device), new, temperature=temperature,
-            top_k=top_k, top_p=top_p, generator=generator, banned=banned,
-        )  # fmt: skip
+        sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p, generator=generator)
+        draws = sample_distributions(
+            loaded.model, start.to(loaded.device), new, banned=banned, **sampling
+        )
+        steps = (nxt for nxt, _ in draws)
+        items = final_words(loaded, start, steps)
+        return unknown, ([[w for w, _ in row] for row in item] for item in items)
 
-        def final_words() -> Iterator[list[list[str]]]:
-            tokens = [[itos[int(i)] for i in row] for row in start.tolist()]
-            sent = [0] * num
-            end = False
-            while True:
-                try:
-                    nxt = next(steps).tolist()
-                    for row, i in zip(tokens, nxt, strict=True):
-                        row.append(itos[int(i)])
-                except StopIteration:
-                    end = True
-                except ValueError as e:  # e.g. past the positional table
-                    raise SeqlabError(f"cannot generate: {e}") from None
-                out = []
-                for r, row in enumerate(tokens):
-                    done = words_of(row)
-                    upto = len(done) if end else len(done) - 1
-                    out.append(done[sent[r] : upto])
-                    sent[r] = max(sent[r], upto)
-                yield out
-                if end:
-                    return
+    def explain_stream(
+        self,
+        loaded: Loaded,
+        prompt: str = "",
+        *,
+        words: int = 20,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        **sampling: Any,
+    ) -> tuple[list[str], Iterator[list[tuple[str, list[dict[str, Any]]]]]]:
+        """`stream` of one text, each final word with the "top" of `explain` of the step that
+        drew its last token ([] for the prompt's words, which are not drawn)."""
+        generator, start, new, unknown, banned = self._start(loaded, prompt, words, 1, seed)
+        check_tokens("prompt and words", start.size(1) + new, max_tokens)
+        steps = explained_words(
+            loaded, prompt, start, new, generator=generator, banned=banned, **sampling
+        )
+        return unknown, steps
 
-        return unknown, final_words()
+    def explain(
+        self,
+        loaded: Loaded,
+        prompt: str = "",
+        *,
+        words: int = 20,
+        seed: int | None = None,
+        max_tokens: int | None = None,
+        **sampling: Any,
+    ) -> dict[str, Any]:
+        """One continuation explained (the contract's shape): per drawn token its string and
+        the top 10 of the distribution it was drawn from (the tokens `generate` draws for the
+        same seed; without a prompt the first is uniform over the words), and the attention
+        maps and recurrent traces of one pass over all the tokens."""
+        generator, start, new, _, banned = self._start(loaded, prompt, words, 1, seed)
+        check_tokens("prompt and words", start.size(1) + new, max_tokens)
+        sampling |= {"generator": generator, "banned": banned}
+        return explained(loaded, prompt, start, new, **sampling)
 
 
 TASK = LM = LanguageModelling()

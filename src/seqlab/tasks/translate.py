@@ -26,7 +26,9 @@ from seqlab.data.translation import (
     multi30k_files,
     translation_collate,
 )
+from seqlab.decoding import beam_candidates, length_penalty
 from seqlab.errors import SeqlabError
+from seqlab.explain import attention_maps, check_tokens, record
 from seqlab.models import translator
 from seqlab.tasks.base import Loaded, Task, make_loader, split_sizes
 from seqlab.tasks.configs import TranslateRun
@@ -34,9 +36,13 @@ from seqlab.train import Callback, Metric, Perplexity, Trainer, evaluate
 from seqlab.train.metrics import bleu_scores, detokenize
 from seqlab.translation import (
     attention_weights,
+    banned_ids,
+    check_decoding,
     has_attention,
+    search,
     split_sources,
     translate_ids,
+    translation_scores,
 )
 
 
@@ -201,28 +207,14 @@ class Translate(Task):
         write_text_atomic(out, "".join(line + "\n" for line in scores.pop("translations")))
         return {**scores, "examples": len(getattr(pairs, split))}
 
-    def translate(
-        self,
-        loaded: Loaded,
-        texts: list[str],
-        *,
-        plot_attention: str | Path | None = None,
-        **decode: Any,
-    ) -> tuple[list[str], list[str]]:
-        """Translations of raw sentences (empty lines stay empty) and notes on the input;
-        decoding settings (beam, length_penalty, max_decode, allow_unk) left None are as
-        trained. `plot_attention` draws the source-target attention of the first sentence."""
-        run = self.with_decoding(loaded.run, **decode)
-        model, src_encoder = loaded.model, loaded.encoder
-        tgt_encoder = loaded.encoders["tgt_encoder"]
-        if plot_attention is not None:
-            has_attention(model)  # before any work
-        notes: list[str] = []
-        limit = getattr(model.config, "max_length", None)
-        vocab = src_encoder.vocab
-        sources, keep, words_read = [], [], []
+    def _sources(self, loaded: Loaded, texts: list[str]) -> tuple[list, list, list, list]:
+        """What the model reads of raw sentences: (source ids with <sos>/<eos>, the index of
+        each non-empty text, its tokens as read (cut to the model's positions), notes)."""
+        limit = getattr(loaded.model.config, "max_length", None)
+        vocab = loaded.encoder.vocab
+        sources, keep, words_read, notes = [], [], [], []
         for i, text in enumerate(texts):
-            tokens = src_encoder.tokenize(text)
+            tokens = loaded.encoder.tokenize(text)
             if not tokens:
                 continue
             unknown = sorted({t for t in tokens if t not in vocab.stoi})
@@ -236,10 +228,28 @@ class Translate(Task):
             sources.append([vocab.sos_id, *vocab.encode(tokens), vocab.eos_id])
             keep.append(i)
             words_read.append(tokens)
+        return sources, keep, words_read, notes
+
+    def translate(
+        self,
+        loaded: Loaded,
+        texts: list[str],
+        *,
+        plot_attention: str | Path | None = None,
+        **decode: Any,
+    ) -> tuple[list[str], list[str]]:
+        """Translations of raw sentences (empty lines stay empty) and notes on the input;
+        decoding settings (beam, length_penalty, max_decode, allow_unk) left None are as
+        trained. `plot_attention` draws the source-target attention of the first sentence."""
+        run = self.with_decoding(loaded.run, **decode)
+        model = loaded.model
+        tgt_encoder = loaded.encoders["tgt_encoder"]
+        if plot_attention is not None:
+            has_attention(model)  # before any work
+        sources, keep, words_read, notes = self._sources(loaded, texts)
         out = [""] * len(texts)
-        device = loaded.device
         translations = translate_ids(
-            model, sources, tgt_encoder, run.decode, device, as_words=False
+            model, sources, tgt_encoder, run.decode, loaded.device, as_words=False
         )
         for i, tokens in zip(keep, translations, strict=True):
             out[i] = detokenize(tgt_encoder.words(tokens))
@@ -254,6 +264,84 @@ class Translate(Task):
             if len(sources) > 1:
                 notes.append(f"--plot-attention: drew line {keep[0] + 1}, the first sentence")
         return out, notes
+
+    def translate_with_scores(
+        self, loaded: Loaded, texts: list[str], **decode: Any
+    ) -> tuple[list[str], list[float], list[str]]:
+        """`translate`, with the natural-log probability of each translation under the model
+        (`seqlab.translation.translation_scores`: its tokens and <eos>; 0 for an empty text,
+        which is not translated)."""
+        run = self.with_decoding(loaded.run, **decode)
+        sources, keep, _, notes = self._sources(loaded, texts)
+        tgt_encoder = loaded.encoders["tgt_encoder"]
+        vocab = tgt_encoder.vocab
+        rows = search(loaded.model, sources, vocab, run.decode, loaded.device)
+        logps = translation_scores(
+            loaded.model, sources, rows, vocab, run.decode.allow_unk, loaded.device
+        )
+        out, scores = [""] * len(texts), [0.0] * len(texts)
+        for i, row, logp in zip(keep, rows, logps, strict=True):
+            out[i] = self._text(tgt_encoder, row)
+            scores[i] = logp
+        return out, scores, notes
+
+    @staticmethod
+    def _text(tgt_encoder: Any, row: list[int]) -> str:
+        """A searched row of target ids as text (as `translate` writes it)."""
+        vocab = tgt_encoder.vocab
+        return detokenize(tgt_encoder.words([vocab.itos[t] for t in row if t != vocab.eos_id]))
+
+    def explain(
+        self, loaded: Loaded, text: str, *, max_tokens: int | None = None, **decode: Any
+    ) -> dict[str, Any]:
+        """The translation of one sentence explained: the tokens the model read and wrote, the
+        final beam (greedy: the one translation) with log-probabilities and length-penalised
+        scores, best first, and the attention maps of the chosen translation read by teacher
+        forcing (encoder self, decoder self and cross; queries of the decoder's maps are its
+        inputs, <sos> and the words, so row t predicts target_tokens[t]). `max_tokens` bounds
+        the source and the translation (TooManyTokens)."""
+        run = self.with_decoding(loaded.run, **decode)
+        check_decoding(run.decode)
+        sources, _, words_read, _ = self._sources(loaded, [text])
+        if not sources:  # an empty text is not translated
+            return {"source_tokens": [], "target_tokens": [], "candidates": [], "attention": []}
+        source_tokens = ["<sos>", *words_read[0], "<eos>"]
+        check_tokens("source", len(source_tokens), max_tokens)
+        model, d = loaded.model, run.decode
+        tgt_encoder = loaded.encoders["tgt_encoder"]
+        vocab = tgt_encoder.vocab
+        src = torch.tensor(sources, device=loaded.device)
+        lengths = torch.tensor([src.size(1)], device=loaded.device)
+        if d.beam > 1:
+            sos, eos, banned = vocab.sos_id, vocab.eos_id, banned_ids(vocab, d.allow_unk)
+            found = beam_candidates(
+                model, src, lengths, sos, eos, d.max_decode, d.beam, d.length_penalty, banned
+            )[0]
+            beam = [(c.tokens, c.log_prob, c.score) for c in found]
+        else:
+            row = search(model, sources, vocab, d, loaded.device)[0]
+            logp = translation_scores(model, sources, [row], vocab, d.allow_unk, loaded.device)[0]
+            beam = [(row, logp, logp / length_penalty(len(row), d.length_penalty))]
+        candidates = [
+            {"text": self._text(tgt_encoder, row), "log_prob": logp, "score": score}
+            for row, logp, score in beam
+        ]
+        words = [vocab.itos[t] for t in beam[0][0] if t != vocab.eos_id]
+        check_tokens("translation", len(words) + 1, max_tokens)
+        tgt_in = torch.tensor([[vocab.sos_id, *vocab.encode(words)]], device=loaded.device)
+        with torch.no_grad(), record(model) as recording:
+            model.decode(tgt_in, model.encode(src, lengths))
+        decoder_tokens = ["<sos>", *words]
+
+        def queries(name: str) -> list[str]:
+            return source_tokens if name.startswith("encoder.") else decoder_tokens
+
+        return {
+            "source_tokens": source_tokens,
+            "target_tokens": [*words, "<eos>"],
+            "candidates": candidates,
+            "attention": attention_maps(recording, 0, queries, source_tokens, model),
+        }
 
 
 TASK = Translate()
