@@ -140,3 +140,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="also divide by sqrt(var + 1e-5) (default: subtract the mean only, as the course)",
     )
     p.set_defaults(func=run_norms)
+
+    def run_theory(args: argparse.Namespace) -> int:
+        from seqlab.theory import run  # torch and the checks load only for this command
+
+        return run(args)
+
+    p = sub.add_parser("theory", help="the theory answers of docs/theory.md, each computed")
+    p.add_argument("--only", help="comma-separated check names (default: all)")
+    p.set_defaults(func=run_theory)
