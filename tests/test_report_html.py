@@ -45,7 +45,7 @@ def test_report_is_self_contained_and_holds_the_run(run_dir, capsys):
     html = (run_dir / "report.html").read_text(encoding="utf-8")
     # Nothing is loaded from anywhere: no URL but the SVG namespace's name, no linked files.
     assert set(re.findall(r"[a-z][a-z0-9+.-]*://[^\s\"'<>)]*", html)) == {SVG_NAMESPACE}
-    assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=", html)
+    assert not re.search(r"<(script|link|img|iframe)[^>]*\s(src|href)=\"(?!data:)", html)
     assert "@import" not in html and "url(" not in html
     assert "function heatmap(" in html and "function curves(" in html  # the scripts inlined
     assert "<style>" in html and "svg text {" in html  # and the stylesheet

@@ -40,6 +40,7 @@ def shell(page: str, title: str, main: str = "", head: str = "", scripts: str = 
     return (
         '<!doctype html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
         '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+        '<link rel="icon" href="data:,">\n'  # no icon: the browser asks for none
         f"<title>{html.escape(title)}</title>\n{head}\n</head>\n"
         f'<body data-page="{page}">\n{main}\n{scripts}\n</body>\n</html>\n'
     )

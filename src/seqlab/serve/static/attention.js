@@ -18,7 +18,7 @@ async function courseExample() {
     el("div", { class: "grid" }, ["Q", "K", "V"].map((n) => titled(n, matrixTable(h[n], t3)))),
     titled("Q Kᵀ / √d_k", matrixTable(h.scores, t3, t3)),
     heatmap(h.weights, t3, t3, {
-      numbers: true, max: 1, caption: "attention = softmax(Q Kᵀ / √d_k): rows are queries",
+      numbers: true, caption: "attention = softmax(Q Kᵀ / √d_k): rows are queries",
       attrs: { id: "course-weights" },
     }),
     titled("Z = attention · V", matrixTable(h.Z, t3)),
@@ -26,7 +26,7 @@ async function courseExample() {
       matrixTable(ex.first_three.output, t3)),
     el("h3", {}, "All heads on all nine tokens"),
     el("div", { class: "grid" }, ex.multi_head.weights.map((w, k) => heatmap(w, ex.tokens, ex.tokens, {
-      caption: `head ${k + 1}`, max: 1, attrs: { "data-course-head": k },
+      caption: `head ${k + 1}`, attrs: { "data-course-head": k },
     }))),
     titled("the heads' outputs side by side, [Z₁, …, Z_H]", matrixTable(ex.multi_head.Z, ex.tokens)),
     titled("multi-head output [Z₁, …, Z_H] W₀", matrixTable(ex.multi_head.output, ex.tokens)),

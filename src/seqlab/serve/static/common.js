@@ -99,12 +99,12 @@ async function stream(path, body, onEvent) {
   }
 }
 
-/* A table: a header row and rows of cells (numbers are formatted and right-aligned). */
+/* A table: a header row (none if null) and rows of cells (numbers formatted, right-aligned). */
 function table(head, rows, attrs = {}) {
   const cell = (c, tag) => (typeof c === "number" || c === null)
     ? el(tag, { class: "num" }, fmt(c)) : el(tag, {}, c);
   return el("table", attrs,
-    el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))),
+    head ? el("thead", {}, el("tr", {}, head.map((h) => el("th", {}, h)))) : "",
     el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => cell(c, "td"))))));
 }
 
@@ -136,7 +136,7 @@ function colour(v, scale, signed) {
 /* A heatmap of `values` (rows × cols) as SVG in a figure, labelled by the tokens. Every cell is
    a rect.cell with data-row, data-col and its exact value in data-weight; hovering it writes
    the value below the map. opts: caption, signed, numbers (write values in the cells),
-   digits, max (colour scale), attrs (on the svg). */
+   digits, max (the darkest value; default the largest magnitude), attrs (on the svg). */
 function heatmap(values, rows, cols, opts = {}) {
   const digits = opts.digits || 7;
   const w = opts.numbers ? Math.max(34, 8 * (digits + 2)) : (cols.length > 40 ? 12 : 22);
@@ -184,7 +184,7 @@ function attentionMaps(maps) {
   return maps.map((m, i) => el("div", { class: "map" },
     el("h3", {}, `${m.kind} attention · layer ${m.layer} · ${m.module}`),
     el("div", { class: "grid" }, m.weights.map((w, head) => heatmap(w, m.queries, m.keys, {
-      caption: `head ${head + 1} of ${m.heads} (rows: queries, columns: keys)`, max: 1,
+      caption: `head ${head + 1} of ${m.heads} (rows: queries, columns: keys)`,
       attrs: { "data-map": i, "data-head": head, "data-module": m.module, "data-kind": m.kind },
     })))));
 }
@@ -219,7 +219,7 @@ function linePlot(series, opts = {}) {
   axis.append(svgEl("path", { d: `M${L},${T}V${H - B}H${W - R}`, fill: "none" }));
   for (const t of ticks(y0, y1)) {
     axis.append(svgEl("line", { x1: L - 4, x2: L, y1: sy(t), y2: sy(t) }));
-    axis.append(svgEl("text", { x: L - 6, y: sy(t) + 4, "text-anchor": "end" }, fmt(t, 4)));
+    axis.append(svgEl("text", { x: L - 6, y: sy(t) + 4, "text-anchor": "end" }, String(+t.toPrecision(6))));
   }
   for (const t of ticks(x0, x1).filter((t) => !opts.integerX || Number.isInteger(t))) {
     axis.append(svgEl("line", { x1: sx(t), x2: sx(t), y1: H - B, y2: H - B + 4 }));

@@ -31,7 +31,7 @@ function render(run, where) {
     ["epochs", run.history.length]];
   where.replaceChildren(
     el("h2", {}, `Run ${run.name}`),
-    table(["", ""], facts, { id: "facts" }),
+    table(null, facts, { id: "facts" }),
     el("h3", {}, "Test metrics"),
     run.test ? table(["metric", "value"], Object.entries(run.test).filter(([, v]) => typeof v !== "object" || v === null), { id: "metrics" })
       : el("p", { class: "note" }, "no test pass was recorded"),
