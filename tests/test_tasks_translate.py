@@ -39,6 +39,24 @@ def test_tokenized_bleu_counts_words_not_bpe_pieces():
     assert by_words["bleu_tokenized"] < 100
 
 
+def test_every_bleu_has_its_signature_and_cased_bleu_is_standard_sacrebleu():
+    import sacrebleu
+
+    refs = ["A man is walking his dog in Berlin.", "Two women read books."]
+    hyps = [["a", "man", "is", "walking", "his", "dog", "in", "berlin", "."],
+            ["two", "women", "read", "books", "."]]  # fmt: skip
+    lower = bleu_scores(hyps, refs, TextEncoder.fit(refs, "basic_english"))  # lower-cases
+    cased = bleu_scores(hyps, refs, TextEncoder.fit(refs, "whitespace", lowercase=False))
+    detok = ["a man is walking his dog in berlin.", "two women read books."]
+    standard = sacrebleu.corpus_bleu(detok, [refs]).score  # case-sensitive, 13a: the default
+    assert lower["bleu_cased"] == pytest.approx(standard) == pytest.approx(cased["bleu_cased"])
+    assert lower["bleu"] == pytest.approx(100.0)  # case-insensitive: the same words
+    assert standard < 70 and cased["bleu"] == pytest.approx(standard)  # "A", "Berlin", "Two"
+    assert "case:lc" in lower["bleu_signature"] and "tok:13a" in lower["bleu_signature"]
+    assert "case:mixed" in lower["bleu_cased_signature"] and "case:mixed" in cased["bleu_signature"]
+    assert "tok:none" in lower["bleu_tokenized_signature"]
+
+
 def test_detokenize():
     assert detokenize(["a", "man", "'s", "dog", "(", "old", ")", "."]) == "a man's dog (old)."
 

@@ -44,8 +44,11 @@ def run_evaluate(args: argparse.Namespace) -> int:
     )
     counts = {k: metrics.pop(k) for k in ("examples", "tokens") if k in metrics}
     confusion, names = metrics.pop("confusion", None), metrics.pop("label_names", None)
+    signatures = {k: metrics.pop(k) for k in list(metrics) if k.endswith("_signature")}
     shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"{args.split}: {shown}" + "".join(f"  ({n:,} {k})" for k, n in counts.items()))
+    for key, signature in signatures.items():  # what each BLEU figure computed (sacreBLEU)
+        print(f"  {key.removesuffix('_signature')}: {signature}")
     if confusion is not None:
         _class_report(args, confusion, names, metrics)
     return 0

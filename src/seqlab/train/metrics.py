@@ -134,15 +134,29 @@ def detokenize(tokens: list[str]) -> str:
 
 
 def bleu_scores(hypotheses: list[list[str]], references: list[str], tgt_encoder: Any) -> dict:
-    """sacreBLEU of detokenized hypotheses (words) against the raw references (case-insensitive
-    when the target encoder lower-cases), and the tokenized lower-cased corpus BLEU of the
-    tutorials (references tokenized by `tgt_encoder`, BPE pieces joined into words)."""
+    """Three corpus BLEU scores of the hypotheses (words), each with its sacreBLEU signature:
+
+    - `bleu_cased`: standard sacreBLEU (`case:mixed`, `tok:13a`) of the detokenized hypotheses
+      against the raw references, the figure papers and WMT report. A model trained on
+      lower-cased text loses every capital here.
+    - `bleu`: the same, but case-insensitive (`case:lc`) when the target encoder lower-cases;
+      equal to `bleu_cased` for a cased model.
+    - `bleu_tokenized`: the public tutorials' corpus BLEU over lower-cased tokens (references
+      tokenized by `tgt_encoder`, BPE pieces joined into words; `tok:none` on that text).
+    """
     import sacrebleu
 
-    lower = tgt_encoder.lowercase
     detok = [detokenize(h) for h in hypotheses]
-    bleu = sacrebleu.corpus_bleu(detok, [references], lowercase=lower).score
+    out: dict[str, Any] = {}
+
+    def score(name: str, hyps: list[str], refs: list[str], **options: Any) -> None:
+        metric = sacrebleu.BLEU(**options)
+        out[name] = metric.corpus_score(hyps, [refs]).score
+        out[f"{name}_signature"] = str(metric.get_signature())
+
+    score("bleu_cased", detok, references)
+    score("bleu", detok, references, lowercase=tgt_encoder.lowercase)
     ref_tokens = [" ".join(tgt_encoder.words(tgt_encoder.tokenize(r))).lower() for r in references]
     hyp_tokens = [" ".join(h).lower() for h in hypotheses]
-    tokenized = sacrebleu.corpus_bleu(hyp_tokens, [ref_tokens], tokenize="none", force=True).score
-    return {"bleu": bleu, "bleu_tokenized": tokenized}
+    score("bleu_tokenized", hyp_tokens, ref_tokens, tokenize="none", force=True)
+    return out
