@@ -18,6 +18,7 @@ from torch.utils.data import DataLoader
 from seqlab.data import ClassificationData, pad_collate
 from seqlab.data.classification import ClassificationDataset, make_splits
 from seqlab.errors import SeqlabError
+from seqlab.explain import attention_maps, check_tokens, record, recurrent_traces
 from seqlab.models import class_probabilities
 from seqlab.models.classifier import SequenceClassifier, SequenceClassifierConfig
 from seqlab.tasks.base import Loaded, Task, make_loader, split_sizes
@@ -160,6 +161,33 @@ class TextClassification(Task):
         del batch["labels"]
         logits, _ = loaded.model(**{k: v.to(loaded.device) for k, v in batch.items()})
         return class_probabilities(logits).cpu()
+
+    @torch.no_grad()
+    def explain(
+        self, loaded: Loaded, text: str, *, max_tokens: int | None = None
+    ) -> dict[str, Any]:
+        """What the classifier looked at in one text: its tokens as the model reads them, the
+        attention maps of its attention modules and the traces of its recurrent layers
+        (`seqlab.explain`). A fine-tuned Hugging Face encoder computes its attention inside
+        `transformers`, where these hooks do not reach: its `attention` and `recurrent` are
+        empty lists (its tokens are still given)."""
+        encoder = loaded.encoder
+        batch = encoder.collate([{"ids": encoder.encode(text), "label": 0}])
+        del batch["labels"]
+        ids = batch["ids"] if "ids" in batch else batch["input_ids"]  # (1, T)
+        n = int(batch["lengths"][0]) if "lengths" in batch else int(batch["attention_mask"].sum())
+        check_tokens("text", n, max_tokens)
+        vocab = getattr(encoder, "vocab", None)
+        to_string = vocab.itos.__getitem__ if vocab is not None else encoder.tokenizer.id_to_token
+        tokens = [to_string(int(i)) for i in ids[0, :n]]
+        model = loaded.model
+        with record(model) as recording:
+            model(**{k: v.to(loaded.device) for k, v in batch.items()})
+        return {
+            "tokens": tokens,
+            "attention": attention_maps(recording, 0, tokens, model=model),
+            "recurrent": recurrent_traces(recording, 0, tokens, model),
+        }
 
     def predict(self, loaded: Loaded, texts: list[str]) -> list[tuple[str, float]]:
         """(label, probability) of the most likely class for each text."""

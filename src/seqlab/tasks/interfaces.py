@@ -62,6 +62,24 @@ class Translates(Protocol):
     ) -> tuple[list[str], list[str]]:
         """Translations of `texts`, and notes on the input."""
 
+    def translate_with_scores(
+        self, loaded: Loaded, texts: list[str], **options: Any
+    ) -> tuple[list[str], list[float], list[str]]:
+        """Translations, the natural-log probability of each under the model, and notes."""
+
+
+@runtime_checkable
+class Explains(Protocol):
+    """A task that shows what its model looked at (`"explain": true` in the API).
+
+    `explain(loaded, text, max_tokens=None, **options)` answers the explain contract (issue
+    19) for one text: attention maps and recurrent traces from `seqlab.explain.record`, plus
+    what the task adds (a language model's sampled steps, a translator's final beam). Over
+    `max_tokens` tokens it raises `seqlab.explain.TooManyTokens` before the expensive part."""
+
+    def explain(self, loaded: Loaded, text: str, **options: Any) -> dict[str, Any]:
+        """The contract's explanation of one text (classify, generate: the prompt, translate)."""
+
 
 @runtime_checkable
 class EvaluatesWithCache(Protocol):
