@@ -342,21 +342,12 @@ def recurrent_traces(
     return out
 
 
-def token_strings(ids: Sequence[int], itos: Sequence[str]) -> list[str]:
-    """Ids as their vocabulary strings."""
-    return [itos[int(i)] for i in ids]
-
-
-__all__ = [
-    "AttentionRecord",
-    "Recording",
-    "RecurrentRecord",
-    "TooManyTokens",
-    "Trace",
-    "attention_maps",
-    "check_tokens",
-    "record",
-    "recurrent_traces",
-    "rounded",
-    "token_strings",
-]
+def top_words(probs: Tensor, itos: Sequence[str], k: int = 10) -> list[dict[str, Any]]:
+    """The `k` most probable words of a distribution (V,), best first, without those of
+    probability 0: [{"word", "probability"}]."""
+    values, ids = probs.float().topk(min(k, probs.numel()))
+    return [
+        {"word": itos[i], "probability": float(f"{p:.7g}")}
+        for p, i in zip(values.tolist(), ids.tolist(), strict=True)
+        if p > 0
+    ]
