@@ -26,12 +26,23 @@ from seqlab.serve.html import PAGES, navigation, served_page, shell
 from seqlab.serve.limits import ApiError
 from seqlab.serve.runs import plain, read_run
 
-# Which pages show a model, by what its task can do.
-MODEL_PAGES = {
-    "/v1/classify": ("attention", "recurrent", "run"),
-    "/v1/generate": ("generate", "attention", "recurrent", "run"),
-    "/v1/translate": ("translate", "run"),
-}
+RECURRENT = {"rnn", "lstm", "gru"}
+
+
+def pages_of(info: dict[str, Any]) -> list[str]:
+    """The pages that can show a served model (what `/v1/models` says of it), as the pages'
+    own model lists choose (static/common.js: isTransformer, isRecurrent)."""
+    capabilities = set(info["capabilities"])
+    section = (info.get("config") or {}).get("model") or {}
+    kinds = {section.get("encoder"), section.get("arch")}
+    pages = [p for p, c in (("generate", "/v1/generate"), ("translate", "/v1/translate"))
+             if c in capabilities]  # fmt: skip
+    if capabilities & {"/v1/classify", "/v1/generate"}:
+        if info["task"] == "finetune" or "transformer" in kinds:
+            pages.append("attention")
+        if kinds & RECURRENT:
+            pages.append("recurrent")
+    return [*pages, "run"]
 
 
 def as_json(value: Any) -> Any:
@@ -51,9 +62,7 @@ def index(served: dict[str, Any]) -> str:
     rows = []
     for name, entry in served.items():
         info = entry.info
-        links = []
-        for capability in info["capabilities"]:
-            links += [p for p in MODEL_PAGES.get(capability, ()) if p not in links]
+        links = pages_of(info)
         model = html.escape(name)
         cells = " ".join(f'<a href="/explore/{p}?model={model}">{PAGES[p]}</a>' for p in links)
         rows.append(

@@ -2,9 +2,12 @@
 /* Generate: a language model's continuation streamed word by word (POST /v1/generate with
    stream and explain, read as server-sent events), with the top-10 next words of each step. */
 
+/* Was the word drawn (a prompt's words come with no distribution: "top" empty or absent)? */
+const drawn = (step) => Boolean(step.top && step.top.length);
+
 /* The distribution a word was drawn from, as bars. */
 function topTable(step) {
-  if (!step.top) return el("p", { class: "note" }, `“${step.word}” is from the prompt`);
+  if (!drawn(step)) return el("p", { class: "note" }, `“${step.word}” is from the prompt`);
   const best = step.top[0] ? step.top[0].probability : 1;
   return table(["next word", "probability", ""], step.top.map((t) => [t.word, t.probability,
     el("span", { class: "bar", style: `width:${Math.round(160 * t.probability / best)}px` })]),
@@ -47,10 +50,10 @@ async function main() {
     }
     let count = 0;
     await stream("/v1/generate", body, (step) => {
-      const span = el("span", { class: step.top ? "word" : "word prompt", "data-index": count++ }, step.word);
+      const span = el("span", { class: drawn(step) ? "word" : "word prompt", "data-index": count++ }, step.word);
       span.addEventListener("click", () => select(span, step));
       output.append(span, " ");
-      if (step.top) select(span, step);
+      if (drawn(step)) select(span, step);
     });
     status.textContent = `${count} words`;
   });
