@@ -76,6 +76,15 @@ class _Loss(nn.Module):
         return self.m.loss(h, y, reduction="none")
 
 
+def test_no_targets():
+    m = layer()
+    h = torch.randn(3, 5, requires_grad=True)
+    assert m.target_log_prob(h[:0], torch.zeros(0, dtype=torch.long)).shape == (0,)
+    ignored = torch.full((3,), -100)
+    assert m.loss(h, ignored, reduction="sum") == 0
+    assert torch.equal(m.loss(h, ignored, reduction="none"), torch.zeros(3))
+
+
 @pytest.mark.parametrize("what", ["loss", "log_prob"])
 def test_gradcheck_float64(what):
     m = layer(torch.float64)
@@ -158,7 +167,11 @@ def test_class_maps():
     assert torch.bincount(f, minlength=4).min() >= 1 and f.max() == 3
     assert (f.diff() >= 0).all()  # sorted counts: classes by rank, contiguous
     assert f[0] == 0 and (f == 0).sum() == 1  # the most frequent word has a class to itself
-    # Each class's mass is about 1/K where the words allow it.
     FactoredSoftmax(3, f)  # a valid class map
+    # Zipf counts: each class holds about 1/K of the mass (the first word alone holds 0.13).
+    zipf = 1 / torch.arange(1, 1001).double()
+    z = frequency_classes(zipf, 10)
+    mass = torch.zeros(10, dtype=torch.float64).index_add(0, z, zipf) / zipf.sum()
+    assert (mass[2:] - 0.1).abs().max() < 0.01 and torch.bincount(z).min() == 1
     one_word_each = frequency_classes(torch.ones(5), 5)
     assert sorted(one_word_each.tolist()) == [0, 1, 2, 3, 4]
