@@ -109,8 +109,15 @@ def test_translate_equals_the_task(client, models):
         decode = {"beam": None, "length_penalty": None, "max_decode": None}
         decode.update({"max_decode": options.pop("max_length", None), **options})
         out, notes = loaded.task.translate(loaded, texts, **decode)
-        assert got.json() == {"model": "translate", "translations": out, "notes": notes}
-        assert got.json()["translations"][1] == ""
+        _, scores, _ = loaded.task.translate_with_scores(loaded, texts, **decode)
+        assert got.json() == {
+            "model": "translate",
+            "translations": out,
+            "scores": scores,
+            "notes": notes,
+        }
+        assert got.json()["translations"][1] == "" and got.json()["scores"][1] == 0.0
+        assert all(score < 0 for i, score in enumerate(scores) if i != 1)
 
 
 BAD = [
@@ -348,3 +355,93 @@ def test_the_openai_client(models):
         thread.join(10)
         sock.close()
     assert not thread.is_alive()
+
+
+def test_classify_explain_equals_the_task(client, models):
+    for name in ("classify", "finetune"):
+        loaded = models[name]
+        body = {"model": name, "texts": TEXTS[:2], "explain": True}
+        results = client.post("/v1/classify", json=body).json()["results"]
+        plain = client.post("/v1/classify", json={**body, "explain": False}).json()["results"]
+        assert [{k: v for k, v in r.items() if k != "explain"} for r in results] == plain
+        for text, r in zip(TEXTS[:2], results, strict=True):
+            assert r["explain"] == loaded.task.explain(loaded, text)
+            assert sorted(r["explain"]) == ["attention", "recurrent", "tokens"]
+    (trace,) = results_of(client, "classify")[0]["explain"]["recurrent"]
+    assert trace["tokens"] == TEXTS[0].split() and len(trace["hidden"]) == 5
+    assert len(trace["hidden"][0]) == 16 and len(trace["gates"]["update"]) == 5
+
+
+def results_of(client, name: str) -> list:
+    """The explained classify results of TEXTS[:1]."""
+    body = {"model": name, "texts": TEXTS[:1], "explain": True}
+    return client.post("/v1/classify", json=body).json()["results"]
+
+
+def test_generate_explain_has_the_same_text_and_one_step_per_drawn_token(client, models):
+    loaded = models["lm"]
+    settings = {"temperature": 0.8, "top_k": 8, "seed": 7}
+    body = {"model": "lm", "prompt": "where is", "max_words": 6, **settings}
+    plain = client.post("/v1/generate", json=body).json()
+    got = client.post("/v1/generate", json={**body, "explain": True}).json()
+    assert {k: v for k, v in got.items() if k != "explain"} == plain
+    explain = got["explain"]
+    assert explain == loaded.task.explain(loaded, "where is", words=6, **settings)
+    assert explain["tokens"] == plain["text"].split()
+    assert [s["word"] for s in explain["steps"]] == plain["text"].split()[2:]
+    for step in explain["steps"]:
+        assert 1 <= len(step["top"]) <= 8 and step["word"] in [t["word"] for t in step["top"]]
+    (trace,) = explain["recurrent"]
+    assert (trace["cell"], len(trace["hidden"])) == ("lstm", 8) and explain["attention"] == []
+
+
+def test_streamed_explain_events_carry_the_top_of_each_word(client, models):
+    body = {"model": "lm", "prompt": "where is", "max_words": 5, "seed": 3, "explain": True}
+    answer = client.post("/v1/generate", json=body).json()
+    got = events(client.post("/v1/generate", json={**body, "stream": True}))
+    assert [e["word"] for e in got] == answer["text"].split()
+    assert [e["top"] for e in got] == [[], []] + [s["top"] for s in answer["explain"]["steps"]]
+    assert all(sorted(e) == ["top", "word"] for e in got)
+
+
+def test_translate_explain_equals_the_task(client, models):
+    loaded = models["translate"]
+    texts = ["ein mann sieht den hund .", ""]
+    for options in ({}, {"beam": 3, "length_penalty": 0.6}):
+        body = {"model": "translate", "texts": texts, **options}
+        plain = client.post("/v1/translate", json=body).json()
+        got = client.post("/v1/translate", json={**body, "explain": True}).json()
+        assert {k: v for k, v in got.items() if k != "explain"} == plain
+        decode = {"beam": None, "length_penalty": None, "max_decode": None, **options}
+        assert got["explain"] == [loaded.task.explain(loaded, t, **decode) for t in texts]
+        first = got["explain"][0]
+        assert first["candidates"][0]["text"] == plain["translations"][0]
+        assert first["candidates"][0]["log_prob"] == pytest.approx(plain["scores"][0], abs=1e-5)
+        assert len(first["candidates"]) == options.get("beam", 1)
+        cross = [m for m in first["attention"] if m["kind"] == "cross"]
+        assert cross[0]["keys"] == first["source_tokens"]
+        assert len(cross[0]["weights"][0]) == len(first["target_tokens"])
+        assert got["explain"][1]["attention"] == []
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/classify", {"model": "classify", "texts": ["who is it ?", "a " * 21]}),
+        ("/v1/generate", {"model": "lm", "prompt": "where is", "max_words": 19}),
+        ("/v1/generate", {"model": "lm", "prompt": "where is", "max_words": 19, "stream": True}),
+        ("/v1/translate", {"model": "translate", "texts": ["ein mann . " * 7]}),
+    ],
+)
+def test_explaining_too_many_tokens_is_refused_and_the_next_request_answered(models, path, body):
+    client = TestClient(create_app(models, Limits(max_explain_tokens=20)))
+    assert client.post(path, json=body).status_code == 200  # the limit is on explain only
+    refused = error(client.post(path, json={**body, "explain": True}), 422)
+    assert refused["limit"] == "max_explain_tokens" and "max_explain_tokens" in refused["message"]
+    good = client.post(
+        "/v1/classify", json={"model": "classify", "texts": ["who"], "explain": True}
+    )
+    assert good.status_code == 200 and good.json()["results"][0]["explain"]["tokens"] == ["who"]
+    shorter = {**body, "explain": True, "max_words": 18} if "max_words" in body else None
+    if shorter is not None:  # 2 prompt tokens + 18 words: at the limit, answered
+        assert client.post(path, json=shorter).status_code == 200

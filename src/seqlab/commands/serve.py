@@ -47,10 +47,15 @@ def run_serve(args: argparse.Namespace) -> int:
     from seqlab.tasks import load
 
     names = model_names(args.checkpoints, args.name)
-    limits = Limits(
-        **{k: getattr(args, k) for k in ("max_body_bytes", "max_texts", "max_chars", "max_words")}
+    names_of_limits = (
+        "max_body_bytes",
+        "max_texts",
+        "max_chars",
+        "max_words",
+        "max_explain_tokens",
     )
-    for name in ("max_body_bytes", "max_texts", "max_chars", "max_words"):
+    limits = Limits(**{k: getattr(args, k) for k in names_of_limits})
+    for name in names_of_limits:
         if getattr(limits, name) < 1:
             raise SeqlabError(f"--{name.replace('_', '-')} must be at least 1")
     batching = BatchSettings(args.max_batch, args.batch_wait_ms, args.max_queue, args.timeout)
@@ -104,6 +109,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("max_texts", "texts per request"),
         ("max_chars", "characters per text"),
         ("max_words", "words to generate"),
+        ("max_explain_tokens", 'tokens of one text explained ("explain": true)'),
     ):
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")

@@ -27,10 +27,10 @@ from starlette.exceptions import HTTPException
 from seqlab.errors import SeqlabError
 from seqlab.serve.batching import Batcher, BatchSettings
 from seqlab.serve.completions import add_completions
-from seqlab.serve.limits import ApiError, Guard, Limits, Strict, check_texts, over
+from seqlab.serve.limits import ApiError, Guard, Limits, Strict, check_texts, over, refused
 from seqlab.serve.pages import add_pages
-from seqlab.serve.streaming import open_stream, sse, word_events
-from seqlab.tasks.interfaces import Classifies, Generates, Loaded, Translates
+from seqlab.serve.streaming import explain_events, open_stream, sse, word_events
+from seqlab.tasks.interfaces import Classifies, Explains, Generates, Loaded, Translates
 
 # What each capability is called in errors, and the endpoint that uses it.
 CAPABILITIES = {
@@ -45,6 +45,7 @@ class ClassifyRequest(Strict):
 
     model: str
     texts: list[str] = Field(min_length=1)
+    explain: bool = False  # each result also says what the model looked at
 
 
 class GenerateRequest(Strict):
@@ -58,6 +59,7 @@ class GenerateRequest(Strict):
     top_p: float | None = Field(None, gt=0, le=1, allow_inf_nan=False)
     seed: int | None = Field(None, ge=0, lt=2**63)
     stream: bool = False
+    explain: bool = False  # each drawn token's top 10; maps and traces of the whole text
 
 
 class TranslateRequest(Strict):
@@ -68,6 +70,7 @@ class TranslateRequest(Strict):
     beam: int | None = Field(None, ge=1)
     length_penalty: float | None = Field(None, allow_inf_nan=False)
     max_length: int | None = Field(None, ge=1)
+    explain: bool = False  # each text's final beam and attention maps
 
 
 @dataclass
@@ -118,6 +121,16 @@ def describe(name: str, loaded: Loaded) -> dict[str, Any]:
             "test": test,
         }
     )
+
+
+def labelled(names: list[str], row: list[float]) -> dict[str, Any]:
+    """A classify result: the best label, its probability and every class's."""
+    best = max(range(len(row)), key=row.__getitem__)
+    return {
+        "label": names[best],
+        "probability": row[best],
+        "probabilities": dict(zip(names, row, strict=True)),
+    }
 
 
 def probabilities_batcher(entry: Served, settings: BatchSettings) -> Batcher:
@@ -200,7 +213,13 @@ def create_app(
             try:
                 return fn(entry.loaded, *args, **kwargs)
             except SeqlabError as e:
-                raise ApiError(422, str(e)) from None
+                raise refused(e) from None
+
+    def explainer(entry: Served) -> Any:
+        """The task of a model that can explain (`Explains`); else a 400 ApiError."""
+        if not isinstance(entry.loaded.task, Explains):
+            raise ApiError(400, f"model {entry.name!r} cannot explain its answers")
+        return entry.loaded.task
 
     @app.get("/health")
     def health() -> dict[str, Any]:
@@ -217,19 +236,24 @@ def create_app(
         """Label and the probability of every class, per text."""
         check_texts(limits, req.texts)
         entry = model(req.model, Classifies)
+        if req.explain:
+            return {"model": req.model, "results": classify_explained(entry, req.texts)}
         probs = entry.batcher.submit(req.texts)  # (B, num_classes), in some shared batch
         names = entry.loaded.label_names
-        results = []
-        for row in probs:
-            best = max(range(len(row)), key=row.__getitem__)
-            results.append(
-                {
-                    "label": names[best],
-                    "probability": row[best],
-                    "probabilities": dict(zip(names, row, strict=True)),
-                }
-            )
+        results = [labelled(names, row) for row in probs]
         return {"model": req.model, "results": results}
+
+    def classify_explained(entry: Served, texts: list[str]) -> list[dict[str, Any]]:
+        """Each text's result with its "explain", one text at a time (never batched)."""
+        task, bound = explainer(entry), limits.max_explain_tokens
+
+        def explained(loaded: Loaded) -> list[dict[str, Any]]:
+            found = [task.explain(loaded, text, max_tokens=bound) for text in texts]
+            rows = task.probabilities(loaded, texts).tolist()
+            names = loaded.label_names
+            return [{**labelled(names, r), "explain": e} for r, e in zip(rows, found, strict=True)]
+
+        return call(entry, explained)
 
     @app.post("/v1/generate")
     def generate(req: GenerateRequest) -> Any:
@@ -239,7 +263,9 @@ def create_app(
         over(limits, "max_words", req.max_words, "max_words")
         over(limits, "max_chars", len(req.prompt), "prompt: characters")
         entry = model(req.model, Generates)
-        options = req.model_dump(exclude={"model", "prompt", "max_words", "stream"})
+        options = req.model_dump(exclude={"model", "prompt", "max_words", "stream", "explain"})
+        if req.explain:
+            return generate_explained(entry, req, options)
         if req.stream:
             _, steps = open_stream(entry, req.prompt, words=req.max_words, num=1, **options)
             return sse(word_events(steps))
@@ -247,6 +273,22 @@ def create_app(
             entry, entry.loaded.task.generate, req.prompt, words=req.max_words, num=1, **options
         )
         return {"model": req.model, "text": texts[0], "unknown_words": sorted(set(unknown))}
+
+    def generate_explained(entry: Served, req: GenerateRequest, options: dict) -> Any:
+        """`generate` with `explain`: the answer with its "explain", or a stream whose events
+        carry each word's "top"."""
+        task, settings = explainer(entry), {"words": req.max_words, **options}
+        bound = limits.max_explain_tokens
+        if req.stream:
+            _, steps = open_stream(entry, req.prompt, explain=True, max_tokens=bound, **settings)
+            return sse(explain_events(steps))
+
+        def explained(loaded: Loaded) -> dict[str, Any]:
+            found = task.explain(loaded, req.prompt, max_tokens=bound, **settings)
+            texts, unknown = task.generate(loaded, req.prompt, num=1, **settings)
+            return {"text": texts[0], "unknown_words": sorted(set(unknown)), "explain": found}
+
+        return {"model": req.model, **call(entry, explained)}
 
     @app.post("/v1/translate")
     def translate(req: TranslateRequest) -> dict[str, Any]:
@@ -257,15 +299,25 @@ def create_app(
         if req.max_length is not None:
             over(limits, "max_length", req.max_length, "max_length")
         entry = model(req.model, Translates)
-        out, notes = call(
-            entry,
-            entry.loaded.task.translate,
-            req.texts,
-            beam=req.beam,
-            length_penalty=req.length_penalty,
-            max_decode=req.max_length,
+        decode = {"beam": req.beam, "length_penalty": req.length_penalty}
+        decode["max_decode"] = req.max_length
+        if req.explain:
+            return {"model": req.model, **translate_explained(entry, req.texts, decode)}
+        out, scores, notes = call(
+            entry, entry.loaded.task.translate_with_scores, req.texts, **decode
         )
-        return {"model": req.model, "translations": out, "notes": notes}
+        return {"model": req.model, "translations": out, "scores": scores, "notes": notes}
+
+    def translate_explained(entry: Served, texts: list[str], decode: dict) -> dict[str, Any]:
+        """The translations with each text's "explain" (an over-long text refused first)."""
+        task, bound = explainer(entry), limits.max_explain_tokens
+
+        def explained(loaded: Loaded) -> dict[str, Any]:
+            found = [task.explain(loaded, text, max_tokens=bound, **decode) for text in texts]
+            out, scores, notes = task.translate_with_scores(loaded, texts, **decode)
+            return {"translations": out, "scores": scores, "notes": notes, "explain": found}
+
+        return call(entry, explained)
 
     add_completions(app, limits, model)
     add_pages(app, served, data_dir)

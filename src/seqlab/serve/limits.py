@@ -14,6 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from seqlab.errors import SeqlabError
+from seqlab.explain import TooManyTokens
+
 JSON_HEADERS = [(b"content-type", b"application/json")]
 
 
@@ -27,6 +30,7 @@ class Limits:
     max_words: int = 500  # words to generate (422)
     max_beam: int = 16  # beam width (422)
     max_length: int = 512  # tokens per translation (422)
+    max_explain_tokens: int = 256  # tokens of one text explained (`"explain": true`, 422)
 
 
 class Strict(BaseModel):
@@ -55,6 +59,14 @@ def over(limits: Limits, name: str, value: int, what: str) -> None:
     bound = getattr(limits, name)
     if value > bound:
         raise ApiError(422, f"{what}: {value}, more than the limit {name}={bound}", limit=name)
+
+
+def refused(e: SeqlabError) -> ApiError:
+    """The 422 of a task's SeqlabError (bad settings); an explanation over too many tokens
+    names the limit `max_explain_tokens` (whose value the task was given as `max_tokens`)."""
+    if isinstance(e, TooManyTokens):
+        return ApiError(422, f"{e} (the limit max_explain_tokens)", limit="max_explain_tokens")
+    return ApiError(422, str(e))
 
 
 def check_texts(limits: Limits, texts: list[str], field: str = "texts") -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from fastapi.responses import StreamingResponse
 
 from seqlab.errors import SeqlabError
-from seqlab.serve.limits import ApiError
+from seqlab.serve.limits import refused
 
 DONE = "data: [DONE]\n\n"
 
@@ -28,7 +28,7 @@ def event(data: Any) -> str:
 
 def error_event(e: SeqlabError) -> str:
     """The event that ends a stream whose step failed."""
-    return event(ApiError(422, str(e)).body())
+    return event(refused(e).body())
 
 
 def locked(entry: Any, items: Iterator) -> Iterator:
@@ -42,15 +42,20 @@ def locked(entry: Any, items: Iterator) -> Iterator:
         yield item
 
 
-def open_stream(entry: Any, prompt: str, **options: Any) -> tuple[list[str], Iterator]:
-    """`task.stream(...)` of the model with its first step drawn: (unknown words, the steps).
-    A SeqlabError here (bad settings, a prompt past the positional table) is an ApiError 422."""
+def open_stream(
+    entry: Any, prompt: str, explain: bool = False, **options: Any
+) -> tuple[list[str], Iterator]:
+    """`task.stream(...)` (with `explain`: `task.explain_stream(...)`, whose words come with
+    their "top") of the model with its first step drawn: (unknown words, the steps). A
+    SeqlabError here (bad settings, a prompt past the positional table) is an ApiError 422."""
+    task = entry.loaded.task
+    opened = task.explain_stream if explain else task.stream
     with entry.lock:
         try:
-            unknown, steps = entry.loaded.task.stream(entry.loaded, prompt, **options)
+            unknown, steps = opened(entry.loaded, prompt, **options)
             first = next(steps)
         except SeqlabError as e:
-            raise ApiError(422, str(e)) from None
+            raise refused(e) from None
     return unknown, itertools.chain([first], locked(entry, steps))
 
 
@@ -66,6 +71,19 @@ def word_events(steps: Iterator[list[list[str]]]) -> Iterator[str]:
         for step in steps:
             for word in step[0]:
                 yield event({"word": word})
+    except SeqlabError as e:
+        yield error_event(e)
+        return
+    yield DONE
+
+
+def explain_events(steps: Iterator[list[tuple[str, list]]]) -> Iterator[str]:
+    """`data: {"word": ..., "top": [...]}` per word of an explained stream (the top of the step
+    that drew the word's last token; [] for the prompt's words), then `data: [DONE]`."""
+    try:
+        for step in steps:
+            for word, top in step:
+                yield event({"word": word, "top": top})
     except SeqlabError as e:
         yield error_event(e)
         return
