@@ -24,6 +24,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
     check_options(
         args, rules | {"cache_window": COUNT, "cache_theta": POSITIVE, "cache_lambda": UNIT}
     )
+    if args.ensemble:
+        return _evaluate_ensemble(args)
+    if args.checkpoint is None:
+        raise SeqlabError("give a CHECKPOINT (or --ensemble A.pt B.pt ...)")
     loaded = load(args.checkpoint, args.device)
     if args.cache:
         return _evaluate_with_cache(args, loaded)
@@ -58,6 +62,44 @@ def _report_folder(args: argparse.Namespace) -> Path:
     folder = Path(args.report or Path(args.checkpoint).parent)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def ensemble_paths(args: argparse.Namespace) -> list[str]:
+    """The ensemble's checkpoints: CHECKPOINT (if given) and those after --ensemble."""
+    return ([args.checkpoint] if args.checkpoint else []) + list(args.ensemble)
+
+
+def _evaluate_ensemble(args: argparse.Namespace) -> int:
+    """`seqlab evaluate --ensemble A.pt B.pt ...`: members and their weighted average."""
+    from seqlab.atomic import write_text_atomic
+    from seqlab.ensemble import evaluate_ensemble
+    from seqlab.tasks import load
+
+    used = [f for f in ("data", "limit", "cache", "beam") if getattr(args, f) not in (None, False)]
+    if used:
+        flags = ", ".join("--" + f for f in used)
+        raise SeqlabError(f"{flags}: not an option of --ensemble (it scores the members' data)")
+    if args.split not in ("valid", "test"):
+        raise SeqlabError("--ensemble scores the valid or test split")
+    members = [load(path, args.device) for path in ensemble_paths(args)]
+    r = evaluate_ensemble(members, args.split, args.weights)
+    split = args.split
+
+    def figures(row: dict) -> str:
+        valid = f"valid accuracy {row['valid_accuracy']:.4f}  " if "valid_accuracy" in row else ""
+        return f"{valid}{split} accuracy {row[f'{split}_accuracy']:.4f}"
+
+    for m, w in zip(r["members"], r["weights"], strict=True):
+        print(f"{m['checkpoint']}: {figures(m)}  weight {w:.2f}")
+    print(
+        f"ensemble ({r['weights_from']} weights): {figures(r)}  loss {r[f'{split}_loss']:.4f}  "
+        f"({r['examples']:,} texts)"
+    )
+    if args.report:
+        path = _report_folder(args) / f"{split}-ensemble.json"
+        write_text_atomic(path, json.dumps({"split": split, **r}, indent=1) + "\n")
+        print(f"wrote {path}")
+    return 0
 
 
 def _evaluate_with_cache(args: argparse.Namespace, loaded: Any) -> int:
@@ -114,6 +156,21 @@ def _class_report(
     print(f"\nwrote {json_path} and {png}")
 
 
+def add_ensemble_options(p: argparse.ArgumentParser) -> None:
+    """--ensemble and --weights, of evaluate and predict."""
+    from seqlab.config import _number
+
+    p.add_argument(
+        "--ensemble", nargs="+", default=[], metavar="CHECKPOINT",
+        help="classifiers to average with CHECKPOINT (or each other): their class "
+        "probabilities, weighted by weights chosen on the validation split",
+    )  # fmt: skip
+    p.add_argument(
+        "--weights", nargs="+", type=_number, metavar="W",
+        help="--ensemble: the members' weights, in order (default: chosen on valid)",
+    )  # fmt: skip
+
+
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `evaluate` to the seqlab command line."""
     from seqlab.commands.options import checkpoint_command
@@ -125,7 +182,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "loss and accuracy (or perplexity) of a checkpoint on a split",
         "Evaluate a checkpoint on a data split.",
         "seqlab train",
+        optional=True,
     )
+    add_ensemble_options(ev)
     ev.add_argument("--data", help="data set or file (default: the one it was trained on)")
     ev.add_argument("--data-dir", help="data folder (default: $SEQLAB_DATA or ../shared/data)")
     ev.add_argument(

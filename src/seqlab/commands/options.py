@@ -191,12 +191,18 @@ def read_texts(texts: list[str], encoding: str = "utf-8") -> list[str]:
 
 
 def checkpoint_command(
-    subparsers: argparse._SubParsersAction, name: str, help: str, description: str, trained: str
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    help: str,
+    description: str,
+    trained: str,
+    optional: bool = False,
 ) -> argparse.ArgumentParser:
     """A sub-command that reads a checkpoint: its parser, with the CHECKPOINT argument
-    (`trained`: the command that writes such checkpoints)."""
+    (`trained`: the command that writes such checkpoints; `optional`: it may be left out)."""
     p = subparsers.add_parser(name, help=help, description=description)
-    p.add_argument("checkpoint", help=f"a best.pt or last.pt written by {trained}")
+    nargs = "?" if optional else None
+    p.add_argument("checkpoint", nargs=nargs, help=f"a best.pt or last.pt written by {trained}")
     return p
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def run_predict(args: argparse.Namespace) -> int:
@@ -18,8 +19,15 @@ def run_predict(args: argparse.Namespace) -> int:
         if not texts:
             raise SeqlabError("nothing to classify: standard input holds no text")
     loaded = load(args.checkpoint, args.device)
-    task = require(loaded, Classifies, "a classifier")
-    for text, (label, prob) in zip(texts, task.predict(loaded, texts), strict=True):
+    if args.ensemble:
+        from seqlab.ensemble import predict
+
+        members = [loaded] + [load(path, args.device) for path in args.ensemble]
+        labels, weights = predict(members, texts, args.weights)
+        print("ensemble weights: " + ", ".join(f"{w:.2f}" for w in weights), file=sys.stderr)
+    else:
+        labels = require(loaded, Classifies, "a classifier").predict(loaded, texts)
+    for text, (label, prob) in zip(texts, labels, strict=True):
         short = text if len(text) <= 60 else text[:57] + "..."
         print(f"{label}\t{prob:.4f}\t{short}")
     return 0
@@ -27,6 +35,7 @@ def run_predict(args: argparse.Namespace) -> int:
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     """Add `predict` to the seqlab command line."""
+    from seqlab.commands.evaluate import add_ensemble_options
     from seqlab.commands.options import checkpoint_command
 
     pr = checkpoint_command(
@@ -41,4 +50,5 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: utf-8)",
     )  # fmt: skip
     pr.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")
+    add_ensemble_options(pr)
     pr.set_defaults(func=run_predict)
