@@ -46,7 +46,8 @@ async function explainText(model, text) {
 
 async function modelPart() {
   const where = section("A served model", "Each layer's and head's attention weights over the " +
-    "tokens of the text. Hover a cell for its weight.");
+    "tokens of the text, white for a map's smallest weight to blue for its largest. Hover a " +
+    "cell for its weight.");
   const controls = el("div", { class: "controls" });
   where.append(controls);
   const pick = await pickModel(controls,

@@ -124,9 +124,9 @@ function titled(title, node) {
   return el("figure", {}, el("figcaption", {}, title), node);
 }
 
-/* Cell colour: white to blue for weights in [0, max]; red-white-blue for signed values. */
-function colour(v, scale, signed) {
-  const t = Math.max(-1, Math.min(1, v / scale));
+/* Cell colour: white (lo) to blue (hi); for signed values red (-hi) to white (0) to blue (hi). */
+function colour(v, lo, hi, signed) {
+  const t = Math.max(-1, Math.min(1, signed ? v / hi : (v - lo) / (hi - lo || 1)));
   const [r, g, b] = signed && t < 0 ? [180, 35, 24] : [47, 91, 211];
   const a = Math.abs(t);
   const mix = (c) => Math.round(255 + (c - 255) * a);
@@ -136,18 +136,20 @@ function colour(v, scale, signed) {
 /* A heatmap of `values` (rows × cols) as SVG in a figure, labelled by the tokens. Every cell is
    a rect.cell with data-row, data-col and its exact value in data-weight; hovering it writes
    the value below the map. opts: caption, signed, numbers (write values in the cells),
-   digits, max (the darkest value; default the largest magnitude), attrs (on the svg). */
+   digits, min and max (the palest and darkest values; default the smallest and largest, or
+   ± the largest magnitude when signed), attrs (on the svg). */
 function heatmap(values, rows, cols, opts = {}) {
   const digits = opts.digits || 7;
-  const w = opts.numbers ? Math.max(34, 8 * (digits + 2)) : (cols.length > 40 ? 12 : 22);
+  const w = opts.numbers ? 6.5 * (digits + 4) : (cols.length > 40 ? 12 : 22);
   const h = opts.numbers ? 24 : Math.min(22, Math.max(12, w));
   const longest = (labels) => Math.max(1, ...labels.map((s) => String(s).length));
   const left = 10 + 6.5 * longest(rows);
   const top = 12 + 4.6 * longest(cols);
   const flat = values.flat();
-  const scale = opts.max || Math.max(1e-12, ...flat.map(Math.abs));
+  const hi = opts.max ?? Math.max(1e-12, ...flat.map((v) => (opts.signed ? Math.abs(v) : v)));
+  const lo = opts.min ?? Math.min(...flat);
   const svg = svgEl("svg", {
-    width: left + w * cols.length + 8, height: top + h * rows.length + 4,
+    width: left + w * cols.length + 4 * longest(cols) + 8, height: top + h * rows.length + 4,
     class: "heatmap", ...(opts.attrs || {}),
   });
   cols.forEach((c, j) => {
@@ -158,7 +160,7 @@ function heatmap(values, rows, cols, opts = {}) {
   values.forEach((row, i) => {
     svg.append(svgEl("text", { x: left - 5, y: top + h * i + h / 2 + 4, "text-anchor": "end" }, rows[i]));
     row.forEach((v, j) => {
-      const [fill, dark] = colour(v, scale, opts.signed);
+      const [fill, dark] = colour(v, lo, hi, opts.signed);
       const rect = svgEl("rect", {
         class: "cell", x: left + w * j, y: top + h * i, width: w - 1, height: h - 1, fill,
         "data-row": i, "data-col": j, "data-weight": String(v),

@@ -23,7 +23,7 @@ async function main() {
   const pick = await pickModel(controls, (m) => can(m, "/v1/generate"), "language model");
   if (!pick.select) return;
   const input = (id, attrs) => el("input", { id, ...attrs });
-  const prompt = input("prompt", { class: "wide", value: query("prompt") || "the cat" });
+  const prompt = input("prompt", { class: "wide", value: query("prompt") || "where is the" });
   const fields = {
     max_words: input("max-words", { type: "number", min: 1, value: 12 }),
     temperature: input("temperature", { type: "number", min: 0, step: 0.1, value: 1 }),
@@ -48,14 +48,17 @@ async function main() {
       if (field.value !== "") body[name] = name === "temperature" || name === "top_p"
         ? parseFloat(field.value) : parseInt(field.value, 10);
     }
-    let count = 0;
+    let count = 0, drawnCount = 0;
     await stream("/v1/generate", body, (step) => {
       const span = el("span", { class: drawn(step) ? "word" : "word prompt", "data-index": count++ }, step.word);
       span.addEventListener("click", () => select(span, step));
       output.append(span, " ");
-      if (drawn(step)) select(span, step);
+      if (drawn(step)) {
+        drawnCount += 1;
+        select(span, step);
+      }
     });
-    status.textContent = `${count} words`;
+    status.textContent = `${count} words, ${drawnCount} drawn`;
   });
   controls.append(el("label", {}, "prompt", prompt),
     ...Object.entries(fields).map(([name, f]) => el("label", {}, name.replace("_", "-"), f)), go);

@@ -28,7 +28,7 @@ async function courseExample() {
         signed: true, numbers: true, digits: 4, max: 1, caption: "h_t per token", attrs: { id: "course-hidden" },
       }),
       heatmap(ex.y_hat, ex.tokens, ex.y_hat[0].map((_, j) => `ŷ${j + 1}`), {
-        numbers: true, digits: 4, max: 1, caption: "ŷ_t per token",
+        numbers: true, digits: 4, min: 0, max: 1, caption: "ŷ_t per token",
       })),
     titled("rnn_layer: h, all tokens", matrixTable(ex.h, ex.tokens)),
   );
@@ -43,7 +43,7 @@ function trace(t, i) {
   })];
   for (const [name, m] of Object.entries(t.gates || {})) {
     maps.push(heatmap(m, t.tokens, units(m), {
-      signed: name === "candidate", max: 1, caption: `${name} gate`,
+      signed: name === "candidate", min: 0, max: 1, caption: `${name} gate`,
       attrs: { "data-trace": i, "data-part": name },
     }));
   }

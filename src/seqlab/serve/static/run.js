@@ -46,7 +46,7 @@ function render(run, where) {
   if (run.confusion) {
     const names = run.label_names || run.confusion.map((_, i) => String(i));
     where.append(el("h3", {}, "Confusion matrix"), heatmap(run.confusion, names, names, {
-      numbers: true, digits: 3, caption: "rows: true class, columns: predicted", attrs: { id: "confusion" },
+      numbers: true, digits: 3, min: 0, caption: "rows: true class, columns: predicted", attrs: { id: "confusion" },
     }));
   }
   const head = Object.keys(run.history[0] || {});
