@@ -156,3 +156,32 @@ def test_a_lone_client_is_not_delayed_by_the_window():
     start = time.perf_counter()
     assert [batcher.submit([i]) for i in range(5)] == [[i] for i in range(5)]
     assert time.perf_counter() - start < 0.5  # five requests, none waited 500 ms for company
+
+
+def test_served_translator_batches_requests_with_the_same_decoding(tmp_path):
+    pytest.importorskip("fastapi")
+    import shutil
+    from pathlib import Path
+
+    from fastapi.testclient import TestClient
+
+    from seqlab.serve.app import create_app
+    from seqlab.tasks import load
+
+    fixture = Path(__file__).parent / "fixtures" / "checkpoints" / "translate" / "best.pt"
+    shutil.copy(fixture, tmp_path / "best.pt")
+    loaded = load(tmp_path / "best.pt")
+    texts = ["ein mann sieht einen hund", "eine frau", "zzqx hund", "", "ein hund sieht"] * 3
+    app = create_app({"t": loaded}, batching=BatchSettings(max_batch=64, wait_ms=50))
+    bodies = [{"model": "t", "texts": [t], "beam": 1 + i % 2} for i, t in enumerate(texts)]
+    with TestClient(app) as client, ThreadPoolExecutor(len(texts)) as pool:
+        answers = list(pool.map(lambda b: client.post("/v1/translate", json=b), bodies))
+    for body, answer in zip(bodies, answers, strict=True):
+        assert answer.status_code == 200, answer.text
+        got = answer.json()
+        want, scores, notes = loaded.task.translate_with_scores(
+            loaded, body["texts"], beam=body["beam"]
+        )
+        assert got["translations"] == want and got["notes"] == notes  # its own notes only
+        assert got["scores"] == pytest.approx(scores, abs=1e-4)
+    assert app.state.served["t"].batcher.batches < len(texts)

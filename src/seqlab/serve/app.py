@@ -5,7 +5,7 @@ never a file. Every error is JSON, `{"error": {"status", "message"[, "limit"]}}`
 server as it was. Each model answers one request at a time (a lock per model): the tasks' calls
 are not written for several threads sharing one model. Classify requests to one model are
 batched dynamically (`seqlab.serve.batching`): those that arrive within a few milliseconds share
-one forward pass.
+one forward pass (translate requests too, when they ask for the same decoding).
 """
 
 from __future__ import annotations
@@ -81,7 +81,7 @@ class Served:
     loaded: Loaded
     info: dict[str, Any]
     lock: threading.Lock = field(default_factory=threading.Lock)
-    batcher: Batcher | None = None  # classifiers: probabilities of texts, batched
+    batcher: Batcher | None = None  # classifiers and translators: their texts, batched
 
 
 def finite(value: Any) -> Any:
@@ -143,6 +143,18 @@ def probabilities_batcher(entry: Served, settings: BatchSettings) -> Batcher:
     return Batcher(rows, settings, entry.lock, entry.name)
 
 
+def translations_batcher(entry: Served, settings: BatchSettings) -> Batcher:
+    """A Batcher answering each text with (translation, score); requests share a batch only
+    when they ask for the same decoding (beam, length_penalty, max_decode)."""
+    task, loaded = entry.loaded.task, entry.loaded
+
+    def translations(texts: list[str], options: tuple) -> list[tuple[str, float]]:
+        out, scores, _ = task.translate_with_scores(loaded, texts, **dict(options))
+        return list(zip(out, scores, strict=True))
+
+    return Batcher(translations, settings, entry.lock, entry.name)
+
+
 def create_app(
     models: dict[str, Loaded],
     limits: Limits | None = None,
@@ -158,6 +170,8 @@ def create_app(
     for entry in served.values():
         if isinstance(entry.loaded.task, Classifies):
             entry.batcher = probabilities_batcher(entry, batching or BatchSettings())
+        elif isinstance(entry.loaded.task, Translates):
+            entry.batcher = translations_batcher(entry, batching or BatchSettings())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -303,9 +317,9 @@ def create_app(
         decode["max_decode"] = req.max_length
         if req.explain:
             return {"model": req.model, **translate_explained(entry, req.texts, decode)}
-        out, scores, notes = call(
-            entry, entry.loaded.task.translate_with_scores, req.texts, **decode
-        )
+        notes = entry.loaded.task.input_notes(entry.loaded, req.texts)  # this request's own
+        results = entry.batcher.submit(req.texts, tuple(sorted(decode.items())))
+        out, scores = [list(column) for column in zip(*results, strict=True)]
         return {"model": req.model, "translations": out, "scores": scores, "notes": notes}
 
     def translate_explained(entry: Served, texts: list[str], decode: dict) -> dict[str, Any]:

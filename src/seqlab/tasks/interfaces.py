@@ -67,6 +67,9 @@ class Translates(Protocol):
     ) -> tuple[list[str], list[float], list[str]]:
         """Translations, the natural-log probability of each under the model, and notes."""
 
+    def input_notes(self, loaded: Loaded, texts: list[str]) -> list[str]:
+        """The notes `translate` gives on `texts`, without translating them."""
+
 
 @runtime_checkable
 class Explains(Protocol):

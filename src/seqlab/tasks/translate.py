@@ -230,6 +230,11 @@ class Translate(Task):
             words_read.append(tokens)
         return sources, keep, words_read, notes
 
+    def input_notes(self, loaded: Loaded, texts: list[str]) -> list[str]:
+        """The notes `translate` gives on `texts` (unknown words, cut lines), without
+        translating them."""
+        return self._sources(loaded, texts)[3]
+
     def translate(
         self,
         loaded: Loaded,
