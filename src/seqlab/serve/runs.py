@@ -78,7 +78,7 @@ def read_run(
         report = _json(folder / REPORT)
         confusion, classes = report.get("confusion"), report.get("classes")
         label_names = label_names or report.get("label_names")
-    if confusion is not None and classes is None and label_names:
+    if confusion is not None and classes is None and len(label_names or ()) == len(confusion):
         from seqlab.train.metrics import class_report
 
         classes = class_report(confusion, label_names)
