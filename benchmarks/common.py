@@ -86,3 +86,43 @@ def run_commands(
         save_run(benchmark, entry, list(runs))
         print(f"== {name}: {json.dumps(entry['metrics'])} in {entry['train_wall_s']} s", flush=True)
     return 0
+
+
+def ensemble_command(members: list[str], out: Path) -> str:
+    """`seqlab evaluate --ensemble` of the named runs (folders beside `out`), weights chosen on
+    their common validation split, the report written to `out`."""
+    checkpoints = " ".join(str(out.parent / m / "best.pt") for m in members)
+    return f"seqlab evaluate --ensemble {checkpoints} --report {out}"
+
+
+def ensemble_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int | None) -> dict:
+    """The BENCHMARKS.md entry of an ensemble: its test and validation accuracy, each member's
+    test accuracy and weight; `train_wall_s` is the members' training times added up."""
+    report = json.loads((out / "test-ensemble.json").read_text())
+    members = []
+    wall = 0.0
+    for m, w in zip(report["members"], report["weights"], strict=True):
+        run = Path(m["checkpoint"]).parent
+        results = json.loads((run / "results.json").read_text())
+        wall += results["train_wall_s"]
+        members.append({
+            "run": run.name, "weight": w, "test_accuracy": round(m["test_accuracy"], 4),
+            "valid_accuracy": round(m["valid_accuracy"], 4),
+        })  # fmt: skip
+    import datetime
+
+    return {
+        "name": name,
+        "tags": [*tags, "ensemble"],
+        "metrics": {
+            "test_accuracy": round(report["test_accuracy"], 4),
+            "valid_accuracy": round(report["valid_accuracy"], 4),
+        },
+        "members": members,
+        "train_wall_s": round(wall, 1),
+        "command": cmd,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(threads),
+        "notes": "weights chosen on the validation split only (grid of 0.05 steps over the "
+        "simplex, best valid accuracy); train_wall_s adds up the members' training times",
+    }

@@ -18,7 +18,7 @@ import json
 import sys
 from pathlib import Path
 
-from common import machine, run_commands
+from common import ensemble_command, ensemble_entry, machine, run_commands
 
 # name -> (tags, options of `seqlab train classify`). Every run holds out 20% of train for
 # validation and, with --patience, keeps the weights of the best validation epoch.
@@ -53,6 +53,19 @@ RUNS: dict[str, tuple[list[str], str]] = {
         "--weight-decay 0.05 --schedule cosine --warmup 0.1 --batch-size 64 --epochs 4 "
         "--patience 2 --monitor valid_accuracy",
     ),
+    # Kim (2014)'s convolutional encoder over whole reviews: widths 3, 4, 5 with 100 filters each.
+    "cnn": (
+        ["cnn"],
+        "--model cnn --embed 128 --hidden 100 --widths 3,4,5 --dropout 0.5 --max-length none "
+        "--min-freq 2 --optimizer adam --lr 1e-3 --batch-size 64 --epochs 4 --patience 2 "
+        "--monitor valid_accuracy",
+    ),
+    # The three validated models above (same split and seed), probabilities averaged with
+    # weights chosen on the validation split.
+    "ensemble-nbsvm-bigru-cnn": (
+        ["baseline", "rnn", "cnn"],
+        "--ensemble nbsvm-trigram bigru-validated cnn",
+    ),
     # ... so the final model trains for 2 epochs on all 25,000 training reviews (no validation).
     "bigru-full": (
         ["rnn"],
@@ -67,12 +80,16 @@ RUNS: dict[str, tuple[list[str], str]] = {
 def command(name: str, out: Path, args: argparse.Namespace) -> str:
     """The full, reproducible command line of a run."""
     options = RUNS[name][1]
+    if options.startswith("--ensemble"):
+        return ensemble_command(options.split()[1:], out)
     threads = args.threads
     return f"seqlab train classify --data imdb {options} --seed 0 --threads {threads} --out {out}"
 
 
 def record(name: str, out: Path, cmd: str, args: argparse.Namespace) -> dict:
     """The BENCHMARKS.md entry of a finished run, from its results.json."""
+    if RUNS[name][1].startswith("--ensemble"):
+        return ensemble_entry(name, RUNS[name][0], out, cmd, args.threads)
     results = json.loads((out / "results.json").read_text())
     history = results["history"]
     epochs = len(history)
