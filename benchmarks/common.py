@@ -88,6 +88,31 @@ def run_commands(
     return 0
 
 
+def classify_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int | None) -> dict:
+    """The BENCHMARKS.md entry of a finished `seqlab train classify` run, from its results.json:
+    test accuracy (of the kept weights), the best validation accuracy, size, time, speed."""
+    import datetime
+
+    results = json.loads((out / "results.json").read_text())
+    history = results["history"]
+    epochs = len(history)
+    valid = [h["valid_accuracy"] for h in history if "valid_accuracy" in h]  # none: no valid split
+    return {
+        "name": name,
+        "tags": tags,
+        "metrics": {"test_accuracy": round(results["test"]["accuracy"], 4)}
+        | ({"valid_accuracy": round(max(valid), 4)} if valid else {}),
+        "params": results["params"],
+        "epochs": epochs,
+        "train_wall_s": round(results["train_wall_s"], 1),
+        # training tokens (after truncation) of all epochs over the wall time, validation included
+        "tokens_per_s": round(results["train_tokens"] * epochs / results["train_wall_s"]),
+        "command": cmd,
+        "date": datetime.date.today().isoformat(),
+        "machine": machine(threads),
+    }
+
+
 def ensemble_command(members: list[str], out: Path) -> str:
     """`seqlab evaluate --ensemble` of the named runs (folders beside `out`), weights chosen on
     their common validation split, the report written to `out`."""
@@ -106,14 +131,14 @@ def ensemble_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int
         results = json.loads((run / "results.json").read_text())
         wall += results["train_wall_s"]
         members.append({
-            "run": run.name, "weight": w, "test_accuracy": round(m["test_accuracy"], 4),
+            "run": run.name, "weight": round(w, 4), "test_accuracy": round(m["test_accuracy"], 4),
             "valid_accuracy": round(m["valid_accuracy"], 4),
         })  # fmt: skip
     import datetime
 
     return {
         "name": name,
-        "tags": [*tags, "ensemble"],
+        "tags": sorted({*tags, "ensemble"}),
         "metrics": {
             "test_accuracy": round(report["test_accuracy"], 4),
             "valid_accuracy": round(report["valid_accuracy"], 4),

@@ -13,12 +13,10 @@ re-running a run replaces its entry.
 from __future__ import annotations
 
 import argparse
-import datetime
-import json
 import sys
 from pathlib import Path
 
-from common import ensemble_command, ensemble_entry, machine, run_commands
+from common import classify_entry, ensemble_command, ensemble_entry, run_commands
 
 # name -> (tags, options of `seqlab train classify`). Every run holds out 20% of train for
 # validation and, with --patience, keeps the weights of the best validation epoch.
@@ -87,27 +85,10 @@ def command(name: str, out: Path, args: argparse.Namespace) -> str:
 
 
 def record(name: str, out: Path, cmd: str, args: argparse.Namespace) -> dict:
-    """The BENCHMARKS.md entry of a finished run, from its results.json."""
+    """The BENCHMARKS.md entry of a finished run, from its results.json (or ensemble report)."""
     if RUNS[name][1].startswith("--ensemble"):
         return ensemble_entry(name, RUNS[name][0], out, cmd, args.threads)
-    results = json.loads((out / "results.json").read_text())
-    history = results["history"]
-    epochs = len(history)
-    valid = [h["valid_accuracy"] for h in history if "valid_accuracy" in h]  # none: no valid split
-    return {
-        "name": name,
-        "tags": RUNS[name][0],
-        "metrics": {"test_accuracy": round(results["test"]["accuracy"], 4)}
-        | ({"valid_accuracy": round(max(valid), 4)} if valid else {}),
-        "params": results["params"],
-        "epochs": epochs,
-        "train_wall_s": round(results["train_wall_s"], 1),
-        # training tokens (after truncation) of all epochs over the wall time, validation included
-        "tokens_per_s": round(results["train_tokens"] * epochs / results["train_wall_s"]),
-        "command": cmd,
-        "date": datetime.date.today().isoformat(),
-        "machine": machine(args.threads),
-    }
+    return classify_entry(name, RUNS[name][0], out, cmd, args.threads)
 
 
 def main() -> int:
