@@ -45,7 +45,14 @@ def test_old_checkpoint_evaluates_to_the_same_figures(task, tmp_path):
     loaded = load(checkpoint(task, tmp_path))
     assert loaded.task.name == task
     metrics = loaded.task.evaluate(loaded, split="test")
-    assert metrics == EXPECTED[task]["evaluate_test"]
+    assert same_figures(metrics, EXPECTED[task]["evaluate_test"])
+
+
+def same_figures(metrics: dict, expected: dict) -> bool:
+    """Every figure the old code gave, unchanged; figures added since (the cased BLEU and the
+    BLEU signatures) may come beside them."""
+    added = {"bleu_cased", "bleu_signature", "bleu_cased_signature", "bleu_tokenized_signature"}
+    return {k: v for k, v in metrics.items() if k not in added} == expected
 
 
 @pytest.mark.parametrize("task", ["classify", "finetune"])
@@ -64,7 +71,7 @@ def test_old_language_model_generates_the_same(tmp_path):
 def test_old_translator_decodes_the_same(tmp_path):
     loaded = load(checkpoint("translate", tmp_path))
     beam3 = loaded.task.evaluate(loaded, split="test", beam=3)
-    assert beam3 == EXPECTED["translate"]["evaluate_test_beam3"]
+    assert same_figures(beam3, EXPECTED["translate"]["evaluate_test_beam3"])
     out, _ = loaded.task.translate(
         loaded, ["Ein Mann sieht den Hund .", "Die Katze mag den Ball ."]
     )
