@@ -13,6 +13,9 @@ and the clients each have one of the machine's two cores. Checkpoints come from 
   the ratio of the two at each client count is measured in this one run.
 - generate: the cpu-lstm WikiText-2 language model, 1 and 8 concurrent streams of 100 words each.
 - memory: the batching server's resident set size after warm-up and after 10,000 more requests.
+- model: where the time goes, without HTTP: the classifier's forward passes over 64 reviews one
+  by one, in one padded batch, and in the server's length-sorted chunks (`by_length`), timed in
+  this process with one torch thread (best of 3).
 
     python benchmarks/serve.py                 # writes benchmarks/results/serve.json
     python benchmarks/serve.py --quick         # a smoke test: short runs, nothing written
@@ -162,6 +165,32 @@ async def streams(url: str, model: str, count: int, words: int) -> dict:
     return {"streams": count, "words": sum(counts), "words_per_s": sum(counts) / wall}
 
 
+def model_only(checkpoint: Path, texts: list[str]) -> dict:
+    """Seconds to classify 64 reviews alone, in one padded batch and in sorted chunks."""
+    import torch
+
+    from seqlab.serve.batching import by_length
+    from seqlab.tasks import load
+
+    torch.set_num_threads(1)
+    loaded = load(checkpoint)
+    task, batch = loaded.task, texts[:64]
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return {
+        "alone_s": best(lambda: [task.probabilities(loaded, [t]) for t in batch]),
+        "padded_s": best(lambda: task.probabilities(loaded, batch)),
+        "chunks_s": best(lambda: by_length(lambda p: task.probabilities(loaded, p), batch)),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--work", default="runs/bench-serve", help="folder for the checkpoints")
@@ -173,6 +202,8 @@ def main() -> int:
     paths = train(Path(args.work))
     texts = reviews()
     levels = (1, 8, 32)
+    model = model_only(paths["imdb-bigru"], texts)
+    print(f"model only, 64 reviews: {json.dumps(model)}", flush=True)
     classify: dict[str, dict] = {}
     for mode, options in (("batched", ()), ("single", ("--max-batch", "1"))):
         server = Server(paths["imdb-bigru"], "--name", "imdb", *options)
@@ -213,6 +244,10 @@ def main() -> int:
         )
     for n, m in generation.items():
         metrics[f"generate_{n}_streams_words_per_s"] = round(m["words_per_s"], 1)
+    metrics["model_64_alone_s"] = round(model["alone_s"], 3)
+    metrics["model_64_padded_batch_s"] = round(model["padded_s"], 3)
+    metrics["model_64_sorted_chunks_s"] = round(model["chunks_s"], 3)
+    metrics["ratio_model_chunks_over_alone"] = round(model["alone_s"] / model["chunks_s"], 2)
     metrics["rss_before_mb"] = round(memory["rss_before_mb"], 1)
     metrics["rss_after_mb"] = round(memory["rss_after_mb"], 1)
     metrics["rss_growth"] = round(memory["rss_after_mb"] / memory["rss_before_mb"] - 1, 4)

@@ -185,3 +185,17 @@ def test_served_translator_batches_requests_with_the_same_decoding(tmp_path):
         assert got["translations"] == want and got["notes"] == notes  # its own notes only
         assert got["scores"] == pytest.approx(scores, abs=1e-4)
     assert app.state.served["t"].batcher.batches < len(texts)
+
+
+def test_by_length_runs_chunks_of_similar_length_in_the_texts_order():
+    from seqlab.serve.batching import by_length
+
+    texts = ["a" * n for n in (5, 1, 9, 3, 7, 2, 8)]
+    seen = []
+
+    def fn(part):
+        seen.append([len(t) for t in part])
+        return [len(t) * 10 for t in part]
+
+    assert by_length(fn, texts, chunk=3) == [50, 10, 90, 30, 70, 20, 80]
+    assert seen == [[1, 2, 3], [5, 7, 8], [9]]

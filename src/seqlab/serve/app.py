@@ -25,7 +25,7 @@ from pydantic import Field
 from starlette.exceptions import HTTPException
 
 from seqlab.errors import SeqlabError
-from seqlab.serve.batching import Batcher, BatchSettings
+from seqlab.serve.batching import Batcher, BatchSettings, by_length
 from seqlab.serve.completions import add_completions
 from seqlab.serve.limits import ApiError, Guard, Limits, Strict, check_texts, over, refused
 from seqlab.serve.pages import add_pages
@@ -138,7 +138,7 @@ def probabilities_batcher(entry: Served, settings: BatchSettings) -> Batcher:
     task, loaded = entry.loaded.task, entry.loaded
 
     def rows(texts: list[str], options: None) -> list[list[float]]:
-        return task.probabilities(loaded, texts).tolist()
+        return by_length(lambda part: task.probabilities(loaded, part).tolist(), texts)
 
     return Batcher(rows, settings, entry.lock, entry.name)
 

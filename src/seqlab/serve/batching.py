@@ -29,6 +29,20 @@ from seqlab.errors import SeqlabError
 from seqlab.serve.limits import ApiError
 
 
+def by_length(fn: Callable[[list[str]], list[Any]], texts: list[str], chunk: int = 16) -> list[Any]:
+    """`fn` run on chunks of at most `chunk` texts of similar length (sorted by characters),
+    the results put back in the texts' order: padding a short text to a long one's length
+    costs as much as the long one (measured on the IMDB BiGRU: 64 reviews in one padded batch
+    took 0.50 s, in sorted chunks of 8 or 16 0.21-0.23 s, one by one 0.45 s)."""
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    out: list[Any] = [None] * len(texts)
+    for start in range(0, len(order), chunk):
+        part = order[start : start + chunk]
+        for i, result in zip(part, fn([texts[i] for i in part]), strict=True):
+            out[i] = result
+    return out
+
+
 @dataclass(frozen=True)
 class BatchSettings:
     """How requests to one model are gathered; `max_batch=1` turns batching off."""
