@@ -277,5 +277,5 @@ def test_a_monitor_the_task_does_not_record_is_refused_from_any_source(tmp_path,
     toml.write_text('monitor = "valid_bleu"\n')
     assert main(["train", "classify", "--config", str(toml), "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
-    assert "--monitor must be one of valid_loss, valid_accuracy, train_loss" in err
+    assert "--monitor must be one of valid_loss, valid_accuracy, valid_micro_f1" in err
     assert not (tmp_path / "r").exists()

@@ -30,11 +30,19 @@ class SplitProbabilities:
 
 
 def check_members(members: list[Loaded]) -> None:
-    """SeqlabError unless there are two or more classifiers with the same label names."""
+    """SeqlabError unless there are two or more single-label classifiers with the same label
+    names."""
     if len(members) < 2:
         raise SeqlabError(f"an ensemble needs at least 2 checkpoints, got {len(members)}")
+    from seqlab.tasks.multilabel import loaded_is_multi_label
+
     for m in members:
         require(m, Classifies, "a classifier")
+        if loaded_is_multi_label(m):
+            raise SeqlabError(
+                f"{m.path} is a multi-label classifier: an ensemble averages the class "
+                "probabilities of single-label classifiers (one class per text)"
+            )
     names = members[0].label_names
     for m in members[1:]:
         if m.label_names != names:

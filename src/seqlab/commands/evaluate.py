@@ -48,6 +48,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     )
     counts = {k: metrics.pop(k) for k in ("examples", "tokens") if k in metrics}
     confusion, names = metrics.pop("confusion", None), metrics.pop("label_names", None)
+    per_label = metrics.pop("per_label", None)  # multi-label classifiers
     signatures = {k: metrics.pop(k) for k in list(metrics) if k.endswith("_signature")}
     shown = "  ".join(f"{k} {v:.4f}" for k, v in metrics.items())
     print(f"{args.split}: {shown}" + "".join(f"  ({n:,} {k})" for k, n in counts.items()))
@@ -55,6 +56,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
         print(f"  {key.removesuffix('_signature')}: {signature}")
     if confusion is not None:
         _class_report(args, confusion, names, metrics)
+    if per_label is not None:
+        _label_report(args, per_label, names, metrics)
     return 0
 
 
@@ -154,6 +157,30 @@ def _class_report(
     write_text_atomic(json_path, json.dumps(report, indent=1) + "\n")
     png = plot_confusion(folder / f"{args.split}-confusion.png", confusion, names)
     print(f"\nwrote {json_path} and {png}")
+
+
+def label_table(rows: list[dict]) -> str:
+    """Per-label rows of `seqlab.train.metrics.label_report` as a Markdown table."""
+    lines = [
+        "| label | threshold | support | precision | recall | F1 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for r in rows:
+        values = " | ".join(f"{r[k]:.4f}" for k in ("precision", "recall", "f1"))
+        lines.append(f"| {r['label']} | {r['threshold']:.2f} | {r['support']:,} | {values} |")
+    return "\n".join(lines)
+
+
+def _label_report(args: argparse.Namespace, rows: list[dict], names: list[str], metrics: dict):
+    """A multi-label checkpoint: print the per-label table and write SPLIT-report.json."""
+    from seqlab.atomic import write_text_atomic
+
+    print()
+    print(label_table(rows))
+    report = {"split": args.split, **metrics, "labels": rows, "label_names": names}
+    json_path = _report_folder(args) / f"{args.split}-report.json"
+    write_text_atomic(json_path, json.dumps(report, indent=1) + "\n")
+    print(f"\nwrote {json_path}")
 
 
 def add_ensemble_options(p: argparse.ArgumentParser) -> None:

@@ -12,6 +12,7 @@ def run_predict(args: argparse.Namespace) -> int:
     from seqlab.errors import SeqlabError
     from seqlab.tasks import load
     from seqlab.tasks.base import Classifies, require
+    from seqlab.tasks.multilabel import loaded_is_multi_label
 
     texts = args.texts
     if texts == ["-"]:  # before the checkpoint loads: bad input fails fast
@@ -26,11 +27,21 @@ def run_predict(args: argparse.Namespace) -> int:
         labels, weights = predict(members, texts, args.weights)
         print("ensemble weights: " + ", ".join(f"{w:.2f}" for w in weights), file=sys.stderr)
     else:
-        labels = require(loaded, Classifies, "a classifier").predict(loaded, texts)
+        task = require(loaded, Classifies, "a classifier")
+        if loaded_is_multi_label(loaded):  # every label above its threshold, or "-"
+            for text, given in zip(texts, task.labels_above(loaded, texts), strict=True):
+                shown = ", ".join(f"{label} {prob:.4f}" for label, prob in given)
+                print(f"{shown or '-'}\t{_short(text)}")
+            return 0
+        labels = task.predict(loaded, texts)
     for text, (label, prob) in zip(texts, labels, strict=True):
-        short = text if len(text) <= 60 else text[:57] + "..."
-        print(f"{label}\t{prob:.4f}\t{short}")
+        print(f"{label}\t{prob:.4f}\t{_short(text)}")
     return 0
+
+
+def _short(text: str) -> str:
+    """The text, or its first 57 characters and "..." if longer than 60."""
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -40,7 +51,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
     pr = checkpoint_command(
         subparsers, "predict", "label and probability for texts",
-        "Classify texts with a checkpoint.", "seqlab train",
+        "Classify texts with a checkpoint: the most likely label and its probability, or for a "
+        "multi-label checkpoint every label above its threshold with its probability ('-': "
+        "none).", "seqlab train",
     )  # fmt: skip
     pr.add_argument(
         "texts", nargs="+", metavar="TEXT", help="texts to classify ('-': stdin, one a line)"

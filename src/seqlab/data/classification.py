@@ -20,7 +20,9 @@ class ClassificationDataset(torch.utils.data.Dataset):
     """Token ids of N texts as one flat array + offsets (not N Python lists), with labels.
 
     Item i is `{"ids": int64 array, "length": int, "label": int}`, the ids cut to `max_length`
-    on the `truncate` side ("pre" keeps the end, "post" keeps the beginning).
+    on the `truncate` side ("pre" keeps the end, "post" keeps the beginning). Multi-label data
+    sets hold labels (N, K) of 0/1 (multi-hot); their items' "label" is a list of K ints, which
+    the collate functions stack into labels (B, K).
     """
 
     def __init__(
@@ -37,7 +39,7 @@ class ClassificationDataset(torch.utils.data.Dataset):
             raise ValueError(f"truncate must be 'pre' or 'post', got {truncate!r}")
         self.flat = np.asarray(flat, dtype=np.int32)  # (total tokens,)
         self.offsets = np.asarray(offsets, dtype=np.int64)  # (N+1,)
-        self.labels = np.asarray(labels, dtype=np.int64)  # (N,)
+        self.labels = np.asarray(labels, dtype=np.int64)  # (N,), or (N, K) multi-hot
         self.max_length, self.truncate = max_length, truncate
 
     @classmethod
@@ -61,7 +63,13 @@ class ClassificationDataset(torch.utils.data.Dataset):
             else:
                 end = start + self.max_length
         ids = self.flat[start:end].astype(np.int64)
-        return {"ids": ids, "length": len(ids), "label": int(self.labels[i])}
+        label = self.labels[i].tolist() if self.multi_label else int(self.labels[i])
+        return {"ids": ids, "length": len(ids), "label": label}
+
+    @property
+    def multi_label(self) -> bool:
+        """Whether the labels are multi-hot rows (N, K) rather than ids (N,)."""
+        return self.labels.ndim == 2
 
     @property
     def lengths(self) -> np.ndarray:
@@ -75,7 +83,9 @@ class ClassificationDataset(torch.utils.data.Dataset):
         return int(self.offsets[-1])
 
     def label_counts(self, num_classes: int) -> list[int]:
-        """Items per label id."""
+        """Items per label id (multi-label: items carrying each label)."""
+        if self.multi_label:
+            return self.labels.sum(axis=0).tolist()
         return np.bincount(self.labels, minlength=num_classes).tolist()
 
     def subset(self, indices: Sequence[int]) -> ClassificationDataset:
@@ -119,6 +129,17 @@ class ClassificationData:
         """Size of the vocabulary, specials included."""
         return len(self.encoder.vocab)
 
+    @property
+    def multi_label(self) -> bool:
+        """Whether texts carry several labels (multi-hot rows)."""
+        return self.train.multi_label
+
+
+def strata(labels: np.ndarray) -> np.ndarray:
+    """The label ids to stratify and balance by: the ids themselves, or for multi-hot rows
+    (N, K) each text's first label (its lowest id; 0 for a row without labels)."""
+    return labels if labels.ndim == 1 else labels.argmax(axis=1)
+
 
 def stratified_split(labels: np.ndarray, fractions: Sequence[float], seed: int) -> list[np.ndarray]:
     """Indices of a seeded split into parts of the given `fractions`, keeping label proportions.
@@ -128,6 +149,7 @@ def stratified_split(labels: np.ndarray, fractions: Sequence[float], seed: int) 
     """
     if abs(sum(fractions) - 1) > 1e-6 or min(fractions) < 0:
         raise SeqlabError(f"split fractions must be >= 0 and sum to 1, got {list(fractions)}")
+    labels = strata(labels)
     rng = np.random.default_rng(seed)
     parts: list[list[np.ndarray]] = [[] for _ in fractions]
     for c in np.unique(labels):
@@ -141,6 +163,7 @@ def stratified_split(labels: np.ndarray, fractions: Sequence[float], seed: int) 
 
 def balanced_subset(labels: np.ndarray, limit: int | float, seed: int) -> np.ndarray:
     """Indices of a seeded class-balanced subset: `limit` items (int) or a fraction (float)."""
+    labels = strata(labels)
     n = len(labels)
     if isinstance(limit, float):
         if not 0 < limit <= 1:
@@ -165,7 +188,7 @@ def balanced_subset(labels: np.ndarray, limit: int | float, seed: int) -> np.nda
     return rng.permutation(np.asarray(chosen, dtype=np.int64))
 
 
-Pool = tuple[list[str], np.ndarray]  # (texts, label ids)
+Pool = tuple[list[str], np.ndarray]  # (texts, label ids (N,) or multi-hot rows (N, K))
 RawSplits = dict[str, Pool]  # split -> (texts, label ids)
 Pools = tuple[Pool, Pool | None, Pool | None]  # the given train, valid and test files' records
 

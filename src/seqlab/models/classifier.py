@@ -3,8 +3,10 @@
 The encoder (dense, rnn/lstm/gru, ngram, nbsvm or transformer) is looked up by name in
 `seqlab.models.encoders.ENCODERS`; each maps ids and lengths to sentence features. With two
 classes the model has one output unit (Keras' sigmoid + binary cross-entropy), so parameter
-counts match the Keras course models. For nbsvm, call `prepare` with the training batches
-before training.
+counts match the Keras course models. A multi-label model (`multi_label=True`: each text may
+carry several of the K labels) always has K output units, one sigmoid each, and binary
+cross-entropy against multi-hot labels (B, K). For nbsvm, call `prepare` with the training
+batches before training.
 
 Checkpoints written before the encoders were modules name the encoder's weights without the
 `encoder.` prefix (`rnn.*`, `embedding.weight`); loading renames them (`_upgrade_keys`).
@@ -24,6 +26,8 @@ from seqlab.models.common import check_ids, check_lengths
 from seqlab.models.encoders import ENCODERS as ENCODER_CLASSES
 
 ENCODERS = tuple(ENCODER_CLASSES)  # the encoder names, as the CLI offers them
+# Encoders that cannot be multi-label: nbsvm's NB ratios contrast one class with the other.
+SINGLE_LABEL_ENCODERS = ("nbsvm",)
 # The encoder's weights before it became the `encoder` submodule (old checkpoints).
 _OLD_ENCODER_KEYS = ("embedding.", "rnn.", "dense.", "bag.", "positions.", "transformer.")
 
@@ -53,6 +57,7 @@ class SequenceClassifierConfig:
     nb_alpha: float = 0.5  # nbsvm: Laplace smoothing of the NB feature counts
     nb_min_count: int = 2  # nbsvm: features in fewer training documents get no weight
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])  # cnn: Kim's widths
+    multi_label: bool = False  # K sigmoid outputs and binary cross-entropy, labels (B, K)
 
 
 class SequenceClassifier(nn.Module):
@@ -67,14 +72,20 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"encoder must be one of {ENCODERS}, got {c.encoder!r}")
         if c.num_classes < 2:
             raise ValueError(f"num_classes must be >= 2, got {c.num_classes}")
+        if c.multi_label and c.encoder in SINGLE_LABEL_ENCODERS:
+            raise ValueError(f"the {c.encoder} encoder cannot be multi-label")
         self.encoder = ENCODER_CLASSES[c.encoder](c)
         self.dropout = nn.Dropout(c.dropout)
-        # Two classes: one logit, as Keras' Dense(1, activation="sigmoid").
-        self.output = nn.Linear(
-            self.encoder.num_features, 1 if c.num_classes == 2 else c.num_classes
-        )
+        # Two classes: one logit, as Keras' Dense(1, activation="sigmoid"); multi-label: K.
+        self.output = nn.Linear(self.encoder.num_features, self.num_outputs)
         self.encoder.init_output(self.output)
         self.register_load_state_dict_pre_hook(_upgrade_keys)
+
+    @property
+    def num_outputs(self) -> int:
+        """Output units: K, or 1 for two classes that exclude each other."""
+        c = self.config
+        return 1 if c.num_classes == 2 and not c.multi_label else c.num_classes
 
     def encode(self, ids: Tensor, lengths: Tensor) -> Tensor:
         """Sentence features (B, F) for ids (B, T) and lengths (B,)."""
@@ -91,13 +102,16 @@ class SequenceClassifier(nn.Module):
     def forward(
         self, ids: Tensor, lengths: Tensor | None = None, labels: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
-        """ids (B, T) -> logits (B, 1) for two classes else (B, num_classes), and the mean loss."""
+        """ids (B, T) -> logits (B, 1) for two classes else (B, num_classes), and the mean loss;
+        multi-label: logits (B, K) and labels (B, K) of 0/1."""
         check_ids("ids", ids, self.config.vocab_size)
         lengths = check_lengths("lengths", lengths, ids)
         logits = self.output(self.dropout(self.encode(ids, lengths)))
         if labels is None:
             return logits, None
         labels = torch.as_tensor(labels, device=logits.device)
+        if self.config.multi_label:
+            return logits, multi_label_loss(logits, labels)
         if labels.shape != (ids.size(0),) or labels.is_floating_point():
             raise ValueError(
                 f"labels must be an integer tensor of shape (B,)=({ids.size(0)},), "
@@ -120,6 +134,20 @@ class SequenceClassifier(nn.Module):
         return {"ids": ids, "lengths": torch.full((batch_size,), T, dtype=torch.long)}
 
 
+def multi_label_loss(logits: Tensor, labels: Tensor) -> Tensor:
+    """Binary cross-entropy of K independent sigmoids, the mean over B x K, for multi-hot
+    labels (B, K) of 0/1 (any dtype)."""
+    if labels.shape != logits.shape:
+        raise ValueError(
+            f"multi-label labels must have shape (B, K)={tuple(logits.shape)}, "
+            f"got {tuple(labels.shape)}"
+        )
+    target = labels.to(logits.dtype)
+    if target.numel() and not bool(((target == 0) | (target == 1)).all()):
+        raise ValueError("multi-label labels must be 0 or 1")
+    return F.binary_cross_entropy_with_logits(logits, target)
+
+
 def _upgrade_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, *args: Any) -> None:
     """Load-time hook: move old checkpoints' encoder weights (`rnn.*`) under `encoder.`."""
     for key in list(state_dict):
@@ -128,10 +156,13 @@ def _upgrade_keys(module: nn.Module, state_dict: dict[str, Any], prefix: str, *a
             state_dict[f"{prefix}encoder.{name}"] = state_dict.pop(key)
 
 
-def class_probabilities(logits: Tensor) -> Tensor:
-    """(B, num_classes) probabilities from classifier logits: (B, 1) sigmoid or (B, K) softmax."""
+def class_probabilities(logits: Tensor, multi_label: bool = False) -> Tensor:
+    """(B, num_classes) probabilities from classifier logits: (B, 1) sigmoid or (B, K) softmax;
+    `multi_label`: K independent sigmoids (each row need not sum to 1)."""
     if logits.dim() != 2:
         raise ValueError(f"logits must have shape (B, 1) or (B, K), got {tuple(logits.shape)}")
+    if multi_label:
+        return torch.sigmoid(logits)
     if logits.size(1) == 1:
         p = torch.sigmoid(logits)
         return torch.cat([1 - p, p], dim=1)

@@ -48,6 +48,7 @@ class PretrainedClassifierConfig:
     num_labels: int = 2
     pooling: str = "mean"  # "cls": the first token's vector; "mean": the mean over real tokens
     dropout: float = 0.1  # before the output layer, as in BertForSequenceClassification
+    multi_label: bool = False  # K sigmoids and binary cross-entropy against labels (B, K)
 
     def __post_init__(self) -> None:
         if self.pooling not in POOLINGS:
@@ -102,7 +103,12 @@ class PretrainedClassifier(nn.Module):
 
     @classmethod
     def from_pretrained(
-        cls, model_dir: str | Path, num_labels: int, pooling: str = "mean", dropout: float = 0.1
+        cls,
+        model_dir: str | Path,
+        num_labels: int,
+        pooling: str = "mean",
+        dropout: float = 0.1,
+        multi_label: bool = False,
     ) -> PretrainedClassifier:
         """The encoder of a local model folder (config.json + weights) with a new head."""
         tf = _transformers()
@@ -118,7 +124,7 @@ class PretrainedClassifier(nn.Module):
             encoder = tf.AutoModel.from_pretrained(model_dir, config=hf, local_files_only=True)
         except (OSError, ValueError) as e:
             raise SeqlabError(f"{model_dir}: cannot load the weights ({e})") from None
-        config = PretrainedClassifierConfig(encoder_dict, num_labels, pooling, dropout)
+        config = PretrainedClassifierConfig(encoder_dict, num_labels, pooling, dropout, multi_label)
         return cls(config, encoder)
 
     def forward(
@@ -128,7 +134,8 @@ class PretrainedClassifier(nn.Module):
         labels: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Logits (B, K) of input ids (B, T) with mask (B, T) (1 = token, 0 = padding); the
-        mean cross-entropy as loss when `labels` (B,) are given."""
+        mean cross-entropy as loss when `labels` (B,) are given (multi-label: the binary
+        cross-entropy of K sigmoids against labels (B, K) of 0/1)."""
         if attention_mask is None:
             attention_mask = torch.ones_like(input_ids)
         states = self.encoder(input_ids=input_ids, attention_mask=attention_mask)[0]  # (B, T, C)
@@ -138,8 +145,13 @@ class PretrainedClassifier(nn.Module):
             mask = attention_mask.unsqueeze(-1).to(states.dtype)  # (B, T, 1)
             pooled = (states * mask).sum(1) / mask.sum(1).clamp(min=1)  # (B, C)
         logits = self.head(self.dropout(pooled))  # (B, K)
-        loss = F.cross_entropy(logits, labels) if labels is not None else None
-        return logits, loss
+        if labels is None:
+            return logits, None
+        if self.config.multi_label:
+            from seqlab.models.classifier import multi_label_loss
+
+            return logits, multi_label_loss(logits, labels)
+        return logits, F.cross_entropy(logits, labels)
 
     def example_batch(
         self, batch_size: int = 2, length: int | None = None

@@ -146,6 +146,11 @@ class Task:
         """task: the metric of training and validation."""
         raise NotImplementedError
 
+    def run_metric(self, run: Any, data: Any) -> Metric:
+        """task: the metric of training and validation when it depends on the run or its data
+        (multi-label classification: its labels and threshold); default `metric()`."""
+        return self.metric()
+
     def forward(self) -> Forward | None:
         """task: how a batch is run (None: `model(**batch)`)."""
         return None
@@ -209,7 +214,7 @@ class Task:
             run.train,
             train_loader,
             valid_loader,
-            metric=self.metric(),
+            metric=self.run_metric(run, data),
             out_dir=out_dir,
             meta=meta,
             callbacks=self.callbacks(run, data),

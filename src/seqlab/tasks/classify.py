@@ -4,6 +4,8 @@
 encoder (a seqlab vocabulary here, a pretrained tokenizer in `finetune`) whose `collate` makes
 the batches, accuracy in training, a confusion matrix when a checkpoint is evaluated, and
 `predict`. A checkpoint holds the model config, the fitted encoder and the label names.
+Multi-label runs (`--multi-label`, GoEmotions) record micro/macro F1 and the exact-match ratio
+instead, at the thresholds of `seqlab.tasks.multilabel`, which the checkpoint holds too.
 """
 
 from __future__ import annotations
@@ -16,36 +18,44 @@ import torch
 from torch.utils.data import DataLoader
 
 from seqlab.data import ClassificationData, pad_collate
-from seqlab.data.classification import ClassificationDataset, make_splits
+from seqlab.data.classification import ClassificationDataset, Pools, make_splits
 from seqlab.errors import SeqlabError
 from seqlab.explain import attention_maps, check_tokens, record, recurrent_traces
 from seqlab.models import class_probabilities
 from seqlab.models.classifier import SequenceClassifier, SequenceClassifierConfig
+from seqlab.tasks import multilabel
 from seqlab.tasks.base import Loaded, Task, make_loader, split_sizes
 from seqlab.tasks.configs import ClassifyRun
 from seqlab.train import Accuracy, ConfusionMatrix, Metric, Trainer, evaluate
+from seqlab.train.metrics import MultiLabelF1
 
-Pool = tuple[list[str], np.ndarray]  # texts and label ids
+Pool = tuple[list[str], np.ndarray]  # texts and label ids (N,), or multi-hot rows (N, K)
 # Encoders whose configs take the text length: the dense one (a fixed Flatten size) and the
 # Transformer (its positions).
 LENGTH_ENCODERS = ("dense", "transformer")
 
 
-def raw_pools(
-    data: Any, label_names: list[str] | None = None
-) -> tuple[Pool, Pool | None, list[str], str]:
-    """The labelled texts of a data section before any split: (train pool, test pool or None
-    for a single file, label names, the default split). Labels map to ids in `label_names`
-    order when given (a checkpoint's), else in the order training uses (sorted; numbers
-    numerically)."""
+def raw_pools(data: Any, label_names: list[str] | None = None) -> tuple[Pools, list[str], str]:
+    """The labelled texts of a data section before any split: ((train, valid or None, test or
+    None for a single file) pools, label names, the default split). Labels map to ids in
+    `label_names` order when given (a checkpoint's), else in the order training uses (sorted;
+    numbers numerically); multi-label data gives multi-hot rows (N, K)."""
     from seqlab.data.imdb import LABEL_NAMES, imdb_source, read_imdb_split
     from seqlab.data.readers import read_records
     from seqlab.data.user_data import _sort_key
 
     if data.source == "imdb":
         source = imdb_source(data.data_dir)
-        pools = read_imdb_split(source, "train"), read_imdb_split(source, "test")
-        return pools[0], pools[1], list(label_names or LABEL_NAMES), data.split or "official"
+        pools = read_imdb_split(source, "train"), None, read_imdb_split(source, "test")
+        return pools, list(label_names or LABEL_NAMES), data.split or "official"
+    if data.source == "goemotions":
+        from seqlab.data.goemotions import goemotions_pools
+
+        split_pools, names = goemotions_pools(data.data_dir)
+        if label_names is not None and list(label_names) != names:
+            raise SeqlabError(f"goemotions labels {names}, not the model's {label_names}")
+        pools = split_pools["train"], split_pools["valid"], split_pools["test"]
+        return pools, names, data.split or "official"
     if data.source == "trec":
         from seqlab.data.trec import FILES, read_trec, trec_source
 
@@ -57,7 +67,13 @@ def raw_pools(
             (texts, np.array([index[label] for label in labels], dtype=np.int64))
             for texts, labels in raw
         )
-        return train_pool, test_pool, list(names), data.split or "official"
+        return (train_pool, None, test_pool), list(names), data.split or "official"
+    if data.multi_label:
+        from seqlab.data.multilabel import read_multilabel
+
+        columns = data.text_column, data.label_column, data.label_separator
+        pool, names = read_multilabel(data.source, *columns, label_names)
+        return (pool, None, None), names, data.split or "7:1:2"
     records = read_records(data.source, data.text_column, data.label_column)
     if not records:
         raise SeqlabError(f"{data.source}: no records")
@@ -67,13 +83,12 @@ def raw_pools(
     if unknown:
         raise SeqlabError(f"{data.source}: labels {unknown} are not the model's {names}")
     labels = np.array([index[label] for _, label, _ in records], dtype=np.int64)
-    return ([t for t, _, _ in records], labels), None, list(names), data.split or "7:1:2"
+    return (([t for t, _, _ in records], labels), None, None), list(names), data.split or "7:1:2"
 
 
 def all_records(data: Any, label_names: list[str]) -> Pool:
-    """Every labelled text of the data (both IMDB or TREC splits, or the whole file)."""
-    train_pool, test_pool, _, _ = raw_pools(data, label_names)
-    pools = [p for p in (train_pool, test_pool) if p is not None]
+    """Every labelled text of the data (all IMDB, TREC or GoEmotions splits, or the file)."""
+    pools = [p for p in raw_pools(data, label_names)[0] if p is not None]
     return [t for p in pools for t in p[0]], np.concatenate([p[1] for p in pools])
 
 
@@ -89,9 +104,15 @@ class TextClassification(Task):
         """task: the texts and label ids of a split, carved as in training."""
         raise NotImplementedError
 
+    def check(self, run: Any) -> None:
+        """Multi-label settings that cannot work (`seqlab.tasks.multilabel.check_run`)."""
+        multilabel.check_run(run)
+
     def check_data(self, run: Any, data: ClassificationData) -> None:
         """One class is nothing to learn; an empty train or test split trains or scores nothing
-        (an empty valid split is --valid-fraction 0: no validation)."""
+        (an empty valid split is --valid-fraction 0: no validation, and no thresholds to
+        tune)."""
+        multilabel.check_data(run, data)
         d = run.data
         if data.num_classes < 2:
             column = f"label column {d.label_column!r}" if "." in d.source else "labels"
@@ -107,7 +128,10 @@ class TextClassification(Task):
                 )
 
     def saved_state(self, run: Any, data: ClassificationData) -> dict[str, Any]:
-        return {"encoder": data.encoder.to_dict(), "label_names": list(data.label_names)}
+        state = {"encoder": data.encoder.to_dict(), "label_names": list(data.label_names)}
+        if data.multi_label:  # --threshold tune: TuneThresholds replaces them every epoch
+            state["thresholds"] = multilabel.initial_thresholds(run, data.num_classes)
+        return state
 
     def loaders(self, run: Any, data: ClassificationData) -> tuple[Any, Any | None]:
         b, seed, collate = run.train.batch_size, run.train.seed, data.encoder.collate
@@ -120,6 +144,17 @@ class TextClassification(Task):
     def metric(self) -> Metric:
         return Accuracy()
 
+    def run_metric(self, run: Any, data: ClassificationData) -> Metric:
+        if data.multi_label:  # --threshold tune: 0.5 in training, tuned after each validation
+            return MultiLabelF1(data.num_classes, multilabel.initial_thresholds(run, 1))
+        return self.metric()
+
+    def callbacks(self, run: Any, data: ClassificationData) -> list:
+        if data.multi_label and run.data.threshold == "tune":
+            b = run.train.batch_size
+            return [multilabel.TuneThresholds(data.valid, data.encoder.collate, b)]
+        return []
+
     def test_metric(self, data: ClassificationData) -> Metric:
         """The metric of the test pass after training."""
         return Accuracy()
@@ -128,8 +163,10 @@ class TextClassification(Task):
         loader = make_loader(
             data.test, run.train.batch_size, shuffle=False, collate=data.encoder.collate
         )
-        metric = self.test_metric(data)
         amp, limit = run.train.amp, run.train.limit_batches
+        if data.multi_label:
+            return multilabel.test_pass(run, data, trainer, loader), {}
+        metric = self.test_metric(data)
         test = evaluate(trainer.model, loader, metric, trainer.device, amp=amp, limit=limit)
         trainer.log(f"test loss {test['loss']:.4f}  test accuracy {test['accuracy']:.4f}")
         return test, {}
@@ -149,18 +186,22 @@ class TextClassification(Task):
         dataset = ClassificationDataset.from_lists(encoder.encode_many(texts), labels)
         b = batch_size or self.eval_batch_size
         loader = make_loader(dataset, b, shuffle=False, collate=encoder.collate)
+        if multilabel.loaded_is_multi_label(loaded):
+            metrics = multilabel.score(loaded, loader, limit_batches)
+            return {**metrics, "examples": len(dataset), "label_names": names}
         metric = ConfusionMatrix(len(names))
         metrics = evaluate(loaded.model, loader, metric, loaded.device, limit=limit_batches)
         return {**metrics, "examples": len(dataset), "label_names": names}
 
     @torch.no_grad()
     def probabilities(self, loaded: Loaded, texts: list[str]) -> torch.Tensor:
-        """(B, num_classes) probability of every class, columns in `loaded.label_names` order."""
+        """(B, num_classes) probability of every class, columns in `loaded.label_names` order
+        (multi-label: the K independent sigmoids)."""
         items = [{"ids": ids, "label": 0} for ids in loaded.encoder.encode_many(texts)]
         batch = loaded.encoder.collate(items)
         del batch["labels"]
         logits, _ = loaded.model(**{k: v.to(loaded.device) for k, v in batch.items()})
-        return class_probabilities(logits).cpu()
+        return class_probabilities(logits, multilabel.loaded_is_multi_label(loaded)).cpu()
 
     @torch.no_grad()
     def explain(
@@ -196,6 +237,15 @@ class TextClassification(Task):
         names = loaded.label_names
         return [(names[int(k)], float(probs[i, k])) for i, k in enumerate(best)]
 
+    def labels_above(self, loaded: Loaded, texts: list[str]) -> list[list[tuple[str, float]]]:
+        """Per text, the (label, probability) of every label it is given, most probable first:
+        a multi-label checkpoint's labels above their thresholds (maybe none), otherwise the
+        one most likely class."""
+        if not multilabel.loaded_is_multi_label(loaded):
+            return [[p] for p in self.predict(loaded, texts)]
+        probs = self.probabilities(loaded, texts)  # (B, K)
+        return multilabel.labels_above(probs, multilabel.thresholds_of(loaded), loaded.label_names)
+
 
 def load_data(data: Any, seed: int = 0) -> ClassificationData:
     """IMDB, TREC or the user's file as train/valid/test splits with an encoder fitted on
@@ -222,7 +272,17 @@ def load_data(data: Any, seed: int = 0) -> ClassificationData:
 
         split = data.split or "official"
         return load_trec(data.data_dir, label_set=data.label_set, **{**common, "split": split})
+    if data.source == "goemotions":
+        from seqlab.data.goemotions import load_goemotions
+
+        return load_goemotions(data.data_dir, **{**common, "split": data.split or "official"})
     columns = {"text_column": data.text_column, "label_column": data.label_column}
+    if data.multi_label:
+        from seqlab.data.multilabel import load_multilabel_file
+
+        return load_multilabel_file(
+            data.source, separator=data.label_separator, **columns, **common
+        )
     return load_text_classification(data.source, **columns, **common)
 
 
@@ -243,7 +303,10 @@ class Classify(TextClassification):
     def make_model(self, run: ClassifyRun, **sizes: int) -> SequenceClassifier:
         m = run.model
         length = run.data.max_length if m.encoder in LENGTH_ENCODERS else None
-        config = SequenceClassifierConfig(**sizes, max_length=length, **dataclasses.asdict(m))
+        multi = multilabel.is_multi_label(run.data)
+        config = SequenceClassifierConfig(
+            **sizes, max_length=length, multi_label=multi, **dataclasses.asdict(m)
+        )
         try:
             return SequenceClassifier(config)
         except ValueError as e:
@@ -253,8 +316,9 @@ class Classify(TextClassification):
         model.prepare(DataLoader(data.train, batch_size=256, collate_fn=pad_collate))
 
     def describe(self, run: ClassifyRun, data: ClassificationData, model: Any, params: int) -> str:
+        kind = f"multi-label ({data.num_classes} labels) " if data.multi_label else ""
         return (
-            f"{run.model.encoder} classifier, {params:,} parameters; vocabulary "
+            f"{run.model.encoder} {kind}classifier, {params:,} parameters; vocabulary "
             f"{data.vocab_size:,}; " + split_sizes(data, "texts")
         )
 
@@ -262,11 +326,9 @@ class Classify(TextClassification):
         return {"train_tokens": int(data.train.lengths.sum())}  # per epoch, after truncation
 
     def split_texts(self, data: Any, split: str, label_names: list[str], seed: int) -> Pool:
-        train_pool, test_pool, _, ratio = raw_pools(data, label_names)
+        pools, _, ratio = raw_pools(data, label_names)
         splits = make_splits(
-            train_pool,
-            None,
-            test_pool,
+            *pools,
             split=ratio,
             valid_fraction=data.valid_fraction,
             seed=seed,

@@ -13,13 +13,20 @@ from dataclasses import dataclass
 from seqlab.config import (
     COUNT,
     PROPORTION,
-    Rule,
     RunConfig,
     at_least,
     number,
     optional_int,
     section,
     setting,
+)
+from seqlab.tasks.option_types import (  # noqa: F401 - SUBSET: also the inference commands'
+    SPLIT,
+    SUBSET,
+    THRESHOLD,
+    parse_cutoffs,
+    parse_threshold,
+    parse_widths,
 )
 from seqlab.train.config import TrainConfig
 
@@ -29,45 +36,11 @@ ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "cnn", "transformer
 LM_ARCHS = ("transformer", "rnn", "lstm", "gru")
 TRANSLATORS = ("seq2seq", "transformer", "compact")
 BACKENDS = ("fused", "scratch")
+# What a multi-label run records in validation (seqlab.train.metrics.MultiLabelF1).
+MULTI_LABEL_MONITORS = ("valid_micro_f1", "valid_macro_f1", "valid_exact_match")
 DATA_DIR_HELP = "data folder (default: $SEQLAB_DATA or ../shared/data)"
+DATA_HELP = "'imdb', 'trec', 'goemotions' or a .csv/.tsv/.jsonl file with text and label columns"
 HELD_OUT_HELP = "with the official split: part of train held out for validation (0: none)"
-
-
-def _cutoffs(text: str) -> list[int] | None:
-    """--adaptive: comma-separated increasing word ranks, or 'none'."""
-    import argparse
-
-    if text.lower() == "none":
-        return None
-    try:
-        return [int(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected cutoffs like 2000,10000: {text!r}") from None
-
-
-def _widths(text: str) -> list[int]:
-    """--widths: comma-separated convolution widths, each >= 1."""
-    import argparse
-
-    try:
-        widths = [int(x) for x in text.split(",")]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected widths like 3,4,5: {text!r}") from None
-    if min(widths) < 1:
-        raise argparse.ArgumentTypeError(f"widths must be >= 1: {text!r}")
-    return widths
-
-
-def _ratio(text: str) -> bool:
-    """Whether `text` is "official" or "a:b:c" shares (plain numbers) with train and test > 0."""
-    parts = text.split(":")
-    ok = len(parts) == 3 and all(p.replace(".", "", 1).isdigit() for p in parts)
-    return text == "official" or ok and float(parts[0]) * float(parts[2]) > 0
-
-
-SPLIT = Rule("'official' or train:valid:test shares like 7:1:2 (train and test > 0)", _ratio)
-# --limit: a count of texts (an int), or a fraction of each split (a float; nan and inf fail)
-SUBSET = Rule("a count or a fraction in (0, 1]", lambda v: 0 < v <= 1 or type(v) is int and v > 0)
 
 
 def _backend(help: str = "fused (fast) or scratch (readable) layers") -> str:
@@ -81,9 +54,8 @@ def _backend(help: str = "fused (fast) or scratch (readable) layers") -> str:
 class LabelledTextData:
     """Where labelled texts come from and how they are split (classify and finetune)."""
 
-    source: str = setting(  # "imdb", "trec" or a .csv/.tsv/.jsonl file
-        "imdb", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns",
-        flag="--data",
+    source: str = setting(  # "imdb", "trec", "goemotions" or a .csv/.tsv/.jsonl file
+        "imdb", DATA_HELP, flag="--data",
     )  # fmt: skip
     label_set: str = setting(
         "coarse", "trec: coarse (6 classes, TREC-6) or fine (50, TREC-50)",
@@ -104,6 +76,15 @@ class LabelledTextData:
         check=SPLIT,
     )
     valid_fraction: float = setting(0.2, HELD_OUT_HELP, check=PROPORTION)
+    # Several labels per text: K sigmoid outputs, binary cross-entropy (GoEmotions: always).
+    multi_label: bool = setting(
+        False, "texts carry several labels (the label column: separated by --label-separator)"
+    )
+    label_separator: str = setting(",", "multi-label: the separator of a text's labels")
+    threshold: float | str = setting(  # tune: per-label thresholds of max validation F1
+        0.5, "multi-label: a label is predicted above this probability; 'tune': a threshold "
+        "per label, chosen for F1 on the validation split", parse=parse_threshold, check=THRESHOLD,
+    )  # fmt: skip
 
 
 @dataclass
@@ -160,7 +141,7 @@ class ClassifyModel:
         help="cnn model: convolution widths, --hidden filters each (default: 3,4,5)",
         show_default=False,
         flag="--widths",
-        parse=_widths,
+        parse=parse_widths,
         default_factory=lambda: [3, 4, 5],
     )
     backend: str = _backend()
@@ -170,7 +151,7 @@ class ClassifyModel:
 class ClassifyRun(RunConfig):
     """A `seqlab train classify` run."""
 
-    monitors = ("valid_loss", "valid_accuracy")
+    monitors = ("valid_loss", "valid_accuracy", *MULTI_LABEL_MONITORS)
 
     data: ClassifyData = section(ClassifyData)
     model: ClassifyModel = section(ClassifyModel)
@@ -181,10 +162,7 @@ class ClassifyRun(RunConfig):
 class FinetuneData(LabelledTextData):
     """The data section of `seqlab finetune`."""
 
-    source: str = setting(
-        "trec", "'imdb', 'trec' or a .csv/.tsv/.jsonl file with text and label columns",
-        flag="--data",
-    )  # fmt: skip
+    source: str = setting("trec", DATA_HELP, flag="--data")
     valid_fraction: float = setting(0.1, HELD_OUT_HELP, check=PROPORTION)
     eval_limit: int | float | None = setting(  # the valid and test subsets, if not `limit`
         None, "subset of the valid and test splits, if not --limit", check=SUBSET
@@ -226,7 +204,7 @@ class FinetuneModel:
 class FinetuneRun(RunConfig):
     """A `seqlab finetune` run."""
 
-    monitors = ("valid_accuracy", "valid_loss")
+    monitors = ("valid_accuracy", "valid_loss", *MULTI_LABEL_MONITORS)
 
     data: FinetuneData = section(FinetuneData)
     model: FinetuneModel = section(FinetuneModel)
@@ -276,7 +254,7 @@ class LMModel:
         None,
         "adaptive softmax with these cutoffs, e.g. 2000,10000 ('none': full softmax)",
         flag="--adaptive",
-        parse=_cutoffs,
+        parse=parse_cutoffs,
     )
     backend: str = _backend()
 

@@ -18,6 +18,7 @@ from seqlab.data.classification import SPLITS, ClassificationDataset, balanced_s
 from seqlab.data.pretrained_text import PretrainedTextEncoder
 from seqlab.errors import SeqlabError
 from seqlab.models.pretrained import PretrainedClassifier
+from seqlab.tasks import multilabel
 from seqlab.tasks.base import split_sizes
 from seqlab.tasks.classify import Pool, TextClassification, raw_pools
 from seqlab.tasks.configs import FinetuneRun
@@ -69,11 +70,10 @@ def load_splits(
     data: Any, seed: int = 0, label_names: list[str] | None = None
 ) -> tuple[dict[str, Pool], list[str]]:
     """Texts and label ids of train/valid/test, carved like `seqlab train classify` does;
-    `limit` subsets train, `eval_limit` (else `limit`) valid and test, class-balanced."""
-    train_pool, test_pool, names, ratio = raw_pools(data, label_names)
-    splits = make_splits(
-        train_pool, None, test_pool, split=ratio, valid_fraction=data.valid_fraction, seed=seed
-    )
+    `limit` subsets train, `eval_limit` (else `limit`) valid and test, class-balanced (by each
+    text's first label when multi-label)."""
+    pools, names, ratio = raw_pools(data, label_names)
+    splits = make_splits(*pools, split=ratio, valid_fraction=data.valid_fraction, seed=seed)
     for k, split in enumerate(SPLITS):
         limit = data.limit if split == "train" or data.eval_limit is None else data.eval_limit
         if limit is not None:
@@ -93,7 +93,9 @@ class Finetune(TextClassification):
 
     def check(self, run: FinetuneRun) -> None:
         """--max-length within the pretrained model's position table, before any data is read
-        (a longer input would fail in the first batch of the test pass, after training)."""
+        (a longer input would fail in the first batch of the test pass, after training), and
+        the multi-label settings (`TextClassification.check`)."""
+        super().check(run)
         try:
             config = json.loads((resolve_model(run.model.pretrained) / "config.json").read_text())
         except (OSError, ValueError):
@@ -128,7 +130,11 @@ class Finetune(TextClassification):
     def make_model(self, run: FinetuneRun, **sizes: int) -> PretrainedClassifier:
         m = run.model
         model = PretrainedClassifier.from_pretrained(
-            resolve_model(m.pretrained), sizes["num_classes"], pooling=m.pooling, dropout=m.dropout
+            resolve_model(m.pretrained),
+            sizes["num_classes"],
+            pooling=m.pooling,
+            dropout=m.dropout,
+            multi_label=multilabel.is_multi_label(run.data),
         )
         model.freeze(m.strategy)
         return model
@@ -138,6 +144,7 @@ class Finetune(TextClassification):
         return (
             f"{type(model.encoder).__name__} ({params:,} parameters, {trainable:,} trained: "
             f"{run.model.strategy}); {split_sizes(data, 'texts')}, {data.num_classes} labels"
+            + (" (multi-label)" if data.multi_label else "")
         )
 
     def test_metric(self, data: ClassificationData) -> Metric:
@@ -145,7 +152,8 @@ class Finetune(TextClassification):
 
     def test(self, run: FinetuneRun, data: ClassificationData, trainer: Any) -> tuple[dict, dict]:
         test, files = super().test(run, data, trainer)
-        test["classes"] = class_report(test["confusion"], data.label_names)
+        if not data.multi_label:  # multi-label: the per-label table is there already
+            test["classes"] = class_report(test["confusion"], data.label_names)
         return test, files
 
     def extra_results(self, run: FinetuneRun, data: ClassificationData, result: Any) -> dict:

@@ -42,7 +42,12 @@ class Classifies(Protocol):
         """(label, probability) of the most likely class of each text."""
 
     def probabilities(self, loaded: Loaded, texts: list[str]) -> torch.Tensor:
-        """(B, num_classes) probability of every class, columns in `loaded.label_names` order."""
+        """(B, num_classes) probability of every class, columns in `loaded.label_names` order
+        (multi-label: the K independent sigmoids)."""
+
+    def labels_above(self, loaded: Loaded, texts: list[str]) -> list[list[tuple[str, float]]]:
+        """Per text, (label, probability) of every label it is given, most probable first: for
+        a multi-label model those above their thresholds, else the most likely class."""
 
 
 @runtime_checkable

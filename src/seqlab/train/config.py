@@ -18,6 +18,9 @@ MONITOR_MODES = {
     "valid_perplexity": "min",
     "valid_accuracy": "max",
     "valid_bleu": "max",
+    "valid_micro_f1": "max",  # multi-label classification (seqlab.train.metrics.MultiLabelF1)
+    "valid_macro_f1": "max",
+    "valid_exact_match": "max",
 }
 SCHEDULES = ("none", "step", "exp", "cosine", "linear", "plateau")
 

@@ -99,6 +99,78 @@ def class_report(confusion: list[list[int]], names: list[str]) -> list[dict]:
     return rows
 
 
+class MultiLabelF1:
+    """Multi-label classification at a decision threshold: label k is predicted when its
+    sigmoid exceeds `thresholds[k]` (one number: every label's). Per-label true positives,
+    false positives and false negatives (K,) and the exactly right texts are summed like any
+    count; `summarize` gives micro F1 (from the summed counts), macro F1 (the mean of the
+    labels' F1; a label never predicted nor present scores 0, as scikit-learn's
+    zero_division=0) and the exact-match ratio (scikit-learn's subset accuracy)."""
+
+    keys = ("count", "exact", "tp", "fp", "fn")
+
+    def __init__(self, num_labels: int, thresholds: float | Any = 0.5) -> None:
+        self.num_labels = num_labels
+        t = torch.as_tensor(thresholds, dtype=torch.float32).flatten()
+        if t.numel() not in (1, num_labels):
+            raise ValueError(f"thresholds must be one number or {num_labels}, got {t.numel()}")
+        self.thresholds = t.expand(num_labels).clone()  # (K,)
+        self.shapes = {k: (num_labels,) for k in ("tp", "fp", "fn")}
+
+    def predicted(self, logits: torch.Tensor) -> torch.Tensor:
+        """(B, K) bool: the labels above their thresholds."""
+        return torch.sigmoid(logits.float()) > self.thresholds.to(logits.device)
+
+    def counts(self, logits: torch.Tensor, batch: Batch) -> Batch:
+        """Texts, exact matches and per-label tp/fp/fn (K,) of the batch."""
+        truth = batch["labels"].bool()  # (B, K)
+        pred = self.predicted(logits)  # (B, K)
+        return {
+            "count": torch.tensor(truth.size(0)),
+            "exact": (pred == truth).all(dim=1).sum(),
+            "tp": (pred & truth).sum(dim=0),
+            "fp": (pred & ~truth).sum(dim=0),
+            "fn": (~pred & truth).sum(dim=0),
+        }
+
+    def summarize(self, loss: float, totals: dict[str, Any]) -> dict[str, float]:
+        """{"micro_f1", "macro_f1", "exact_match"}."""
+        tp, fp, fn = (torch.as_tensor(totals[k], dtype=torch.float64) for k in ("tp", "fp", "fn"))
+        f1 = 2 * tp / (2 * tp + fp + fn).clamp(min=1)  # (K,); 0 where undefined
+        micro = 2 * tp.sum() / (2 * tp.sum() + fp.sum() + fn.sum()).clamp(min=1)
+        return {
+            "micro_f1": float(micro),
+            "macro_f1": float(f1.mean()),
+            "exact_match": totals["exact"] / max(1.0, totals["count"]),
+        }
+
+
+class MultiLabelReport(MultiLabelF1):
+    """`MultiLabelF1` that also returns the per-label counts ("tp", "fp", "fn": K ints each),
+    for evaluation; `label_report` turns them into a table."""
+
+    def summarize(self, loss: float, totals: dict[str, Any]) -> dict[str, Any]:
+        """MultiLabelF1's figures and the per-label counts."""
+        out: dict[str, Any] = super().summarize(loss, totals)
+        for k in ("tp", "fp", "fn"):
+            out[k] = [int(round(float(v))) for v in totals[k]]
+        return out
+
+
+def label_report(
+    tp: list[int], fp: list[int], fn: list[int], names: list[str], thresholds: list[float]
+) -> list[dict]:
+    """Per label: its threshold, support (texts carrying it), precision, recall and F1."""
+    rows = []
+    for k, name in enumerate(names):
+        precision = tp[k] / (tp[k] + fp[k]) if tp[k] + fp[k] else 0.0
+        recall = tp[k] / (tp[k] + fn[k]) if tp[k] + fn[k] else 0.0
+        f1 = 2 * tp[k] / (2 * tp[k] + fp[k] + fn[k]) if tp[k] + fp[k] + fn[k] else 0.0
+        row = {"label": name, "threshold": float(thresholds[k]), "support": tp[k] + fn[k]}
+        rows.append(row | {"precision": precision, "recall": recall, "f1": f1})
+    return rows
+
+
 class Perplexity:
     """Perplexity exp(mean token loss) for language models and decoders (Jurafsky & Martin §3.3).
 
