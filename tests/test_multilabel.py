@@ -180,6 +180,25 @@ def test_an_ensemble_refuses_multi_label_members(trained, capsys):
     assert "is a multi-label classifier" in one_error_line(capsys)
 
 
+def test_the_api_names_the_labels_above_their_thresholds(trained):
+    pytest.importorskip("fastapi")
+    pytest.importorskip("httpx")
+    from fastapi.testclient import TestClient
+
+    from seqlab.serve.app import create_app
+
+    _, _, tmp = trained
+    loaded = load(tmp / "run" / "best.pt")
+    client = TestClient(create_app({"topics": loaded}))
+    texts = ["goal match song guitar", ""]
+    for explain in (False, True):
+        body = {"model": "topics", "texts": texts, "explain": explain}
+        results = client.post("/v1/classify", json=body).json()["results"]
+        expected = [[label for label, _ in g] for g in loaded.task.labels_above(loaded, texts)]
+        assert [r["labels"] for r in results] == expected
+        assert set(results[0]["probabilities"]) == set(TOPICS)
+
+
 # -- GoEmotions ----------------------------------------------------------------------------------
 def write_goemotions(folder: Path) -> Path:
     """A tiny GoEmotions folder: 3 names, quoted and plain lines, gzip like shared/data."""
@@ -242,6 +261,7 @@ CASES = [
     (["--threshold", "tune", "--split", "9:0:1"], "--threshold tune chooses each label's"),
     (["--monitor", "valid_accuracy"], "--monitor valid_accuracy is for single-label runs"),
     (["--data", "trec"], "trec has one label per text"),
+    (["--monitor", "valid_tuned_macro_f1"], "is recorded with --threshold tune only"),
 ]
 
 

@@ -31,6 +31,7 @@ from seqlab.serve.limits import ApiError, Guard, Limits, Strict, check_texts, ov
 from seqlab.serve.pages import add_pages
 from seqlab.serve.streaming import explain_events, open_stream, sse, word_events
 from seqlab.tasks.interfaces import Classifies, Explains, Generates, Loaded, Translates
+from seqlab.tasks.multilabel import decision_thresholds
 
 # What each capability is called in errors, and the endpoint that uses it.
 CAPABILITIES = {
@@ -123,14 +124,22 @@ def describe(name: str, loaded: Loaded) -> dict[str, Any]:
     )
 
 
-def labelled(names: list[str], row: list[float]) -> dict[str, Any]:
-    """A classify result: the best label, its probability and every class's."""
+def labelled(
+    names: list[str], row: list[float], thresholds: list[float] | None = None
+) -> dict[str, Any]:
+    """A classify result: the best label, its probability and every class's; for a
+    multi-label model (`thresholds`: one per label) also "labels", those above their
+    thresholds, most probable first."""
     best = max(range(len(row)), key=row.__getitem__)
-    return {
+    result = {
         "label": names[best],
         "probability": row[best],
         "probabilities": dict(zip(names, row, strict=True)),
     }
+    if thresholds is not None:
+        above = sorted((k for k, t in enumerate(thresholds) if row[k] > t), key=lambda k: -row[k])
+        result["labels"] = [names[k] for k in above]
+    return result
 
 
 def probabilities_batcher(entry: Served, settings: BatchSettings) -> Batcher:
@@ -253,8 +262,8 @@ def create_app(
         if req.explain:
             return {"model": req.model, "results": classify_explained(entry, req.texts)}
         probs = entry.batcher.submit(req.texts)  # (B, num_classes), in some shared batch
-        names = entry.loaded.label_names
-        results = [labelled(names, row) for row in probs]
+        names, cuts = entry.loaded.label_names, decision_thresholds(entry.loaded)
+        results = [labelled(names, row, cuts) for row in probs]
         return {"model": req.model, "results": results}
 
     def classify_explained(entry: Served, texts: list[str]) -> list[dict[str, Any]]:
@@ -264,8 +273,9 @@ def create_app(
         def explained(loaded: Loaded) -> list[dict[str, Any]]:
             found = [task.explain(loaded, text, max_tokens=bound) for text in texts]
             rows = task.probabilities(loaded, texts).tolist()
-            names = loaded.label_names
-            return [{**labelled(names, r), "explain": e} for r, e in zip(rows, found, strict=True)]
+            names, cuts = loaded.label_names, decision_thresholds(loaded)
+            results = [labelled(names, r, cuts) for r in rows]
+            return [{**r, "explain": e} for r, e in zip(results, found, strict=True)]
 
         return call(entry, explained)
 

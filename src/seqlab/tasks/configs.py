@@ -36,8 +36,11 @@ ENCODERS = ("dense", "rnn", "lstm", "gru", "ngram", "nbsvm", "cnn", "transformer
 LM_ARCHS = ("transformer", "rnn", "lstm", "gru")
 TRANSLATORS = ("seq2seq", "transformer", "compact")
 BACKENDS = ("fused", "scratch")
-# What a multi-label run records in validation (seqlab.train.metrics.MultiLabelF1).
-MULTI_LABEL_MONITORS = ("valid_micro_f1", "valid_macro_f1", "valid_exact_match")
+# What a multi-label run records in validation (seqlab.train.metrics.MultiLabelF1; the tuned
+# macro F1 with --threshold tune, seqlab.tasks.multilabel.TuneThresholds).
+MULTI_LABEL_MONITORS = (
+    "valid_micro_f1", "valid_macro_f1", "valid_exact_match", "valid_tuned_macro_f1",
+)  # fmt: skip
 DATA_DIR_HELP = "data folder (default: $SEQLAB_DATA or ../shared/data)"
 DATA_HELP = "'imdb', 'trec', 'goemotions' or a .csv/.tsv/.jsonl file with text and label columns"
 HELD_OUT_HELP = "with the official split: part of train held out for validation (0: none)"

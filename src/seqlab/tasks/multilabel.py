@@ -64,6 +64,8 @@ def check_run(run: Any) -> None:
             f"--model {encoder} cannot be multi-label (its Naive-Bayes ratios contrast two "
             "classes); choose another --model, e.g. gru or cnn"
         )
+    if run.train.monitor == "valid_tuned_macro_f1" and d.threshold != "tune":
+        raise SeqlabError("--monitor valid_tuned_macro_f1 is recorded with --threshold tune only")
     if run.train.monitor == "valid_accuracy":
         raise SeqlabError(
             "--monitor valid_accuracy is for single-label runs; a multi-label run records "
@@ -211,3 +213,8 @@ def score(loaded: Loaded, loader: Any, limit_batches: int | None) -> dict[str, A
     thresholds = thresholds_of(loaded)
     names = loaded.label_names
     return measure(loaded.model, loader, thresholds, names, loaded.device, limit=limit_batches)
+
+
+def decision_thresholds(loaded: Loaded) -> list[float] | None:
+    """A multi-label checkpoint's thresholds as a list (K,); None for a single-label one."""
+    return thresholds_of(loaded).tolist() if loaded_is_multi_label(loaded) else None

@@ -21,6 +21,7 @@ MONITOR_MODES = {
     "valid_micro_f1": "max",  # multi-label classification (seqlab.train.metrics.MultiLabelF1)
     "valid_macro_f1": "max",
     "valid_exact_match": "max",
+    "valid_tuned_macro_f1": "max",
 }
 SCHEDULES = ("none", "step", "exp", "cosine", "linear", "plateau")
 
