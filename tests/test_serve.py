@@ -445,3 +445,16 @@ def test_explaining_too_many_tokens_is_refused_and_the_next_request_answered(mod
     shorter = {**body, "explain": True, "max_words": 18} if "max_words" in body else None
     if shorter is not None:  # 2 prompt tokens + 18 words: at the limit, answered
         assert client.post(path, json=shorter).status_code == 200
+
+
+def test_explain_is_bounded_in_texts_and_generate_explain_is_one_draw(client):
+    many = {"model": "classify", "texts": ["where is it ?"] * 9, "explain": True}
+    assert error(client.post("/v1/classify", json=many), 422)["limit"] == "max_explain_texts"
+    translate = {"model": "translate", "texts": ["ein mann"] * 9, "explain": True}
+    assert error(client.post("/v1/translate", json=translate), 422)["limit"] == "max_explain_texts"
+    body = {"model": "lm", "prompt": "where is", "max_words": 6, "explain": True}  # no seed
+    got = client.post("/v1/generate", json=body).json()
+    drawn = [step["word"] for step in got["explain"]["steps"]]
+    assert got["text"].split()[-len(drawn) :] == drawn  # the text is the explained draw
+    huge = {"model": "translate", "texts": ["ein mann"], "beam": 2, "length_penalty": 1e308}
+    assert "length_penalty" in error(client.post("/v1/translate", json=huge), 422)["message"]

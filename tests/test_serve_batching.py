@@ -199,3 +199,83 @@ def test_by_length_runs_chunks_of_similar_length_in_the_texts_order():
 
     assert by_length(fn, texts, chunk=3) == [50, 10, 90, 30, 70, 20, 80]
     assert seen == [[1, 2, 3], [5, 7, 8], [9]]
+
+
+def fixture_app(tmp_path, task: str, **settings):
+    """The app over one fixture checkpoint (copied), with these batch settings."""
+    import shutil
+    from pathlib import Path
+
+    from seqlab.serve.app import create_app
+    from seqlab.tasks import load
+
+    fixture = Path(__file__).parent / "fixtures" / "checkpoints" / task / "best.pt"
+    shutil.copy(fixture, tmp_path / "best.pt")
+    return create_app({task: load(tmp_path / "best.pt")}, batching=BatchSettings(**settings))
+
+
+def test_the_app_serves_again_after_a_shutdown(tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    app = fixture_app(tmp_path, "classify")
+    body = {"model": "classify", "texts": ["where is the lake ?"]}
+    for _ in range(2):  # the second start finds its batchers closed by the first shutdown
+        with TestClient(app) as client:
+            assert client.post("/v1/classify", json=body).status_code == 200
+
+
+def test_a_busy_model_is_504_for_unbatched_requests_and_the_next_one_is_served(tmp_path):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    app = fixture_app(tmp_path, "lm", timeout_s=0.3)
+    client = TestClient(app)
+    body = {"model": "lm", "prompt": "where is", "max_words": 3, "seed": 1}
+    lock = app.state.served["lm"].lock
+    with lock:  # another request holds the model
+        start = time.perf_counter()
+        r = client.post("/v1/generate", json=body)
+        assert time.perf_counter() - start < 2
+    assert r.status_code == 504 and r.json()["error"]["limit"] == "timeout_s"
+    assert client.post("/v1/generate", json=body).status_code == 200
+
+
+def test_async_submit_times_out_and_leaves_the_queue():
+    import asyncio
+
+    release = threading.Event()
+    batcher = Batcher(lambda items, o: release.wait(5) and items, BatchSettings(timeout_s=0.2))
+
+    async def two():
+        first = asyncio.ensure_future(batcher.asubmit(["stuck"]))
+        await asyncio.sleep(0.05)
+        with pytest.raises(ApiError) as waited:
+            await batcher.asubmit(["queued"])
+        with pytest.raises(ApiError):
+            await first
+        return waited.value
+
+    error = asyncio.run(two())
+    assert error.status == 504 and error.limit == "timeout_s"
+    release.set()
+    assert asyncio.run(batcher.asubmit(["after"])) == ["after"]
+
+
+def test_an_unexpected_error_is_a_json_500_without_the_traceback(tmp_path, monkeypatch):
+    pytest.importorskip("fastapi")
+    from fastapi.testclient import TestClient
+
+    app = fixture_app(tmp_path, "classify")
+    task = app.state.served["classify"].loaded.task
+
+    def broken(self, loaded, texts):
+        raise RuntimeError("secret detail at /some/path")
+
+    monkeypatch.setattr(type(task), "probabilities", broken)
+    client = TestClient(app, raise_server_exceptions=False)
+    r = client.post("/v1/classify", json={"model": "classify", "texts": ["a"]})
+    assert r.status_code == 500 and r.headers["content-type"].startswith("application/json")
+    message = r.json()["error"]["message"]
+    assert "RuntimeError" in message and "secret" not in message and "/some/path" not in message
+    assert client.get("/health").json()["status"] == "ok"

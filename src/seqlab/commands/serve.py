@@ -53,6 +53,7 @@ def run_serve(args: argparse.Namespace) -> int:
         "max_chars",
         "max_words",
         "max_explain_tokens",
+        "max_explain_texts",
     )
     limits = Limits(**{k: getattr(args, k) for k in names_of_limits})
     for name in names_of_limits:
@@ -110,6 +111,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         ("max_chars", "characters per text"),
         ("max_words", "words to generate"),
         ("max_explain_tokens", 'tokens of one text explained ("explain": true)'),
+        ("max_explain_texts", 'texts of one request explained ("explain": true)'),
     ):
         default = getattr(defaults, name)
         flag = "--" + name.replace("_", "-")
@@ -117,7 +119,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     batching = BatchSettings()
     p.add_argument(
         "--max-batch", type=int, default=batching.max_batch,
-        help="texts per forward pass when classify requests are batched; 1 turns batching off "
+        help="texts gathered from concurrent classify or translate requests into one batch "
+        "(classify runs it in length-sorted chunks of 16); 1 turns batching off "
         f"(default: {batching.max_batch})",
     )  # fmt: skip
     p.add_argument(
@@ -131,7 +134,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     p.add_argument(
         "--timeout", type=float, default=batching.timeout_s,
-        help=f"seconds a request may wait for its answer before 504 (default: "
+        help=f"seconds a request may wait for its batch or for a busy model before 504 (default: "
         f"{batching.timeout_s:g})",
     )  # fmt: skip
     p.add_argument("--device", default="cpu", help="cpu, cuda or mps (default: cpu)")

@@ -10,8 +10,10 @@ one forward pass (translate requests too, when they ask for the same decoding).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import math
+import secrets
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -22,6 +24,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import Field
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from seqlab.errors import SeqlabError
@@ -69,7 +72,7 @@ class TranslateRequest(Strict):
     model: str
     texts: list[str] = Field(min_length=1)
     beam: int | None = Field(None, ge=1)
-    length_penalty: float | None = Field(None, allow_inf_nan=False)
+    length_penalty: float | None = Field(None, ge=-10, le=10, allow_inf_nan=False)
     max_length: int | None = Field(None, ge=1)
     explain: bool = False  # each text's final beam and attention maps
 
@@ -172,7 +175,8 @@ def create_app(
     data_dir: str | None = None,
 ) -> FastAPI:
     """The ASGI app serving `models` (name -> loaded checkpoint); no CORS headers. `batching`
-    says how classify requests are gathered (`BatchSettings(max_batch=1)`: one at a time);
+    says how classify and translate requests are gathered (`BatchSettings(max_batch=1)`: one
+    at a time) and how long any request waits for a busy model (`timeout_s`);
     `data_dir` holds the course examples of the explorer pages (`seqlab.serve.pages`)."""
     limits = limits or Limits()
     served = {name: Served(name, loaded, describe(name, loaded)) for name, loaded in models.items()}
@@ -182,12 +186,14 @@ def create_app(
         elif isinstance(entry.loaded.task, Translates):
             entry.batcher = translations_batcher(entry, batching or BatchSettings())
 
+    batchers = [entry.batcher for entry in served.values() if entry.batcher is not None]
+    timeout = (batching or BatchSettings()).timeout_s
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
-        for entry in served.values():
-            if entry.batcher is not None:
-                entry.batcher.close()
+        # Off the event loop: each worker finishes its queue (the batchers restart on demand).
+        await asyncio.to_thread(lambda: [b.close() for b in batchers])
 
     app = FastAPI(
         lifespan=lifespan,
@@ -211,6 +217,13 @@ def create_app(
             ApiError(422, "invalid request: " + "; ".join(problems)).body(), status_code=422
         )
 
+    @app.exception_handler(Exception)
+    async def internal(request: Request, exc: Exception) -> JSONResponse:
+        # A bug, not the client's doing: the traceback goes to the server's log (uvicorn
+        # logs the exception re-raised after this answer), never into the response.
+        message = f"internal error ({type(exc).__name__}); the server's log has the details"
+        return JSONResponse(ApiError(500, message).body(), status_code=500)
+
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> JSONResponse:
         return JSONResponse(
@@ -231,12 +244,19 @@ def create_app(
         return entry
 
     def call(entry: Served, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        """`fn(loaded, ...)` under the model's lock; a SeqlabError (bad settings) is a 422."""
-        with entry.lock:
-            try:
-                return fn(entry.loaded, *args, **kwargs)
-            except SeqlabError as e:
-                raise refused(e) from None
+        """`fn(loaded, ...)` under the model's lock, waited for at most the timeout (504); a
+        SeqlabError (bad settings) is a 422."""
+        if not entry.lock.acquire(timeout=timeout):
+            raise ApiError(
+                504, f"model {entry.name!r} was busy for timeout_s={timeout:g} seconds",
+                limit="timeout_s",
+            )  # fmt: skip
+        try:
+            return fn(entry.loaded, *args, **kwargs)
+        except SeqlabError as e:
+            raise refused(e) from None
+        finally:
+            entry.lock.release()
 
     def explainer(entry: Served) -> Any:
         """The task of a model that can explain (`Explains`); else a 400 ApiError."""
@@ -245,23 +265,29 @@ def create_app(
         return entry.loaded.task
 
     @app.get("/health")
-    def health() -> dict[str, Any]:
+    async def health() -> dict[str, Any]:
         """The server is up; how many models it holds."""
         return {"status": "ok", "models": len(served)}
 
     @app.get("/v1/models")
-    def list_models() -> dict[str, Any]:
+    async def list_models() -> dict[str, Any]:
         """Every served model: name, task, model kind, parameters, config, test metrics."""
         return {"models": [entry.info for entry in served.values()]}
 
+    def explaining(texts: list[str]) -> None:
+        """ApiError 422 for more texts than one request may have explained."""
+        over(limits, "max_explain_texts", len(texts), "texts with explain")
+
     @app.post("/v1/classify")
-    def classify(req: ClassifyRequest) -> dict[str, Any]:
+    async def classify(req: ClassifyRequest) -> dict[str, Any]:
         """Label and the probability of every class, per text."""
         check_texts(limits, req.texts)
         entry = model(req.model, Classifies)
         if req.explain:
-            return {"model": req.model, "results": classify_explained(entry, req.texts)}
-        probs = entry.batcher.submit(req.texts)  # (B, num_classes), in some shared batch
+            explaining(req.texts)
+            results = await run_in_threadpool(classify_explained, entry, req.texts)
+            return {"model": req.model, "results": results}
+        probs = await entry.batcher.asubmit(req.texts)  # (B, num_classes), in a shared batch
         names, cuts = entry.loaded.label_names, decision_thresholds(entry.loaded)
         results = [labelled(names, row, cuts) for row in probs]
         return {"model": req.model, "results": results}
@@ -307,6 +333,10 @@ def create_app(
             _, steps = open_stream(entry, req.prompt, explain=True, max_tokens=bound, **settings)
             return sse(explain_events(steps))
 
+        # One seed for both calls, drawn here when the request has none: the text and its
+        # explanation are then the same draw.
+        settings["seed"] = req.seed if req.seed is not None else secrets.randbelow(2**63)
+
         def explained(loaded: Loaded) -> dict[str, Any]:
             found = task.explain(loaded, req.prompt, max_tokens=bound, **settings)
             texts, unknown = task.generate(loaded, req.prompt, num=1, **settings)
@@ -315,7 +345,7 @@ def create_app(
         return {"model": req.model, **call(entry, explained)}
 
     @app.post("/v1/translate")
-    def translate(req: TranslateRequest) -> dict[str, Any]:
+    async def translate(req: TranslateRequest) -> dict[str, Any]:
         """Translations of the texts (empty texts stay empty) and notes on the input."""
         check_texts(limits, req.texts)
         if req.beam is not None:
@@ -326,9 +356,11 @@ def create_app(
         decode = {"beam": req.beam, "length_penalty": req.length_penalty}
         decode["max_decode"] = req.max_length
         if req.explain:
-            return {"model": req.model, **translate_explained(entry, req.texts, decode)}
+            explaining(req.texts)
+            explained = await run_in_threadpool(translate_explained, entry, req.texts, decode)
+            return {"model": req.model, **explained}
         notes = entry.loaded.task.input_notes(entry.loaded, req.texts)  # this request's own
-        results = entry.batcher.submit(req.texts, tuple(sorted(decode.items())))
+        results = await entry.batcher.asubmit(req.texts, tuple(sorted(decode.items())))
         out, scores = [list(column) for column in zip(*results, strict=True)]
         return {"model": req.model, "translations": out, "scores": scores, "notes": notes}
 

@@ -16,6 +16,7 @@ input (a `SeqlabError`, answered 422) never fails the requests it happened to sh
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections import deque
@@ -53,7 +54,7 @@ class BatchSettings:
     timeout_s: float = 30.0  # longest a request waits for its answer (504)
 
 
-@dataclass
+@dataclass(eq=False)  # jobs are found in the queue by identity, never by their texts
 class _Job:
     items: Sequence[Any]
     options: Hashable
@@ -64,7 +65,8 @@ class Batcher:
     """Runs `fn(items, options) -> one result per item` on batches gathered from many requests.
 
     `fn` runs on the worker thread only, under `lock` (the model's lock), so a model is never
-    used by two threads at once.
+    used by two threads at once. The worker starts with the first request, and again after
+    `close()`.
     """
 
     def __init__(
@@ -78,17 +80,15 @@ class Batcher:
         self.settings = settings or BatchSettings()
         self.lock = lock or threading.Lock()
         self.name = name
-        self.batches = 0  # forward passes run, for tests and the benchmark
+        self.batches = 0  # calls of `fn`, for tests and the benchmark
         self._company = False  # did the last batch hold several requests?
         self._queue: deque[_Job] = deque()
         self._wake = threading.Condition()
         self._closed = False
-        self._worker = threading.Thread(target=self._run, name=f"batcher-{name}", daemon=True)
-        self._worker.start()
+        self._worker: threading.Thread | None = None
 
-    def submit(self, items: Sequence[Any], options: Hashable = None) -> list[Any]:
-        """The results of `items` (in order), computed in some batch; ApiError 503 when the
-        queue is full, 504 past the timeout, 422 for a SeqlabError of this request's input."""
+    def _enqueue(self, items: Sequence[Any], options: Hashable) -> _Job:
+        """A job in the queue (the worker started if need be); ApiError 503 when full."""
         s = self.settings
         job = _Job(list(items), options)
         with self._wake:
@@ -101,27 +101,62 @@ class Batcher:
                     f"max_queue={s.max_queue}: try again shortly",
                     limit="max_queue",
                 )
+            if self._worker is None or not self._worker.is_alive():
+                self._worker = threading.Thread(
+                    target=self._run, name=f"batcher-{self.name}", daemon=True
+                )
+                self._worker.start()
             self._queue.append(job)
             self._wake.notify()
+        return job
+
+    def _timed_out(self, job: _Job) -> ApiError:
+        """Drop a job that waited too long from the queue; the 504 to answer it with."""
+        with self._wake:
+            if job in self._queue:
+                self._queue.remove(job)
+        job.future.cancel()
+        return ApiError(
+            504,
+            f"model {self.name!r} did not answer within timeout_s={self.settings.timeout_s:g} "
+            "seconds",
+            limit="timeout_s",
+        )
+
+    def submit(self, items: Sequence[Any], options: Hashable = None) -> list[Any]:
+        """The results of `items` (in order), computed in some batch; ApiError 503 when the
+        queue is full, 504 past the timeout, 422 for a SeqlabError of this request's input."""
+        job = self._enqueue(items, options)
         try:
-            return job.future.result(timeout=s.timeout_s)
+            return job.future.result(timeout=self.settings.timeout_s)
         except FutureTimeout:
-            with self._wake:
-                if job in self._queue:
-                    self._queue.remove(job)
-            job.future.cancel()
-            raise ApiError(
-                504,
-                f"model {self.name!r} did not answer within timeout_s={s.timeout_s:g} seconds",
-                limit="timeout_s",
-            ) from None
+            if job.future.done() and not job.future.cancelled():  # answered just in time
+                return job.future.result()
+            raise self._timed_out(job) from None
+
+    async def asubmit(self, items: Sequence[Any], options: Hashable = None) -> list[Any]:
+        """`submit` for an event loop: the request waits without holding a thread."""
+        job = self._enqueue(items, options)
+        try:
+            return await asyncio.wait_for(
+                asyncio.shield(asyncio.wrap_future(job.future)), self.settings.timeout_s
+            )
+        except TimeoutError:
+            if job.future.done() and not job.future.cancelled():
+                return job.future.result()
+            raise self._timed_out(job) from None
 
     def close(self) -> None:
-        """Stop the worker once the queue is empty; later requests get 503."""
+        """Let the worker finish the queue and stop; requests meanwhile get 503, and a later
+        request starts a new worker."""
         with self._wake:
             self._closed = True
             self._wake.notify()
-        self._worker.join(timeout=5)
+            worker = self._worker
+        if worker is not None:
+            worker.join(timeout=self.settings.timeout_s)
+        with self._wake:
+            self._closed = False
 
     def _gather(self) -> list[_Job] | None:
         """The next batch: the oldest request and those with its options that come within

@@ -31,6 +31,7 @@ class Limits:
     max_beam: int = 16  # beam width (422)
     max_length: int = 512  # tokens per translation (422)
     max_explain_tokens: int = 256  # tokens of one text explained (`"explain": true`, 422)
+    max_explain_texts: int = 8  # texts of one request explained: each answer is ~T² numbers (422)
 
 
 class Strict(BaseModel):
