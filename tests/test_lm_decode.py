@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from seqlab.data.lm import LMBatches
-from seqlab.decoding import generate, sample_next
+from seqlab.decoding import generate, sample_distributions, sample_next
 from seqlab.models import LanguageModel, LanguageModelConfig, language_model
 from seqlab.nn.attention import KVCache
 from seqlab.train import CarryState, Perplexity, evaluate
@@ -122,6 +122,32 @@ def test_samplers():
     for bad in ({"temperature": -1.0}, {"top_k": 0}, {"top_p": 0.0}, {"top_p": 1.5}):
         with pytest.raises(ValueError):
             sample_next(logits, **{"temperature": 1.0, **bad})
+
+
+@pytest.mark.parametrize("temperature", [1e-300, 1e-40, 1e-7])
+def test_a_tiny_temperature_draws_the_argmax_with_finite_probabilities(temperature):
+    # logits / 1e-300 is +inf everywhere (float32 rounds the divisor to 0): softmax gave NaN
+    # and every draw the last word
+    g = torch.Generator().manual_seed(0)
+    logits = torch.randn(64, 40, generator=g) * 5
+    assert torch.equal(sample_next(logits, temperature, generator=g), logits.argmax(-1))
+    model = tiny("gru")
+    prompt = torch.randint(1, 40, (3, 2), generator=g)
+    greedy = generate(model, prompt, 5, temperature=0.0)[:, 2:]
+    draws = list(sample_distributions(model, prompt, 5, temperature=temperature, generator=g))
+    assert torch.equal(torch.stack([nxt for nxt, _ in draws], 1), greedy)
+    for nxt, probs in draws:
+        assert torch.isfinite(probs).all()
+        torch.testing.assert_close(probs.sum(-1), torch.ones(3))
+        assert torch.equal(probs.argmax(-1), nxt)
+
+
+def test_a_small_temperature_on_huge_logits_keeps_finite_probabilities():
+    # 3e37 / 0.01 overflows float32: the row's max is subtracted before dividing
+    logits = torch.tensor([[1e37, 3e37, 2e37, 0.0]])
+    g = torch.Generator().manual_seed(0)
+    draws = [int(sample_next(logits, 0.01, generator=g)) for _ in range(20)]
+    assert draws == [1] * 20
 
 
 def test_generate_rejects_bad_arguments():

@@ -42,6 +42,11 @@ def decoding_loop(fn: Callable) -> Callable:
     return wrapper
 
 
+GREEDY_BELOW = 1e-6
+"""Sampling temperatures below this (0 included) take the argmax: its one-hot is the limit of
+the temperature-scaled softmax, which float32 cannot compute for so small a divisor."""
+
+
 def sample_next(
     logits: Tensor,
     temperature: float = 1.0,
@@ -49,7 +54,9 @@ def sample_next(
     top_p: float | None = None,
     generator: torch.Generator | None = None,
 ) -> Tensor:
-    """Draw one token per row of logits (B, V) -> (B,); temperature 0 takes the argmax."""
+    """Draw one token per row of logits (B, V) -> (B,); temperature 0 (or any temperature below
+    `GREEDY_BELOW`, whose softmax would divide by what float32 rounds to zero) takes the
+    argmax."""
     return _sample(logits, temperature, top_k, top_p, generator)[0]
 
 
@@ -61,7 +68,8 @@ def _sample(
     generator: torch.Generator | None = None,
 ) -> tuple[Tensor, Tensor]:
     """`sample_next`'s tokens (B,) and the probabilities (B, V) they were drawn from (after
-    temperature, top-k and top-p; temperature 0: all of it on the argmax)."""
+    temperature, top-k and top-p; temperature 0 or below `GREEDY_BELOW`: all of it on the
+    argmax)."""
     if temperature < 0:
         raise ValueError(f"temperature must be >= 0, got {temperature}")
     if top_k is not None and top_k < 1:
@@ -69,11 +77,14 @@ def _sample(
     if top_p is not None and not 0.0 < top_p <= 1.0:
         raise ValueError(f"top_p must be in (0, 1], got {top_p}")
     logits = logits.float()
-    if temperature == 0:
+    if temperature < GREEDY_BELOW:
         best = logits.argmax(dim=-1)
         return best, torch.zeros_like(logits).scatter_(-1, best[:, None], 1.0)
     if temperature != 1.0:
-        logits = logits / temperature
+        # Each row's max subtracted first (softmax is shift-invariant): a small temperature
+        # then sends the other logits towards -inf instead of every logit to +inf (inf - inf:
+        # NaN probabilities).
+        logits = (logits - logits.amax(dim=-1, keepdim=True)) / temperature
     if top_k is not None and top_k < logits.size(-1):
         kth = logits.topk(top_k, dim=-1).values[:, -1:]  # (B, 1)
         logits = logits.masked_fill(logits < kth, float("-inf"))
