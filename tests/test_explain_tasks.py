@@ -233,3 +233,26 @@ def test_a_seq2seq_translator_has_one_cross_map_of_one_head(loaded):
         model, _source(one, SENTENCES[1])[0].tolist(), vocab.encode(target), vocab.sos_id
     )
     torch.testing.assert_close(torch.tensor(cross["weights"][0]), torch.tensor(reference))
+
+
+@pytest.mark.parametrize("beam", [1, 3])
+def test_a_translation_cut_at_max_length_has_no_eos(loaded, beam):
+    # the server's max_length is the task's max_decode; one token is too few to end
+    one = loaded["translate"]
+    got = one.task.explain(one, SENTENCES[0], beam=beam, max_decode=1)
+    (translation,), _ = one.task.translate(one, [SENTENCES[0]], beam=beam, max_decode=1)
+    target = got["target_tokens"]
+    assert target == translation.split() and len(target) == 1 and "<eos>" not in target
+    assert got["candidates"][0]["text"] == translation
+    for m in got["attention"][1:]:  # the decoder's: one row per produced token
+        assert m["queries"] == ["<sos>"] and all(len(head) == 1 for head in m["weights"])
+    vocab = one.encoders["tgt_encoder"].vocab
+    src = _source(one, SENTENCES[0])
+    with torch.no_grad():
+        memory = one.model.encode(src, torch.tensor([src.size(1)]))
+        logits = one.model.decode(torch.tensor([[vocab.sos_id]]), memory)[0][0]
+    banned = [vocab.pad_id, vocab.sos_id, vocab.unk_id]
+    logp = ban(logits, banned).log_softmax(-1)
+    assert got["candidates"][0]["log_prob"] == pytest.approx(
+        float(logp[0, vocab.stoi[target[0]]]), abs=1e-5
+    )

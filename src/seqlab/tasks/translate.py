@@ -303,8 +303,10 @@ class Translate(Task):
         final beam (greedy: the one translation) with log-probabilities and length-penalised
         scores, best first, and the attention maps of the chosen translation read by teacher
         forcing (encoder self, decoder self and cross; queries of the decoder's maps are its
-        inputs, <sos> and the words, so row t predicts target_tokens[t]). `max_tokens` bounds
-        the source and the translation (TooManyTokens)."""
+        inputs, <sos> and the words, so row t predicts target_tokens[t]). target_tokens ends
+        with <eos> only where the translation did, not where it was cut at max_decode: one map
+        row per token the model produced. `max_tokens` bounds the source and the translation
+        (TooManyTokens)."""
         run = self.with_decoding(loaded.run, **decode)
         check_decoding(run.decode)
         sources, _, words_read, _ = self._sources(loaded, [text])
@@ -331,19 +333,23 @@ class Translate(Task):
             {"text": self._text(tgt_encoder, row), "log_prob": logp, "score": score}
             for row, logp, score in beam
         ]
-        words = [vocab.itos[t] for t in beam[0][0] if t != vocab.eos_id]
-        check_tokens("translation", len(words) + 1, max_tokens)
-        tgt_in = torch.tensor([[vocab.sos_id, *vocab.encode(words)]], device=loaded.device)
+        produced = beam[0][0]  # the words, and <eos> if it ended (not cut at max_decode)
+        ended = bool(produced) and produced[-1] == vocab.eos_id
+        words = [vocab.itos[t] for t in (produced[:-1] if ended else produced)]
+        target_tokens = [*words, "<eos>"] if ended else words
+        check_tokens("translation", len(target_tokens), max_tokens)
+        # teacher forcing: <sos> and every produced token but the last, one row per token
+        tgt_in = torch.tensor([[vocab.sos_id, *produced[:-1]]], device=loaded.device)
         with torch.no_grad(), record(model) as recording:
             model.decode(tgt_in, model.encode(src, lengths))
-        decoder_tokens = ["<sos>", *words]
+        decoder_tokens = ["<sos>", *target_tokens[:-1]]
 
         def queries(name: str) -> list[str]:
             return source_tokens if name.startswith("encoder.") else decoder_tokens
 
         return {
             "source_tokens": source_tokens,
-            "target_tokens": [*words, "<eos>"],
+            "target_tokens": target_tokens,
             "candidates": candidates,
             "attention": attention_maps(recording, 0, queries, source_tokens, model),
         }
