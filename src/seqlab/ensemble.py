@@ -9,7 +9,7 @@ lower validation log-loss. The test split never influences them.
 
 from __future__ import annotations
 
-import itertools
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -98,15 +98,28 @@ def log_loss(probs: np.ndarray, labels: np.ndarray) -> float:
 
 
 def weight_grid(n: int, step: float) -> list[np.ndarray]:
-    """Every weight vector of `n` non-negative multiples of `step` summing to 1."""
+    """Every weight vector of `n` non-negative multiples of `step` summing to 1, in
+    lexicographic order of the multiples (the order `choose_weights` breaks ties by): the
+    C(k + n - 1, n - 1) compositions of k = 1 / step, made directly rather than filtered out
+    of all (k + 1)^n tuples."""
     k = round(1 / step)
     if n > 6 or abs(k * step - 1) > 1e-9:
         raise SeqlabError(f"weights are searched for up to 6 members, in steps dividing 1 ({step})")
-    return [
-        np.array(c, dtype=float) / k
-        for c in itertools.product(range(k + 1), repeat=n)
-        if sum(c) == k
-    ]
+    return [np.array(c, dtype=float) / k for c in compositions(k, n)]
+
+
+def compositions(total: int, parts: int) -> Iterator[tuple[int, ...]]:
+    """Every tuple of `parts` non-negative integers summing to `total`, lexicographically."""
+    if parts == 0:
+        if total == 0:
+            yield ()
+        return
+    if parts == 1:
+        yield (total,)
+        return
+    for first in range(total + 1):
+        for rest in compositions(total - first, parts - 1):
+            yield (first, *rest)
 
 
 def choose_weights(valid: SplitProbabilities, step: float = 0.05) -> np.ndarray:
