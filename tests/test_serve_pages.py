@@ -39,6 +39,26 @@ def models(tmp_path_factory):
     return loaded
 
 
+def test_a_run_error_names_the_model_not_the_folder(models, tmp_path):
+    folder = models["lm"].path.parent
+    no_run = TestClient(create_app(models)).get("/v1/models/lm/run")
+    message = no_run.json()["error"]["message"]
+    assert no_run.status_code == 404 and "'lm'" in message and "results.json" in message
+    assert str(folder) not in message and str(folder.resolve()) not in message
+    hidden = tmp_path / "private-runs" / "classify"
+    hidden.mkdir(parents=True)
+    shutil.copy(FIXTURES / "classify" / "best.pt", hidden / "best.pt")
+    for results in ("{not json", '{"test": {}}'):
+        (hidden / "results.json").write_text(results)
+        client = TestClient(create_app({"zeta": load(hidden / "best.pt"), **models}))
+        broken = client.get("/v1/models/zeta/run")
+        message = broken.json()["error"]["message"]
+        assert broken.status_code == 404 and "'zeta'" in message and "results.json" in message
+        assert "private-runs" not in message and str(tmp_path) not in message
+    nobody = client.get("/v1/models/nobody/run").json()["error"]["message"]
+    assert nobody == "no model named 'nobody'; this server has: classify, lm, zeta"
+
+
 def test_pages_and_static_files(models):
     client = TestClient(create_app(models))
     index = client.get("/")

@@ -16,15 +16,16 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import numpy as np
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from seqlab.errors import DataNotFoundError, SeqlabError
 from seqlab.serve.html import PAGES, navigation, served_page, shell
+from seqlab.serve.jsonsafe import json_safe
 from seqlab.serve.limits import ApiError
-from seqlab.serve.runs import plain, read_run
+from seqlab.serve.messages import unknown_model
+from seqlab.serve.runs import NotARun, read_run
 
 RECURRENT = {"rnn", "lstm", "gru"}
 
@@ -43,17 +44,6 @@ def pages_of(info: dict[str, Any]) -> list[str]:
         if kinds & RECURRENT:
             pages.append("recurrent")
     return [*pages, "run"]
-
-
-def as_json(value: Any) -> Any:
-    """Arrays (nested in dicts and lists) as plain lists of floats, NaN as None."""
-    if isinstance(value, np.ndarray):
-        return plain(value.tolist())
-    if isinstance(value, dict):
-        return {k: as_json(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [as_json(v) for v in value]
-    return plain(value)
 
 
 def index(served: dict[str, Any]) -> str:
@@ -101,7 +91,7 @@ def add_pages(app: FastAPI, served: dict[str, Any], data_dir: str | os.PathLike 
         """A course example as JSON (read once: the .rda reader is slow to import)."""
         steps = {"attention": attention_steps, "rnn": rnn_steps}[name]
         try:
-            return as_json(steps(data_dir))
+            return json_safe(steps(data_dir))
         except DataNotFoundError as e:
             raise ApiError(404, str(e)) from None
 
@@ -128,13 +118,16 @@ def add_pages(app: FastAPI, served: dict[str, Any], data_dir: str | os.PathLike 
     @app.get("/v1/models/{name}/run")
     def model_run(name: str) -> dict[str, Any]:
         """The training run beside a model's checkpoint: history, test metrics, per-class
-        report and confusion matrix (null where the run has none)."""
+        report and confusion matrix (null where the run has none). Its errors name the model,
+        never the checkpoint's folder."""
         if name not in served:
-            raise ApiError(404, f"no model named {name!r}; this server has: {', '.join(served)}")
+            raise unknown_model(name, served)
         loaded = served[name].loaded
         try:
             names = loaded.label_names
             run = read_run(loaded.path.parent, task=loaded.task.name, label_names=names)
-        except SeqlabError as e:
-            raise ApiError(404, f"model {name!r}: {e}") from None
+        except NotARun as e:
+            raise ApiError(404, f"model {name!r} has no finished run to show: {e.reason}") from None
+        except SeqlabError:
+            raise ApiError(404, f"model {name!r}: its training run could not be read") from None
         return {**run, "name": name}

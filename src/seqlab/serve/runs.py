@@ -11,33 +11,32 @@ per-class rows of a confusion matrix. Importing this module imports neither Fast
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 from typing import Any
 
 from seqlab.errors import SeqlabError
+from seqlab.serve.jsonsafe import json_safe
 
 CHECKPOINTS = ("best.pt", "last.pt")
 REPORT = "test-report.json"
 
 
+class NotARun(SeqlabError):
+    """`read_run`'s refusal of a folder. Its message names the folder (what `seqlab report`
+    prints); `reason` says why without a path, for the server, which names the model."""
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
 def _json(path: Path) -> Any:
-    """The JSON in `path`; a SeqlabError naming the file when it is not JSON."""
+    """The JSON in `path`; a NotARun naming the file when it is not JSON."""
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError) as e:
-        raise SeqlabError(f"{path}: not readable JSON ({e})") from None
-
-
-def plain(value: Any) -> Any:
-    """`value` made JSON-safe: NaN and infinities become None (JSON has neither)."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): plain(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(v) for v in value]
-    return value
+        why = f"{path.name} is not readable JSON"
+        raise NotARun(f"{path}: not readable JSON ({e})", why) from None
 
 
 def checkpoint_meta(folder: Path) -> dict[str, Any]:
@@ -56,19 +55,22 @@ def read_run(
 ) -> dict[str, Any]:
     """The run in `folder`: {"name", "task", "history", "test", "classes", "confusion",
     "label_names", "params", "train_wall_s", "config"}. `task` and `label_names` (a served
-    model's) spare reading the checkpoint. A SeqlabError when the folder holds no finished run."""
+    model's) spare reading the checkpoint. A NotARun (a SeqlabError) when the folder holds no
+    finished run."""
     folder = Path(folder)
     results_path = folder / "results.json"
     if not folder.is_dir():
-        raise SeqlabError(f"{folder}: no such folder (give the --out folder of a training run)")
-    if not results_path.is_file():
-        raise SeqlabError(
-            f"{folder} is not a finished run: it has no results.json (seqlab train writes it "
-            "when training and testing are done)"
+        raise NotARun(
+            f"{folder}: no such folder (give the --out folder of a training run)",
+            "its run folder is gone",
         )
+    if not results_path.is_file():
+        why = "no results.json (seqlab train writes it when training and testing are done)"
+        raise NotARun(f"{folder} is not a finished run: it has {why}", f"there is {why}")
     results = _json(results_path)
     if not isinstance(results, dict) or not isinstance(results.get("history"), list):
-        raise SeqlabError(f"{results_path} is not the results of a seqlab run (no history)")
+        why = "is not the results of a seqlab run (no history)"
+        raise NotARun(f"{results_path} {why}", f"its results.json {why}")
     if task is None:
         meta = checkpoint_meta(folder)
         task, label_names = meta.get("task"), label_names or meta.get("label_names")
@@ -82,7 +84,7 @@ def read_run(
         from seqlab.train.metrics import class_report
 
         classes = class_report(confusion, label_names)
-    return plain(
+    return json_safe(
         {
             "name": folder.resolve().name,
             "task": task,
