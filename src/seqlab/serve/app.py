@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import secrets
 import threading
 from collections.abc import AsyncIterator
@@ -30,7 +29,9 @@ from starlette.exceptions import HTTPException
 from seqlab.errors import SeqlabError
 from seqlab.serve.batching import Batcher, BatchSettings, by_length
 from seqlab.serve.completions import add_completions
+from seqlab.serve.jsonsafe import json_safe
 from seqlab.serve.limits import ApiError, Guard, Limits, Strict, check_texts, over, refused
+from seqlab.serve.messages import unknown_model
 from seqlab.serve.pages import add_pages
 from seqlab.serve.streaming import explain_events, open_stream, sse, word_events
 from seqlab.tasks.interfaces import Classifies, Explains, Generates, Loaded, Translates
@@ -88,19 +89,6 @@ class Served:
     batcher: Batcher | None = None  # classifiers and translators: their texts, batched
 
 
-def finite(value: Any) -> Any:
-    """`value` made JSON-safe: NaN and infinities become None, other objects strings."""
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {str(k): finite(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [finite(v) for v in value]
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    return str(value)
-
-
 def describe(name: str, loaded: Loaded) -> dict[str, Any]:
     """Name, task, model kind, parameters, saved run config and test metrics of a checkpoint."""
     from seqlab.config import to_dict
@@ -113,7 +101,7 @@ def describe(name: str, loaded: Loaded) -> dict[str, Any]:
         pass
     task = loaded.task
     capabilities = [path for cap, (_, path) in CAPABILITIES.items() if isinstance(task, cap)]
-    return finite(
+    return json_safe(
         {
             "name": name,
             "task": task.name,
@@ -233,8 +221,7 @@ def create_app(
     def model(name: str, capability: type) -> Served:
         """The served model called `name` that has `capability`; else a 404 / 400 ApiError."""
         if name not in served:
-            known = ", ".join(sorted(served))
-            raise ApiError(404, f"no model named {name!r}; this server has: {known}")
+            raise unknown_model(name, served)
         entry = served[name]
         if not isinstance(entry.loaded.task, capability):
             what, _ = CAPABILITIES[capability]

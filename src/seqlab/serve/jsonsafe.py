@@ -1,9 +1,8 @@
 """The one way the server makes a value JSON-safe before answering it.
 
 JSON has no NaN or infinities, and FastAPI's encoder knows neither numpy nor torch. `json_safe`
-is what `runs.read_run` and the explorer's endpoints (`pages`) answer through; `app.finite`
-does the same and is to be replaced by it. Importing this module imports neither numpy, torch
-nor FastAPI.
+is what `/v1/models` (`app.describe`), `runs.read_run` and the explorer's endpoints (`pages`)
+answer through. Importing this module imports neither numpy, torch nor FastAPI.
 """
 
 from __future__ import annotations
