@@ -279,3 +279,14 @@ def test_a_monitor_the_task_does_not_record_is_refused_from_any_source(tmp_path,
     err = capsys.readouterr().err
     assert "--monitor must be one of valid_loss, valid_accuracy, valid_micro_f1" in err
     assert not (tmp_path / "r").exists()
+
+
+def test_keeping_the_case_with_a_lower_casing_tokenizer_is_refused(tmp_path, capsys):
+    """basic_english lower-cases every text: --no-lower with it would train lower-cased all
+    the same (and a "cased" translator would be scored case-sensitively on lower-cased output)."""
+    out = str(tmp_path / "t")
+    assert main([*TRANSLATE, "--no-lower", "--out", out]) == 2
+    assert "--tokenizer basic_english lower-cases every text" in capsys.readouterr().err
+    assert main([*LM, "--tokenizer", "basic_english", "--out", str(tmp_path / "l")]) == 2
+    assert main([*LM, "--tokenizer", "basic_english", "--lower", "--dry-run",
+                 "--out", str(tmp_path / "l2")]) == 0  # fmt: skip

@@ -86,6 +86,22 @@ def make_loader(
     return DataLoader(dataset, batch_sampler=sampler, collate_fn=collate)
 
 
+# Tokenizers that lower-case every text themselves (torchtext's basic_english does).
+LOWER_CASING_TOKENIZERS = ("basic_english",)
+
+
+def check_case(data: Any) -> None:
+    """SeqlabError for a data section that asks to keep the case (`lower` false) with a
+    tokenizer that lower-cases anyway: the run would train on lower-cased text all the same
+    (a cased translation run would report case-sensitive BLEU of lower-cased output)."""
+    tokenizer, lower = getattr(data, "tokenizer", None), getattr(data, "lower", True)
+    if tokenizer in LOWER_CASING_TOKENIZERS and not lower:
+        raise SeqlabError(
+            f"--tokenizer {tokenizer} lower-cases every text, so the case cannot be kept: give "
+            "--lower, or keep the case with --tokenizer whitespace, bpe or spacy"
+        )
+
+
 class Task:
     """What every task shares. Subclasses set the class attributes and implement the hooks
     marked "task:"; `train`, `saved_run` and `load`'s rebuilding are written once here."""
@@ -193,6 +209,7 @@ class Task:
         must be the run's (`resume_sections`). OUT is locked while the run trains, and another
         run in it is refused unless `resume` continues it or `overwrite` replaces it
         (`seqlab.train.run_dir`)."""
+        check_case(run.data)
         self.check(run)  # before hours of training, not after
         with claim_run_dir(out_dir, resume=resume, overwrite=overwrite):
             return self._train(run, out_dir, resume, data)
