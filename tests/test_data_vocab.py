@@ -140,3 +140,11 @@ def test_tokenizer_errors():
             get_tokenizer("spacy")
     else:
         assert get_tokenizer("spacy")("Hello, world") == ["Hello", ",", "world"]
+
+
+def test_bpe_keeps_the_case_unless_the_encoder_lower_cases():
+    texts = ["A Boston Terrier runs on the grass.", "A man in Berlin reads."] * 30
+    cased = TextEncoder.fit(texts, "bpe", lowercase=False, tokenizer_options={"vocab_size": 80})
+    lower = TextEncoder.fit(texts, "bpe", lowercase=True, tokenizer_options={"vocab_size": 80})
+    assert cased.words(cased.tokenize("A Boston Terrier")) == ["A", "Boston", "Terrier"]
+    assert lower.words(lower.tokenize("A Boston Terrier")) == ["a", "boston", "terrier"]

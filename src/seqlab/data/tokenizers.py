@@ -84,7 +84,9 @@ class BPETokenizer:
     """Byte-pair encoding (Sennrich et al., 2016) learned by HF `tokenizers` on the train split.
 
     A piece that continues a word starts with `##` ("walking" -> "walk", "##ing"), so generated
-    pieces join back into words (`words`), and BLEU and printed text are about words."""
+    pieces join back into words (`words`), and BLEU and printed text are about words. The case
+    is the text encoder's to decide (`TextEncoder(lowercase=)` lower-cases before tokenizing);
+    `lowercase=True` here adds a lower-casing normaliser, as checkpoints before that kept."""
 
     name = "bpe"
     prefix = "##"
@@ -93,7 +95,7 @@ class BPETokenizer:
         self,
         vocab_size: int = 8000,
         min_frequency: int = 2,
-        lowercase: bool = True,
+        lowercase: bool = False,  # the text encoder lower-cases first when its `lowercase` says so
         model: str | None = None,
     ) -> None:
         self.vocab_size, self.min_frequency, self.lowercase = vocab_size, min_frequency, lowercase
