@@ -42,3 +42,17 @@ def test_quick_study_writes_the_steps_per_class_and_confusion(tmp_path, capsys):
     before = {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")}
     assert main(argv) == 0
     assert {p: p.stat().st_mtime_ns for p in (out / "runs").glob("*/results.json")} == before
+
+
+def test_the_confusion_answer_is_written_from_the_numbers():
+    from seqlab.study.finetune import confusion_answer
+
+    names = ["A", "B", "C"]
+    confusion = [[50, 0, 0], [1, 40, 4], [0, 1, 4]]  # 6 errors, 4 + 1 of them true B
+    rows = [{"test_accuracy": x} for x in (0.93, 0.94, 0.94)]
+    text = confusion_answer(confusion, names, rows)
+    assert "94 of 100 test texts right (accuracy 0.9400, standard error 0.0237) and 6 wrong" in text
+    assert "concentrated: 5 of the 6 are B texts" in text and "B read as C (4)" in text
+    assert "No A text is misclassified" in text and "0.4 standard errors: within the noise" in text
+    wide = [{"test_accuracy": x} for x in (0.80, 0.90, 0.94)]
+    assert "more than the noise" in confusion_answer(confusion, names, wide)

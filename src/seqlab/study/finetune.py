@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import datetime
 import json
-import time
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,6 +106,54 @@ def step_row(step: Step, result: dict[str, Any], names: list[str]) -> dict[str, 
     return row
 
 
+def confusion_answer(confusion: list[list[int]], names: list[str], rows: list[dict]) -> str:
+    """The assignment's question, "what does the final confusion matrix say about whether the
+    errors can be reduced further?", answered from the numbers: where the errors are, and how
+    the last steps' test accuracies compare with the test split's standard error."""
+    n = sum(map(sum, confusion))
+    right = sum(confusion[i][i] for i in range(len(names)))
+    errors, acc = n - right, right / max(n, 1)
+    se = math.sqrt(acc * (1 - acc) / max(n, 1))
+    missed = {names[i]: sum(row) - row[i] for i, row in enumerate(confusion)}
+    worst = max(missed, key=missed.get)
+    cells = sorted(
+        ((confusion[i][j], names[i], names[j]) for i in range(len(names))
+         for j in range(len(names)) if i != j and confusion[i][j]),
+        reverse=True,
+    )  # fmt: skip
+    perfect = [c for c, k in missed.items() if k == 0]
+    last = [r["test_accuracy"] for r in rows[-3:]]
+    spread = max(last) - min(last)
+    parts = [
+        f"The final model gets {right:,} of {n:,} test texts right (accuracy {acc:.4f}, "
+        f"standard error {se:.4f}) and {errors} wrong."
+    ]
+    if errors:
+        share = missed[worst] / errors
+        where = "concentrated" if share >= 0.4 else "spread over the classes"
+        top = ", ".join(f"{t} read as {p} ({k})" for k, t, p in cells[:3])
+        parts.append(
+            f"The errors are {where}: {missed[worst]} of the {errors} are {worst} texts, and "
+            f"the largest confusions are {top}."
+        )
+    if perfect:
+        listed = " or ".join(
+            [", ".join(perfect[:-1]), perfect[-1]] if len(perfect) > 1 else perfect
+        )
+        parts.append(f"No {listed} text is misclassified.")
+    parts.append(
+        f"The last {len(last)} steps differ by {spread:.4f} in test accuracy, "
+        f"{spread / se if se else 0:.1f} standard errors: "
+        + ("within the noise of a test split this size, so further changes of the schedule or "
+           "the number of epochs cannot be told apart here; "
+           if spread < 2 * se else "more than the noise, so the schedule still matters; ")
+        + f"the {errors} remaining errors bound what is left to gain at {1 / max(n, 1):.4f} "
+        "each, and where they sit says what would reduce them: more or clearer training "
+        f"examples of {worst}, the class the model confuses most, rather than more epochs."
+    )  # fmt: skip
+    return " ".join(parts)
+
+
 def run_finetune_study(settings: FinetuneStudySettings) -> Path:
     """Run every step (finished ones are read back) and write OUT/README.md, steps.csv and
     the final step's confusion matrix (Markdown and PNG)."""
@@ -114,7 +162,6 @@ def run_finetune_study(settings: FinetuneStudySettings) -> Path:
 
     out = settings.out
     out.mkdir(parents=True, exist_ok=True)
-    start = time.perf_counter()
     data = TASK.load_data(settings.run(STEPS[0]))  # the steps differ in training only
     names = data.label_names
     rows = []
@@ -154,8 +201,13 @@ def run_finetune_study(settings: FinetuneStudySettings) -> Path:
         "",
         "![confusion matrix](confusion.png)",
         "",
+        "## Can the errors be reduced further?",
+        "",
+        confusion_answer(confusion, names, rows),
+        "",
         f"CSV: [steps.csv](steps.csv). Per-step histories, checkpoints and reports: `runs/`. "
-        f"Written {datetime.date.today().isoformat()} in {time.perf_counter() - start:.0f} s.",
+        f"Written {datetime.date.today().isoformat()}; the steps trained for "
+        f"{sum(r['train_s'] for r in rows):.0f} s in all (validation passes included).",
         "",
     ]
     readme = out / "README.md"
