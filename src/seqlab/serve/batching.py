@@ -1,17 +1,18 @@
 """Dynamic batching: requests to one model that arrive within a few milliseconds share one
 forward pass, each answered with its own rows.
 
-A `Batcher` owns one worker thread per model. A request thread calls `submit(items, options)`
-and waits for its result; the worker takes the oldest waiting request, gathers the others that
-ask with the same options (beam width, say) until `max_batch` items or `wait_ms` have passed,
-runs the model once on all their items and hands each request its slice. It waits for company
-only under concurrent load (the previous batch had several requests): a lone client's requests
-run at once, never delayed by the window. The queue is bounded
+A `Batcher` owns one worker thread per model. A request awaits `asubmit(items, options)` (or a
+thread calls `submit`) and waits for its result; the worker takes the oldest waiting request,
+gathers the others that ask with the same options (beam width, say) until `max_batch` items or
+`wait_ms` have passed, runs the model once on all their items and hands each request its slice.
+It waits for company only under concurrent load (the previous batch had several requests): a
+lone client's requests run at once, never delayed by the window. The queue is bounded
 (`max_queue` requests; past it, 503), and a request that waits longer than `timeout_s` is
 answered 504 and dropped from the queue.
 
 If a shared batch fails, each of its requests is run again alone, so that one request's bad
 input (a `SeqlabError`, answered 422) never fails the requests it happened to share a batch with.
+`by_length` is the `fn` helper for texts: it runs a batch in chunks of similar lengths.
 """
 
 from __future__ import annotations
