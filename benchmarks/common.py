@@ -151,3 +151,28 @@ def ensemble_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int
         "notes": "weights chosen on the validation split only (grid of 0.05 steps over the "
         "simplex, best valid accuracy); train_wall_s adds up the members' training times",
     }
+
+
+def run_classify_benchmark(
+    benchmark: str, data: str, runs: dict[str, tuple[list[str], str]], doc: str
+) -> int:
+    """`run_commands` for benchmarks of `seqlab train classify --data DATA` runs (and
+    `--ensemble` runs of them), one torch thread per run unless --threads says otherwise."""
+
+    def command(name: str, out: Path, args: argparse.Namespace) -> str:
+        options = runs[name][1]
+        if options.startswith("--ensemble"):
+            return ensemble_command(options.split()[1:], out)
+        return (
+            f"seqlab train classify --data {data} {options} --seed 0 --threads {args.threads} "
+            f"--out {out}"
+        )
+
+    def record(name: str, out: Path, cmd: str, args: argparse.Namespace) -> dict:
+        entry = ensemble_entry if runs[name][1].startswith("--ensemble") else classify_entry
+        return entry(name, runs[name][0], out, cmd, args.threads)
+
+    def threads(parser: argparse.ArgumentParser) -> None:
+        parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
+
+    return run_commands(benchmark, runs, command, record, doc, f"runs/{benchmark}", threads)

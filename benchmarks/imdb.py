@@ -12,11 +12,9 @@ re-running a run replaces its entry.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-from common import classify_entry, ensemble_command, ensemble_entry, run_commands
+from common import run_classify_benchmark
 
 # name -> (tags, options of `seqlab train classify`). Every run holds out 20% of train for
 # validation and, with --patience, keeps the weights of the best validation epoch.
@@ -75,27 +73,8 @@ RUNS: dict[str, tuple[list[str], str]] = {
 }
 
 
-def command(name: str, out: Path, args: argparse.Namespace) -> str:
-    """The full, reproducible command line of a run."""
-    options = RUNS[name][1]
-    if options.startswith("--ensemble"):
-        return ensemble_command(options.split()[1:], out)
-    threads = args.threads
-    return f"seqlab train classify --data imdb {options} --seed 0 --threads {threads} --out {out}"
-
-
-def record(name: str, out: Path, cmd: str, args: argparse.Namespace) -> dict:
-    """The BENCHMARKS.md entry of a finished run, from its results.json (or ensemble report)."""
-    if RUNS[name][1].startswith("--ensemble"):
-        return ensemble_entry(name, RUNS[name][0], out, cmd, args.threads)
-    return classify_entry(name, RUNS[name][0], out, cmd, args.threads)
-
-
 def main() -> int:
-    def threads(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
-
-    return run_commands("imdb", RUNS, command, record, __doc__, "runs/imdb", threads)
+    return run_classify_benchmark("imdb", "imdb", RUNS, __doc__)
 
 
 if __name__ == "__main__":

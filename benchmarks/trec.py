@@ -13,11 +13,9 @@ benchmarks/results/trec.json in the format of BENCHMARKS.md.
 
 from __future__ import annotations
 
-import argparse
 import sys
-from pathlib import Path
 
-from common import classify_entry, ensemble_command, ensemble_entry, run_commands
+from common import run_classify_benchmark
 
 COMMON = (
     "--tokenizer whitespace --max-length none --batch-size 50 --epochs 30 --patience 6 "
@@ -54,28 +52,8 @@ RUNS: dict[str, tuple[list[str], str]] = {
 }
 
 
-def command(name: str, out: Path, args: argparse.Namespace) -> str:
-    """The full, reproducible command line of a run."""
-    options = RUNS[name][1]
-    if options.startswith("--ensemble"):
-        return ensemble_command(options.split()[1:], out)
-    return (
-        f"seqlab train classify --data trec {options} --seed 0 --threads {args.threads} --out {out}"
-    )
-
-
-def record(name: str, out: Path, cmd: str, args: argparse.Namespace) -> dict:
-    """The BENCHMARKS.md entry of a finished run."""
-    if RUNS[name][1].startswith("--ensemble"):
-        return ensemble_entry(name, RUNS[name][0], out, cmd, args.threads)
-    return classify_entry(name, RUNS[name][0], out, cmd, args.threads)
-
-
 def main() -> int:
-    def threads(parser: argparse.ArgumentParser) -> None:
-        parser.add_argument("--threads", type=int, default=1, help="torch CPU threads per run")
-
-    return run_commands("trec", RUNS, command, record, __doc__, "runs/trec", threads)
+    return run_classify_benchmark("trec", "trec", RUNS, __doc__)
 
 
 if __name__ == "__main__":
