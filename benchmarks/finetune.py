@@ -21,12 +21,11 @@ reviews, and its best.pt is also tested on all 25,000 test reviews (`test_accura
 from __future__ import annotations
 
 import argparse
-import datetime
 import json
 import sys
 from pathlib import Path
 
-from common import machine, run_commands
+from common import classify_entry, run_commands
 
 TREC = "--data trec --label-set coarse --max-length 64 --batch-size 32"
 
@@ -77,24 +76,8 @@ def command(name: str, out: Path, args: argparse.Namespace | None = None) -> str
 def record(name: str, out: Path, cmd: str, args: argparse.Namespace | None = None) -> dict:
     """The BENCHMARKS.md entry of a finished run, from its results.json."""
     results = json.loads((out / "results.json").read_text())
-    history = results["history"]
-    valid = [h["valid_accuracy"] for h in history if "valid_accuracy" in h]
-    epochs = len(history)
-    entry = {
-        "name": name,
-        "tags": RUNS[name][0],
-        "metrics": {
-            "test_accuracy": round(results["test"]["accuracy"], 4),
-            "valid_accuracy": round(max(valid), 4),
-        },
-        "params": results["params"],
-        "epochs": epochs,
-        "train_wall_s": round(results["train_wall_s"], 1),
-        "tokens_per_s": round(results["train_tokens"] * epochs / results["train_wall_s"]),
-        "command": cmd,
-        "date": datetime.date.today().isoformat(),
-        "machine": machine(results["train_config"].get("threads")),
-    }
+    threads = results["train_config"].get("threads")  # as trained: torch's default if unset
+    entry = classify_entry(name, RUNS[name][0], out, cmd, threads)
     if "trainable" in results:  # fine-tuning runs: what trained, and on how many texts
         entry["trainable_params"] = results["trainable"]
         entry["examples"] = results["examples"]
