@@ -6,6 +6,10 @@ import argparse
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from seqlab.study.translation import TranslationStudySettings
 
 
 def _add_study(
@@ -110,17 +114,36 @@ def run_translation(args: argparse.Namespace) -> int:
     only = [x for x in (args.only or "").split(",") if x]
     settings = TranslationStudySettings(
         Path(args.out), args.quick, args.data, args.data_dir, args.seed, args.device,
-        args.threads, args.epochs, only,
+        args.threads, args.epochs, args.tune_epochs, only,
     )  # fmt: skip
     if args.list:
-        from seqlab.config import command_line
-        from seqlab.study.runs import LEAVE_OUT
-
-        for run in settings.runs():
-            line = command_line("seqlab train translate", settings.configs(run), LEAVE_OUT)
-            print(f"{run.name:<20} {line}")
+        _list_translation(settings)
         return 0
     return _timed(lambda: run_translation_study(settings))
+
+
+def _list_translation(settings: TranslationStudySettings) -> None:
+    """Print each run of the translation study with its command; a tuned run whose tuning has
+    not finished yet says so instead."""
+    from seqlab.config import command_line
+    from seqlab.study.runs import LEAVE_OUT
+    from seqlab.study.translation import TUNING, choose, run_one
+
+    tuning = settings.tuning_runs()
+    finished = [
+        run_one(r, settings)
+        for r in tuning
+        if (settings.out / "tuning" / r.name / "results.json").is_file()
+    ]
+    chosen = choose(finished)
+    runs = settings.runs(chosen)
+    pending = [r for r in settings.runs({g: c[0] for g, (_, c) in TUNING.items()})
+               if r.variant == "tuned" and r.group not in chosen]  # fmt: skip
+    for run in tuning + runs:
+        line = command_line("seqlab train translate", settings.configs(run), LEAVE_OUT)
+        print(f"{run.name:<32} {line}")
+    for run in pending:
+        print(f"{run.name:<32} (its settings: the best {run.group} tuning candidate, once tuned)")
 
 
 def _add_translation(kinds: argparse._SubParsersAction) -> None:
@@ -134,8 +157,11 @@ def _add_translation(kinds: argparse._SubParsersAction) -> None:
             "or LSTM, without and with cosine attention; the Transformer) with default and with "
             "tuned settings, same epochs, and write OUT/README.md: perplexity and BLEU per run, "
             "the gain of tuning per family, what each tuned run changed and why, and the "
-            "command of every run. Finished runs (OUT/runs/NAME/results.json) are read back, so "
-            "an interrupted study continues. The full study trains 10 models for 10 epochs on "
+            "command of every run. The tuned settings are chosen first: each candidate change "
+            "is trained for --tune-epochs on one family of its group (seq2seq, Transformer) and "
+            "the lowest validation perplexity wins. Finished runs (OUT/runs/NAME/results.json, "
+            "OUT/tuning/NAME/results.json) are read back, so an interrupted study continues. "
+            "The full study trains 7 candidates for 3 epochs and 10 models for 10 epochs on "
             "Multi30k: hours on a 2-core CPU."
         ),
         quick="small models (32-d), 2 epochs, 3,000 pairs per Multi30k split (minutes)",
@@ -148,6 +174,11 @@ def _add_translation(kinds: argparse._SubParsersAction) -> None:
         "translate (default: multi30k)",
     )
     p.add_argument("--epochs", type=int, help="epochs of every run (default: 10; quick: 2)")
+    p.add_argument(
+        "--tune-epochs",
+        type=int,
+        help="epochs of each tuning candidate (default: 3; quick: 1)",
+    )
     p.add_argument("--only", metavar="RUNS", help="comma-separated run names or families")
     p.add_argument("--threads", type=int, help="CPU threads (default: all cores)")
     p.set_defaults(func=run_translation)
