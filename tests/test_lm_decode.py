@@ -75,9 +75,11 @@ def test_evaluate_with_carry_is_the_per_token_mean():
 
 
 @pytest.mark.parametrize("arch", ARCHS)
-@pytest.mark.parametrize("adaptive", [None, [8, 20]])
-def test_cached_generation_equals_full_recomputation(arch, adaptive):
-    model = tiny(arch, adaptive_cutoffs=adaptive)
+@pytest.mark.parametrize(
+    "head", [{}, {"adaptive_cutoffs": [8, 20]}, {"factored_classes": 5}], ids=str
+)
+def test_cached_generation_equals_full_recomputation(arch, head):
+    model = tiny(arch, **head)
     prompt = torch.randint(1, 40, (2, 3))
     runs = []
     for cached in (True, False):
@@ -97,6 +99,23 @@ def test_adaptive_softmax_loss_matches_its_log_probabilities():
     assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 6, dtype=torch.float64))
     nll = -log_probs.gather(2, targets[..., None]).mean()
     torch.testing.assert_close(loss, nll)
+
+
+def test_factored_softmax_loss_matches_its_log_probabilities():
+    model = tiny("gru", factored_classes=5)
+    tokens, targets = torch.randint(1, 40, (2, 6)), torch.randint(1, 40, (2, 6))
+    targets[1, 4:] = 0  # padding is not a target
+    logits, loss = model(tokens, targets)
+    assert logits is None
+    log_probs, _ = model.decode(tokens)
+    assert torch.allclose(log_probs.exp().sum(-1), torch.ones(2, 6, dtype=torch.float64))
+    keep = targets != 0
+    nll = -log_probs.gather(2, targets[..., None])[..., 0][keep].mean()
+    torch.testing.assert_close(loss, nll)
+    with pytest.raises(ValueError, match="cannot be tied"):
+        tiny("gru", factored_classes=5, tie_weights=True)
+    with pytest.raises(ValueError, match="factored_classes must be in"):
+        tiny("gru", factored_classes=41)
 
 
 def test_adaptive_softmax_rejects_bad_cutoffs():

@@ -175,3 +175,22 @@ def test_class_maps():
     assert (mass[2:] - 0.1).abs().max() < 0.01 and torch.bincount(z).min() == 1
     one_word_each = frequency_classes(torch.ones(5), 5)
     assert sorted(one_word_each.tolist()) == [0, 1, 2, 3, 4]
+
+
+def test_assigned_classes_travel_with_the_state_dict():
+    """A map assigned after building (from data) is saved; a layer rebuilt with another map of
+    the same sizes loads it, class sizes included, and computes the same distribution."""
+    torch.manual_seed(0)
+    layer = FactoredSoftmax(8, balanced_classes(30, 4), 4)
+    counts = torch.arange(30, 0, -1).float() ** 2
+    layer.assign_classes(frequency_classes(counts, 4))
+    assert layer.sizes == torch.bincount(frequency_classes(counts, 4), minlength=4).tolist()
+    assert layer.sizes != [8, 7, 8, 7]  # frequency classes are not the balanced ones
+    fresh = FactoredSoftmax(8, balanced_classes(30, 4), 4)
+    fresh.load_state_dict(layer.state_dict())
+    assert fresh.sizes == layer.sizes
+    h, y = torch.randn(5, 8), torch.randint(0, 30, (5,))
+    torch.testing.assert_close(fresh.log_prob(h), layer.log_prob(h))
+    torch.testing.assert_close(fresh.loss(h, y), -layer.log_prob(h).gather(1, y[:, None]).mean())
+    with pytest.raises(ValueError, match="30 entries"):
+        layer.assign_classes(balanced_classes(31, 4))

@@ -104,3 +104,48 @@ def test_no_validation_split_trains_on_all_of_train(tmp_path, monkeypatch):
     assert len(result.history) == 2 and "valid_loss" not in result.history[0]
     # Two sentiment words decide each label: NBSVM gets all 6 test reviews right.
     assert result.test["accuracy"] == 1.0
+
+
+def test_factored_output_groups_labels_by_frequency_and_predicts_as_a_softmax(
+    tmp_path, monkeypatch
+):
+    """--factored G: an exact distribution over the K labels, its G groups by training label
+    frequency (`prepare`), kept by the checkpoint; the model learns as with a plain softmax."""
+    import csv
+    import random
+
+    from seqlab.nn import frequency_classes
+
+    monkeypatch.setenv("SEQLAB_CACHE", str(tmp_path / "cache"))
+    rng = random.Random(0)
+    # six labels with skewed frequencies; each label's texts share a keyword
+    labels = [f"c{k}" for k in range(6) for _ in range((6 - k) * 30)]
+    rng.shuffle(labels)
+    path = tmp_path / "texts.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["text", "label"])
+        for label in labels:
+            words = [f"key{label}", *rng.choices(["a", "b", "c", "d", "e"], k=4)]
+            rng.shuffle(words)
+            w.writerow([" ".join(words), label])
+    run = classify_run(
+        data=str(path), model="gru", embed=16, hidden=16, max_length=10, epochs=6, lr=0.02,
+        factored_classes=3, quiet=True, seed=0,
+    )  # fmt: skip
+    result = TASK.train(run, tmp_path / "run")
+    assert result.test["accuracy"] >= 0.95, result.test
+    loaded = load(tmp_path / "run" / "best.pt")
+    output = loaded.model.output
+    counts = torch.bincount(torch.as_tensor(result.data.train.labels), minlength=6)
+    assert torch.equal(output.class_of, frequency_classes(counts, 3))
+    assert len(set(output.class_of.tolist())) == 3
+    ids = torch.randint(1, result.data.vocab_size, (4, 6))
+    logits, _ = loaded.model.eval()(ids)
+    probs = class_probabilities(logits)
+    torch.testing.assert_close(probs, logits.exp())  # the logits are log-probabilities
+    torch.testing.assert_close(probs.sum(1), torch.ones(4))
+    from seqlab.errors import SeqlabError
+
+    with pytest.raises(SeqlabError, match="3 or more exclusive classes"):
+        TASK.make_model(classify_run(factored_classes=2), vocab_size=30, num_classes=2)

@@ -39,6 +39,33 @@ def test_tiny_model_learns_the_grammar(corpus, tmp_path, arch):
     assert (tmp_path / arch / "curves.png").stat().st_size > 1000
 
 
+def test_factored_softmax_lm_trains_with_frequency_classes_and_reloads(corpus, tmp_path, capsys):
+    """--factored K: the frequency classes come from the training stream (`prepare`), the
+    checkpoint brings them back, and its test perplexity is the one recorded after training."""
+    import torch
+
+    from seqlab.nn import frequency_classes
+    from seqlab.tasks import load
+
+    out = tmp_path / "factored"
+    options = {"data": str(corpus), "model": "lstm", "embed": 32, "hidden": 64, "layers": 1}
+    options |= {"dropout": 0.0, "epochs": 3, "batch_size": 16, "lr": 1e-2, "quiet": True}
+    options |= {"seed": 0, "factored_classes": 4}
+    result = TASK.train(run_from_options(LMRun, options, "the test"), out)
+    assert result.test["perplexity"] < 3.5, result.test  # learns the grammar as the full softmax
+    counts = torch.bincount(result.data.train, minlength=len(result.data.vocab))
+    want = frequency_classes(counts, 4)
+    loaded = load(out / "best.pt")
+    assert torch.equal(loaded.model.factored.class_of, want)
+    assert loaded.model.factored.sizes == torch.bincount(want, minlength=4).tolist()
+    log_probs, _ = loaded.model.eval().decode(torch.tensor([[3, 4, 5]]))
+    torch.testing.assert_close(log_probs.exp().sum(-1), torch.ones(1, 3))
+    capsys.readouterr()
+    assert main(["evaluate", str(out / "best.pt"), "--split", "test"]) == 0
+    ppl = float(capsys.readouterr().out.split("perplexity ")[1].split()[0])
+    assert ppl == pytest.approx(result.test["perplexity"], abs=1e-4)
+
+
 def test_cli_train_evaluate_generate(corpus, tmp_path, capsys):
     out = tmp_path / "run"
     assert main(["train", "lm", "--data", str(corpus), "--model", "gru", *TINY,

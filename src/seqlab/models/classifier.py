@@ -5,8 +5,10 @@ The encoder (dense, rnn/lstm/gru, ngram, nbsvm or transformer) is looked up by n
 classes the model has one output unit (Keras' sigmoid + binary cross-entropy), so parameter
 counts match the Keras course models. A multi-label model (`multi_label=True`: each text may
 carry several of the K labels) always has K output units, one sigmoid each, and binary
-cross-entropy against multi-hot labels (B, K). For nbsvm, call `prepare` with the training
-batches before training.
+cross-entropy against multi-hot labels (B, K). `factored_classes` G replaces the output layer
+of K > 2 exclusive classes by the exact class-factored softmax `seqlab.nn.FactoredSoftmax`
+(P(y|h) = P(group(y)|h) P(y|group(y), h)), its G groups by label frequency. For nbsvm and a
+factored output, call `prepare` with the training batches before training.
 
 Checkpoints written before the encoders were modules name the encoder's weights without the
 `encoder.` prefix (`rnn.*`, `embedding.weight`); loading renames them (`_upgrade_keys`).
@@ -24,6 +26,7 @@ from torch import Tensor, nn
 
 from seqlab.models.common import check_ids, check_lengths
 from seqlab.models.encoders import ENCODERS as ENCODER_CLASSES
+from seqlab.nn.factored import FactoredSoftmax, balanced_classes, frequency_classes
 
 ENCODERS = tuple(ENCODER_CLASSES)  # the encoder names, as the CLI offers them
 # Encoders that cannot be multi-label: nbsvm's NB ratios contrast one class with the other.
@@ -58,6 +61,7 @@ class SequenceClassifierConfig:
     nb_min_count: int = 2  # nbsvm: features in fewer training documents get no weight
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])  # cnn: Kim's widths
     multi_label: bool = False  # K sigmoid outputs and binary cross-entropy, labels (B, K)
+    factored_classes: int | None = None  # a class-factored softmax over this many label groups
 
 
 class SequenceClassifier(nn.Module):
@@ -76,9 +80,25 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"the {c.encoder} encoder cannot be multi-label")
         self.encoder = ENCODER_CLASSES[c.encoder](c)
         self.dropout = nn.Dropout(c.dropout)
-        # Two classes: one logit, as Keras' Dense(1, activation="sigmoid"); multi-label: K.
-        self.output = nn.Linear(self.encoder.num_features, self.num_outputs)
-        self.encoder.init_output(self.output)
+        self.output: nn.Module
+        if c.factored_classes:
+            if c.multi_label or c.num_classes < 3 or c.encoder in SINGLE_LABEL_ENCODERS:
+                raise ValueError(
+                    "a factored softmax needs 3 or more exclusive classes and a neural encoder"
+                )
+            if not 1 <= c.factored_classes <= c.num_classes:
+                raise ValueError(
+                    f"factored_classes must be in [1, num_classes={c.num_classes}], "
+                    f"got {c.factored_classes}"
+                )
+            # balanced groups until `prepare` assigns them by label frequency (a loaded
+            # checkpoint brings its own map)
+            groups = balanced_classes(c.num_classes, c.factored_classes)
+            self.output = FactoredSoftmax(self.encoder.num_features, groups, c.factored_classes)
+        else:
+            # Two classes: one logit, as Keras' Dense(1, activation="sigmoid"); multi-label: K.
+            self.output = nn.Linear(self.encoder.num_features, self.num_outputs)
+            self.encoder.init_output(self.output)
         self.register_load_state_dict_pre_hook(_upgrade_keys)
 
     @property
@@ -95,15 +115,22 @@ class SequenceClassifier(nn.Module):
     def prepare(self, batches: Iterable[dict[str, Tensor]]) -> None:
         """Data-dependent set-up from the training batches, before training.
 
-        Only the nbsvm encoder has any (its NB log-count ratios); for the others this is a no-op.
+        The nbsvm encoder's NB log-count ratios; a factored output's label groups, by label
+        frequency (Mikolov et al. 2011); for the others this is a no-op.
         """
         self.encoder.prepare(batches)
+        if self.config.factored_classes:
+            counts = torch.zeros(self.config.num_classes, dtype=torch.long)
+            for batch in batches:
+                counts += torch.bincount(batch["labels"].reshape(-1), minlength=counts.numel())
+            self.output.assign_classes(frequency_classes(counts, self.config.factored_classes))
 
     def forward(
         self, ids: Tensor, lengths: Tensor | None = None, labels: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
         """ids (B, T) -> logits (B, 1) for two classes else (B, num_classes), and the mean loss;
-        multi-label: logits (B, K) and labels (B, K) of 0/1."""
+        multi-label: logits (B, K) and labels (B, K) of 0/1; a factored output gives
+        log-probabilities (B, K) (their softmax is the distribution, as for logits)."""
         check_ids("ids", ids, self.config.vocab_size)
         lengths = check_lengths("lengths", lengths, ids)
         logits = self.output(self.dropout(self.encode(ids, lengths)))
@@ -121,7 +148,9 @@ class SequenceClassifier(nn.Module):
             int(labels.min()) < 0 or int(labels.max()) >= self.config.num_classes
         ):
             raise ValueError(f"labels must lie in [0, num_classes={self.config.num_classes})")
-        if self.config.num_classes == 2:
+        if self.config.factored_classes:  # the logits are log-probabilities already
+            loss = F.nll_loss(logits, labels)
+        elif self.config.num_classes == 2:
             loss = F.binary_cross_entropy_with_logits(logits.squeeze(1), labels.to(logits.dtype))
         else:
             loss = F.cross_entropy(logits, labels)

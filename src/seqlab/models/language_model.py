@@ -7,6 +7,9 @@ Recurrent (pytorch/examples word_language_model): embedding, dropout, RNN, dropo
 `adaptive_cutoffs` replaces the decoder by an adaptive softmax (Grave et al. 2017): frequent words
 get the full hidden size, rare ones a smaller projection, which makes a 33k-word output layer
 several times cheaper on a CPU. It needs token ids sorted by frequency, as `Vocab` gives them.
+`factored_classes` K replaces it by the exact class-factored softmax `seqlab.nn.FactoredSoftmax`
+(P(w|h) = P(class(w)|h) P(w|class(w), h)), whose K frequency classes (Mikolov et al. 2011) come
+from the training stream's counts (`prepare`).
 
 Both share one config (`LanguageModelConfig`, whose `arch` picks the class: build with
 `language_model(config)`) and one base class, `LanguageModel`, which owns the embedding, the
@@ -35,6 +38,7 @@ from seqlab.models.common import (
     transformer_stack,
 )
 from seqlab.nn.attention import KVCache
+from seqlab.nn.factored import FactoredSoftmax, balanced_classes, frequency_classes
 from seqlab.nn.output import VocabProjection
 from seqlab.nn.transformer import positional_encoding
 
@@ -57,6 +61,7 @@ class LanguageModelConfig:
     max_length: int = 5000  # longest sequence the positional encoding covers
     norm_first: bool = False
     adaptive_cutoffs: list[int] | None = None  # e.g. [2000, 10000]; None: a full softmax
+    factored_classes: int | None = None  # a class-factored softmax over this many classes
 
 
 class LanguageModel(nn.Module):
@@ -81,6 +86,19 @@ class LanguageModel(nn.Module):
         """Initialise the embedding, then build the output head on features of `out_size`."""
         c = self.config
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # the tutorial's initialisation
+        if c.factored_classes:
+            if c.tie_weights or c.adaptive_cutoffs:
+                raise ValueError("a factored softmax cannot be tied or combined with adaptive")
+            if not 1 <= c.factored_classes <= c.vocab_size:
+                raise ValueError(
+                    f"factored_classes must be in [1, vocab_size={c.vocab_size}], "
+                    f"got {c.factored_classes}"
+                )
+            # balanced classes until `prepare` assigns the frequency classes (a loaded
+            # checkpoint brings its own map)
+            classes = balanced_classes(c.vocab_size, c.factored_classes)
+            self.factored = FactoredSoftmax(out_size, classes, c.factored_classes)
+            return
         if c.adaptive_cutoffs:
             if c.tie_weights:
                 raise ValueError("tie_weights and an adaptive softmax cannot be combined")
@@ -106,6 +124,14 @@ class LanguageModel(nn.Module):
         """Top-layer outputs h (B, T, C) of tokens (B, T) after `state`, and the new state."""
         raise NotImplementedError
 
+    @torch.no_grad()
+    def prepare(self, tokens: Tensor) -> None:
+        """Data-dependent set-up from the training stream (token ids) before training: the
+        factored softmax's frequency classes; nothing for the other output heads."""
+        if self.config.factored_classes:
+            counts = torch.bincount(tokens.reshape(-1).cpu(), minlength=self.config.vocab_size)
+            self.factored.assign_classes(frequency_classes(counts, self.config.factored_classes))
+
     def start_state(self) -> Any:
         """The state `decode` starts from when given none."""
         return None
@@ -115,7 +141,11 @@ class LanguageModel(nn.Module):
         return self.features(tokens)[0]
 
     def logits(self, h: Tensor) -> Tensor:
-        """Next-token scores (B, T, V); log-probabilities for the adaptive softmax."""
+        """Next-token scores (B, T, V); log-probabilities for the adaptive and factored
+        softmaxes."""
+        if self.config.factored_classes:
+            with torch.autocast(h.device.type, enabled=False):  # log-sum-exps in full precision
+                return self.factored.log_prob(h.to(self.factored.weight.dtype))
         if self.config.adaptive_cutoffs:
             B, T, C = h.shape
             with torch.autocast(h.device.type, enabled=False):  # as in forward()
@@ -142,8 +172,8 @@ class LanguageModel(nn.Module):
 
         `carry` (a `seqlab.train.CarryState`) continues an RNN from `carry.state` and leaves the
         final state there (truncated BPTT). A Transformer sees each batch as its own window, as
-        in the PyTorch tutorial, and ignores it. With an adaptive softmax and targets, logits
-        are None: the full (B, T, V) scores are the very cost it avoids.
+        in the PyTorch tutorial, and ignores it. With an adaptive or factored softmax and targets,
+        logits are None: the full (B, T, V) scores are the very cost they avoid.
         """
         check_ids("tokens", tokens, self.config.vocab_size)
         h = self._train_features(tokens, carry)
@@ -155,6 +185,10 @@ class LanguageModel(nn.Module):
                 f"targets must have the shape of tokens (B, T)={tuple(tokens.shape)}, "
                 f"got {tuple(targets.shape)}"
             )
+        if self.config.factored_classes:
+            with torch.autocast(h.device.type, enabled=False):
+                h = h.to(self.factored.weight.dtype)
+                return None, self.factored.loss(h, targets, ignore_index=PAD_ID)
         if not self.config.adaptive_cutoffs:
             logits = self.logits(h)
             return logits, token_loss(logits, targets)

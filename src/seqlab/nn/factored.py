@@ -75,20 +75,42 @@ class FactoredSoftmax(nn.Module):
         K = int(class_of.max()) + 1 if num_classes is None else num_classes
         V = class_of.numel()
         self.in_features, self.num_outputs, self.num_classes = in_features, V, K
-        order = class_of.argsort(stable=True)  # outputs sorted by class: row r holds order[r]
-        sizes = torch.bincount(class_of, minlength=K)
-        offsets = torch.cat([sizes.new_zeros(1), sizes.cumsum(0)])  # (K + 1,)
-        row = torch.empty_like(order)
-        row[order] = torch.arange(V)
-        self.register_buffer("class_of", class_of)  # (V,) class of each output
-        self.register_buffer("row", row)  # (V,) row of each output in `weight`
-        self.register_buffer("offsets", offsets)  # (K + 1,) first row of each class
-        self.register_buffer("row_class", class_of[order])  # (V,) class of each row
-        self.sizes: list[int] = sizes.tolist()
+        for name, size in (("class_of", V), ("row", V), ("offsets", K + 1), ("row_class", V)):
+            self.register_buffer(name, torch.zeros(size, dtype=torch.long))
+        self.sizes: list[int] = []
+        self._set_buffers(class_of)
         self.class_head = nn.Linear(in_features, K, bias=bias)  # scores of the K classes
         self.weight = nn.Parameter(torch.empty(V, in_features))  # rows sorted by class
         self.bias = nn.Parameter(torch.empty(V)) if bias else None
         self.reset_parameters()
+
+    def _set_buffers(self, class_of: Tensor) -> None:
+        """The buffers of a class map: each output's class and row, each row's class, each
+        class's first row."""
+        V, K = self.num_outputs, self.num_classes
+        order = class_of.argsort(stable=True)  # outputs sorted by class: row r holds order[r]
+        sizes = torch.bincount(class_of, minlength=K)
+        row = torch.empty_like(order)
+        row[order] = torch.arange(V)
+        with torch.no_grad():
+            self.class_of.copy_(class_of)  # (V,) class of each output
+            self.row.copy_(row)  # (V,) row of each output in `weight`
+            self.offsets.copy_(torch.cat([sizes.new_zeros(1), sizes.cumsum(0)]))  # (K + 1,)
+            self.row_class.copy_(class_of[order])  # (V,) class of each row
+        self.sizes = sizes.tolist()
+
+    def assign_classes(self, class_of: Sequence[int] | Tensor) -> None:
+        """Give the outputs another class map (same number of outputs and classes), e.g. one
+        computed from the training data after the model was built. The weights stay as they
+        are: rows drawn independently, so before training any map is as good as another."""
+        t = _check_class_map(class_of, self.num_classes)
+        if t.numel() != self.num_outputs:
+            raise ValueError(f"class_of must have {self.num_outputs} entries, got {t.numel()}")
+        self._set_buffers(t.to(self.class_of.device))
+
+    def _load_from_state_dict(self, state_dict: dict, prefix: str, *args: object) -> None:
+        super()._load_from_state_dict(state_dict, prefix, *args)  # type: ignore[arg-type]
+        self.sizes = self.offsets.diff().tolist()  # the loaded map's class sizes
 
     def reset_parameters(self) -> None:
         """nn.Linear's initialisation for the class head and the output weights."""

@@ -147,6 +147,14 @@ class ClassifyModel:
         parse=parse_widths,
         default_factory=lambda: [3, 4, 5],
     )
+    factored_classes: int | None = setting(
+        None,
+        "class-factored softmax: the labels in K groups by frequency ('none': a plain softmax)",
+        flag="--factored",
+        metavar="K",
+        parse=optional_int,
+        check=COUNT,
+    )
     backend: str = _backend()
 
 
@@ -258,6 +266,14 @@ class LMModel:
         "adaptive softmax with these cutoffs, e.g. 2000,10000 ('none': full softmax)",
         flag="--adaptive",
         parse=parse_cutoffs,
+    )
+    factored_classes: int | None = setting(
+        None,
+        "class-factored softmax over K frequency classes (Mikolov et al. 2011; 'none': off)",
+        flag="--factored",
+        metavar="K",
+        parse=optional_int,
+        check=COUNT,
     )
     backend: str = _backend()
 

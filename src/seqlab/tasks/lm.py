@@ -116,6 +116,9 @@ class LanguageModelling(Task):
         except ValueError as e:
             raise SeqlabError(f"cannot build the {run.model.arch} language model: {e}") from None
 
+    def prepare(self, model: torch.nn.Module, data: LMData) -> None:
+        model.prepare(data.train)
+
     def saved_state(self, run: LMRun, data: LMData) -> dict[str, Any]:
         # The encoder of prompts and evaluation text: the run's tokenizer and vocabulary.
         tok = get_tokenizer(run.data.tokenizer)
