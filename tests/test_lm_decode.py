@@ -76,7 +76,14 @@ def test_evaluate_with_carry_is_the_per_token_mean():
 
 @pytest.mark.parametrize("arch", ARCHS)
 @pytest.mark.parametrize(
-    "head", [{}, {"adaptive_cutoffs": [8, 20]}, {"factored_classes": 5}], ids=str
+    "head",
+    [
+        {},
+        {"adaptive_cutoffs": [8, 20]},
+        {"factored_classes": 5},
+        {"factored_classes": 5, "tie_weights": True},
+    ],
+    ids=str,
 )
 def test_cached_generation_equals_full_recomputation(arch, head):
     model = tiny(arch, **head)
@@ -112,8 +119,21 @@ def test_factored_softmax_loss_matches_its_log_probabilities():
     keep = targets != 0
     nll = -log_probs.gather(2, targets[..., None])[..., 0][keep].mean()
     torch.testing.assert_close(loss, nll)
-    with pytest.raises(ValueError, match="cannot be tied"):
-        tiny("gru", factored_classes=5, tie_weights=True)
+    with pytest.raises(ValueError, match="tie_weights needs hidden_size == embed_dim"):
+        tiny("gru", factored_classes=5, tie_weights=True, hidden_size=12)
+
+
+def test_tied_factored_softmax_reads_words_from_its_output_rows():
+    model = tiny("lstm", factored_classes=5, tie_weights=True)
+    assert not hasattr(model, "embedding")  # one matrix for input and output
+    out = model.factored
+    out.assign_classes(torch.arange(40) % 5)  # rows no longer in word order
+    tokens = torch.randint(1, 40, (2, 6))
+    torch.testing.assert_close(model.embed(tokens), out.weight[out.row[tokens]])
+    _, loss = model(tokens, torch.randint(1, 40, (2, 6)))
+    loss.backward()
+    # the input side's gradient reaches the rows of the input words
+    assert out.weight.grad[out.row[tokens.flatten()]].abs().sum() > 0
     with pytest.raises(ValueError, match="factored_classes must be in"):
         tiny("gru", factored_classes=41)
 

@@ -19,10 +19,10 @@ from torch import Tensor, nn
 def _layer_types() -> tuple[type[nn.Module], ...]:
     """Composite modules summarised as one row (their parameters counted there)."""
     from seqlab.models.ngram import NgramBag
-    from seqlab.nn import GRU, LSTM, RNN, AttentionScore, MultiHeadAttention
+    from seqlab.nn import GRU, LSTM, RNN, AttentionScore, FactoredSoftmax, MultiHeadAttention
 
-    return (RNN, LSTM, GRU, MultiHeadAttention, AttentionScore, NgramBag, nn.RNNBase,
-            nn.MultiheadAttention)  # fmt: skip
+    return (RNN, LSTM, GRU, MultiHeadAttention, AttentionScore, NgramBag, FactoredSoftmax,
+            nn.RNNBase, nn.MultiheadAttention)  # fmt: skip
 
 
 @dataclass
@@ -145,6 +145,7 @@ def summary(
             example = model.example_batch(batch_size, length)
         else:
             raise ValueError("summary needs an example input or an input_shape for this model")
+    from seqlab.nn.factored import FactoredSoftmax
     from seqlab.nn.recurrent import _Recurrent
 
     layers = _layers(model)
@@ -159,21 +160,24 @@ def summary(
 
         return hook
 
-    def outputs_for(name: str, module: nn.Module):
-        # Classifiers call a recurrent layer's `outputs()`, which bypasses forward hooks.
-        method = module.outputs
+    def method_for(name: str, module: nn.Module, attr: str):
+        # Methods that bypass forward hooks: a recurrent layer's `outputs()` (classifiers call
+        # it), a factored softmax's `loss` (language models train through it).
+        method = getattr(module, attr)
 
-        def outputs(*args: Any, **kwargs: Any) -> Tensor:
+        def call(*args: Any, **kwargs: Any) -> Tensor:
             result = method(*args, **kwargs)
             hook_for(name)(module, args, result)
             return result
 
-        return outputs
+        return call
 
     handles = [m.register_forward_hook(hook_for(n)) for n, m in layers]
     recurrent = [(n, m) for n, m in layers if isinstance(m, _Recurrent)]
-    for name, module in recurrent:
-        module.outputs = outputs_for(name, module)  # an instance attribute, removed below
+    wrapped = [(n, m, "outputs") for n, m in recurrent]
+    wrapped += [(n, m, "loss") for n, m in layers if isinstance(m, FactoredSoftmax)]
+    for name, module, attr in wrapped:
+        setattr(module, attr, method_for(name, module, attr))  # removed below
     was_training = model.training
     try:
         model.eval()
@@ -187,8 +191,8 @@ def summary(
     finally:
         for h in handles:
             h.remove()
-        for _, module in recurrent:
-            del module.outputs
+        for _, module, attr in wrapped:
+            delattr(module, attr)
         model.train(was_training)
     by_name = dict(layers)
     # Layers in call order; layers the example never reached go last, so every parameter shows.

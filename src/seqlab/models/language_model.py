@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from seqlab.models.common import (
@@ -87,8 +88,12 @@ class LanguageModel(nn.Module):
         c = self.config
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # the tutorial's initialisation
         if c.factored_classes:
-            if c.tie_weights or c.adaptive_cutoffs:
-                raise ValueError("a factored softmax cannot be tied or combined with adaptive")
+            if c.adaptive_cutoffs:
+                raise ValueError("a factored softmax cannot be combined with an adaptive one")
+            if c.tie_weights and out_size != c.embed_dim:
+                raise ValueError(
+                    f"tie_weights needs hidden_size == embed_dim, got {out_size} != {c.embed_dim}"
+                )
             if not 1 <= c.factored_classes <= c.vocab_size:
                 raise ValueError(
                     f"factored_classes must be in [1, vocab_size={c.vocab_size}], "
@@ -98,6 +103,8 @@ class LanguageModel(nn.Module):
             # checkpoint brings its own map)
             classes = balanced_classes(c.vocab_size, c.factored_classes)
             self.factored = FactoredSoftmax(out_size, classes, c.factored_classes)
+            if c.tie_weights:  # the input embedding of word w is its output row (`embed`)
+                del self.embedding
             return
         if c.adaptive_cutoffs:
             if c.tie_weights:
@@ -123,6 +130,13 @@ class LanguageModel(nn.Module):
     def features(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """Top-layer outputs h (B, T, C) of tokens (B, T) after `state`, and the new state."""
         raise NotImplementedError
+
+    def embed(self, tokens: Tensor) -> Tensor:
+        """Word vectors (B, T, E) of tokens (B, T): the embedding's rows, or for a tied factored
+        softmax the output rows of the words (stored sorted by class)."""
+        if self.config.factored_classes and self.config.tie_weights:
+            return F.embedding(self.factored.row[tokens], self.factored.weight)
+        return self.embedding(tokens)
 
     @torch.no_grad()
     def prepare(self, tokens: Tensor) -> None:
@@ -220,7 +234,7 @@ class TransformerLM(LanguageModel):
 
     def features(self, tokens: Tensor, state: KVCache | None = None) -> tuple[Tensor, Any]:
         """Top-layer outputs h (B, T, C) of tokens (B, T) after the cached ones, and the cache."""
-        x = self.embedding(tokens)  # (B, T, C)
+        x = self.embed(tokens)  # (B, T, C)
         # Causal self-attention: position t sees tokens <= t only (cached ones included).
         # Right padding needs no key mask: pads come after every real token they could disturb.
         start = 0 if state is None else len(state)
@@ -248,7 +262,7 @@ class RecurrentLM(LanguageModel):
     def features(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """Top-layer outputs h (B, T, H) after `state` (batch-first), and the new state."""
         h0 = None if state is None else layer_first_state(state)
-        h, state = self.rnn(self.dropout(self.embedding(tokens)), h0)
+        h, state = self.rnn(self.dropout(self.embed(tokens)), h0)
         return self.dropout(h), batch_first_state(state)
 
     def _train_features(self, tokens: Tensor, carry: Any) -> Tensor:
