@@ -207,3 +207,67 @@ def test_a_callback_metric_with_a_declared_mode_picks_the_best_epoch(tmp_path):
     assert load_checkpoint(tmp_path / "best.pt")["epoch"] == 2
     assert TrainConfig(monitor="valid_accuracy").monitor_mode == "max"
     assert TrainConfig().monitor_mode == "min"
+
+
+class CrashingLoader:
+    """A loader that raises after `after` batches in all (a run killed inside an epoch)."""
+
+    def __init__(self, loader, after: int) -> None:
+        self.loader, self.after, self.seen = loader, after, 0
+
+    def __len__(self) -> int:
+        return len(self.loader)
+
+    def __iter__(self):
+        for batch in self.loader:
+            if self.seen == self.after:
+                raise RuntimeError("simulated kill")
+            self.seen += 1
+            yield batch
+
+
+@pytest.mark.parametrize("accumulate", [1, 2])
+def test_a_run_killed_inside_an_epoch_resumes_there_exactly(tmp_path, accumulate):
+    """--save-every N: last.pt inside the epoch; resuming from it gives the weights, history and
+    log of the unbroken run (shuffling from torch's RNG, dropout and a per-batch schedule)."""
+    kwargs = {"dropout": 0.3, "schedule": "cosine", "save_every": 1, "accumulate": accumulate}
+    full = make_trainer(tmp_path / "full", **kwargs).fit()
+    cut = make_trainer(tmp_path / "cut", **kwargs)
+    cut.train_loader = CrashingLoader(cut.train_loader, after=13)  # 8 batches an epoch
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        cut.fit()
+    state = load_checkpoint(tmp_path / "cut" / "last.pt")
+    assert state["epoch"] == 1 and state["partial"]["batches"] == (5 if accumulate == 1 else 4)
+    resumed = make_trainer(tmp_path / "cut", **kwargs)
+    history = resumed.fit(resume=tmp_path / "cut" / "last.pt")
+    assert strip_times(history) == strip_times(full)
+    a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
+    b = load_checkpoint(tmp_path / "cut" / "last.pt")["model"]
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert "partial" not in load_checkpoint(tmp_path / "cut" / "last.pt")  # epoch ends clean
+
+
+def test_truncated_bptt_resumed_inside_an_epoch_continues_the_text(tmp_path):
+    """The carried recurrent state is part of a checkpoint taken inside an epoch."""
+    from seqlab.models import LanguageModelConfig, language_model
+    from seqlab.tasks.lm import batches
+    from seqlab.train import CarryState, Perplexity
+
+    stream = torch.randint(1, 20, (2000,), generator=torch.Generator().manual_seed(0))
+
+    def trainer(out, crash=None):
+        torch.manual_seed(0)
+        config = LanguageModelConfig(20, "lstm", 8, 8, 1, dropout=0.2)
+        cfg = TrainConfig(epochs=2, lr=1e-2, quiet=True, save_every=3, batch_size=4)
+        train = batches(stream, 4, 10)  # 50 windows
+        loader = train if crash is None else CrashingLoader(train, crash)
+        return Trainer(language_model(config), cfg, loader, batches(stream[:400], 2, 10),
+                       metric=Perplexity(), out_dir=out, meta={"task": "lm"},
+                       forward=CarryState())  # fmt: skip
+
+    full = trainer(tmp_path / "full").fit()
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        trainer(tmp_path / "cut", crash=70).fit()
+    assert load_checkpoint(tmp_path / "cut" / "last.pt")["partial"]["batches"] == 18
+    history = trainer(tmp_path / "cut").fit(resume=tmp_path / "cut" / "last.pt")
+    assert strip_times(history) == strip_times(full)

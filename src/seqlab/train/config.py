@@ -89,6 +89,12 @@ class TrainConfig:
     threads: int | None = setting(  # None: torch's default (all cores)
         None, "CPU threads (default: all cores; 1 is faster on a busy machine)", check=COUNT
     )
+    save_every: int | None = setting(  # long epochs (fine-tuning, WikiText-2) lose nothing
+        None,
+        "also write last.pt every N optimizer steps inside an epoch, so a killed run resumes "
+        "there (default: at epoch ends only)",
+        check=COUNT,
+    )
     # at most this many batches per epoch and split (dry runs)
     limit_batches: int | None = setting(None, cli=False, check=COUNT)
     log_every: int = setting(

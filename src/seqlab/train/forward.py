@@ -25,6 +25,13 @@ class Forward:
         """(logits, loss) of `model` on `batch`."""
         return model(**batch)
 
+    def state_dict(self) -> dict[str, Any]:
+        """What a checkpoint taken inside an epoch needs to continue the pass."""
+        return {}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        """Continue a pass from `state_dict()`'s output (after `start`), on `device`."""
+
 
 def detach_state(state: Any) -> Any:
     """The same state cut from the graph of the batches before (tensors, tuples, lists, None)."""
@@ -57,3 +64,19 @@ class CarryState(Forward):
         """(logits, loss) of `model` on `batch`, continuing from the previous batch's state."""
         self.state = detach_state(self.state)
         return model(**batch, carry=self)
+
+    def state_dict(self) -> dict[str, Any]:
+        """The carried state (on the CPU), so a run resumed inside an epoch continues the text."""
+        return {"state": _to(detach_state(self.state), "cpu")}
+
+    def load_state_dict(self, state: dict[str, Any], device: torch.device) -> None:
+        self.state = _to(state["state"], device)
+
+
+def _to(state: Any, device: torch.device | str) -> Any:
+    """The tensors of a state (tensors, tuples, lists, None) on `device`."""
+    if isinstance(state, torch.Tensor):
+        return state.to(device)
+    if isinstance(state, tuple | list):
+        return type(state)(_to(s, device) for s in state)
+    return state

@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 
+from seqlab.train.checkpoint import set_rng_state
 from seqlab.train.device import autocast
 from seqlab.train.distributed import all_reduce_sum
 from seqlab.train.forward import Forward
@@ -35,8 +36,17 @@ def run_epoch(
     limit: int | None = None,
     bar: Any = None,
     log_every: int = 20,
+    resume: dict[str, Any] | None = None,
+    after_batch: Callable[[int, Callable[[], dict[str, Any]]], None] | None = None,
 ) -> dict[str, float]:
     """One pass over `loader`; `step(loss)` updates the weights when training.
+
+    `after_batch(done, partial)` is called after each batch with the number of batches done and
+    a function giving what a checkpoint needs to continue the pass there (`partial()`: the
+    running sums on the CPU and the forward's state). `resume` is such a dict plus "rng" (the
+    generators' state when it was taken): its batches are skipped (the loader gives them in
+    the same order), the sums and state restored and the generators set back, so the pass
+    ends as an unbroken one would.
 
     `forward(model, batch)` runs the model (default: `model(**batch)`; see seqlab.train.forward).
     A model may return `logits=None` when it computes the loss without them (an adaptive
@@ -56,9 +66,20 @@ def run_epoch(
     # Present even if this process gets no batch, so every process all-reduces the same sizes.
     totals = {k: zero().expand(shapes.get(k, ())).clone() for k in metric.keys}
     loss_sum = zero()
+    skip = 0 if resume is None else resume["batches"]
+    if resume is not None:
+        loss_sum += resume["loss_sum"]
+        totals = {k: v + resume["totals"][k].to(device) for k, v in totals.items()}
+        forward.load_state_dict(resume["forward"], device)
     for i, batch in enumerate(loader):
         if limit is not None and i >= limit:
             break
+        if i < skip:
+            continue
+        if resume is not None and i == skip:  # after the loader's own draws, as in the run
+            set_rng_state(resume["rng"])
+            if bar is not None:
+                bar.update(skip)
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         with autocast(device, amp):
             logits, loss = forward(model, batch)
@@ -75,6 +96,17 @@ def run_epoch(
                 bar.set_postfix(loss=f"{running:.4f}")
                 if not math.isfinite(running) and not torch.distributed.is_initialized():
                     break  # the caller reports it; no point finishing the epoch
+        if after_batch is not None:
+
+            def partial(done: int = i + 1, sums: Any = (loss_sum, totals)) -> dict[str, Any]:
+                return {
+                    "batches": done,
+                    "loss_sum": sums[0].cpu(),
+                    "totals": {k: v.cpu() for k, v in sums[1].items()},
+                    "forward": forward.state_dict(),
+                }
+
+            after_batch(i + 1, partial)
     names = sorted(totals)
     flat = [loss_sum.view(1), *(totals[k].reshape(-1) for k in names)]
     packed = all_reduce_sum(torch.cat(flat)).cpu()

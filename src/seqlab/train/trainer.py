@@ -109,6 +109,11 @@ class Trainer:
         self.best_weights: dict[str, torch.Tensor] | None = None
         self.stop_training = False
         self._pending = 0  # batches whose gradients wait for the next optimizer step
+        self._steps = 0  # optimizer steps in the current epoch
+        # Where a checkpoint taken inside an epoch left it (see `save_every`), from `restore`.
+        self._partial: dict[str, Any] | None = None
+        if config.save_every and self.dist.enabled:
+            raise SeqlabError("--save-every is not supported under torchrun yet")
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, resume: str | Path | None = None) -> list[dict[str, Any]]:
@@ -119,18 +124,25 @@ class Trainer:
         elif self.dist.is_main and self.out_dir is not None:
             (self.out_dir / "log.jsonl").unlink(missing_ok=True)  # a fresh run starts a fresh log
         t0, before = time.perf_counter(), self.train_wall_s
+        self._clock = (t0, before)
         # How every pass runs a batch, in training and validation alike.
         passes = {"forward": self.forward, "amp": cfg.amp, "limit": cfg.limit_batches}
         while self.epoch < cfg.epochs and not self.stop_training:
             epoch = self.epoch
             _set_epoch(self.train_loader, epoch)
-            start = time.perf_counter()
+            resume_at, self._partial = self._partial, None
+            if resume_at is not None:  # a loader drawing its order from torch's RNG repeats it
+                set_rng_state(resume_at["epoch_rng"])
+            self._epoch_rng = rng_state() if cfg.save_every else None
+            start = time.perf_counter() - (resume_at["time_s"] if resume_at else 0.0)
+            self._epoch_start, self._steps = start, resume_at["steps"] if resume_at else 0
             self.model.train()
             self.optimizer.zero_grad(set_to_none=True)
             with self._progress(f"epoch {epoch + 1}/{cfg.epochs}") as bar:
                 train = run_epoch(
                     self.forward_model, self.train_loader, self.metric, self.device,
-                    step=self._step, bar=bar, log_every=cfg.log_every, **passes,
+                    step=self._step, bar=bar, log_every=cfg.log_every, resume=resume_at,
+                    after_batch=self._save_inside_epoch if cfg.save_every else None, **passes,
                 )  # fmt: skip
             self._flush()  # the epoch's last, shorter accumulation
             # Losses come before each step: the weights the last step left are checked too.
@@ -198,6 +210,25 @@ class Trainer:
         self.optimizer.zero_grad(set_to_none=True)
         self.schedule.after_batch()
         self._pending = 0
+        self._steps += 1
+
+    def _save_inside_epoch(self, done: int, partial: Any) -> None:
+        """After batch `done` of an epoch: every `save_every` optimizer steps (not after the
+        epoch's last batch, which the epoch's end saves), write last.pt with what continues the
+        epoch there. Nothing is written if a weight is no longer finite."""
+        every = self.config.save_every
+        last = done >= self._steps_per_epoch()
+        if self._pending or last or self._steps % every or not self.dist.is_main:
+            return
+        if self.out_dir is None or not finite_weights(self.model):
+            return
+        t0, before = self._clock
+        self.train_wall_s = before + time.perf_counter() - t0
+        elapsed = time.perf_counter() - self._epoch_start
+        state = self.checkpoint_state()
+        state["partial"] = {**partial(), "steps": self._steps, "time_s": elapsed}
+        state["partial"]["epoch_rng"] = self._epoch_rng  # the generators as the epoch began
+        save_checkpoint(self.out_dir / "last.pt", state)
 
     def _track_best(self, record: dict[str, Any]) -> bool:
         """Update the early-stopping state from `record`; True if the monitored value improved."""
@@ -274,6 +305,11 @@ class Trainer:
         self.schedule.load_state_dict(state["scheduler"])
         set_rng_state(state["rng"])
         self.epoch, self.history, self.best = state["epoch"], state["history"], state["best"]
+        # Inside an epoch: the batches done, running sums, carried state and time; the RNG
+        # state goes back when the pass reaches the next batch (`run_epoch`).
+        self._partial = state.get("partial")
+        if self._partial is not None:
+            self._partial["rng"] = state["rng"]
         # Checkpoints from before train_wall_s was kept: the epochs' own times.
         self.train_wall_s = state.get(
             "train_wall_s", sum(h.get("time_s", 0.0) for h in self.history)
@@ -287,7 +323,8 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             lines = [json.dumps(r) + "\n" for r in self.history]
             (self.out_dir / "log.jsonl").write_text("".join(lines), encoding="utf-8")
-        self.log(f"resumed from {path} after epoch {self.epoch}")
+        inside = "" if self._partial is None else f", batch {self._partial['batches']}"
+        self.log(f"resumed from {path} after epoch {self.epoch}{inside}")
 
     def _saved_best_weights(self, path: Path) -> dict[str, torch.Tensor]:
         """The best epoch's weights, for early stopping after a resume. best.pt is written before
