@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 from helpers import write_pairs
 
@@ -108,6 +109,14 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
     before = (out / "runs" / "rnn-cosine-default" / "results.json").stat().st_mtime_ns
     assert main(argv) == 0
     assert (out / "runs" / "rnn-cosine-default" / "results.json").stat().st_mtime_ns == before
+    # A result recorded before a training setting existed is read back with that setting's
+    # default (the real study's default runs predate --save-every).
+    done = out / "runs" / "rnn-cosine-default" / "results.json"
+    results = json.loads(done.read_text())
+    del results["train_config"]["save_every"]
+    done.write_text(json.dumps(results))
+    assert main(argv) == 0, capsys.readouterr()
+    assert done.stat().st_mtime_ns > before and "save_every" not in done.read_text()
     # Other settings in the same folder are refused, not silently mixed.
     assert main([*argv[:-2], "--epochs", "2"]) == 2, capsys.readouterr()
     assert "other settings" in capsys.readouterr().err

@@ -242,8 +242,13 @@ def _saved_config(results: dict[str, Any]) -> dict[str, Any]:
 
 
 def _computed(train: dict[str, Any]) -> dict[str, Any]:
-    """The training settings that change results (not the device, threads or verbosity)."""
-    return {k: v for k, v in train.items() if k not in ("device", "threads", "quiet")}
+    """The training settings that change results (not the device, threads, verbosity or when
+    checkpoints are written: resuming is exact), read through TrainConfig so that a setting
+    added since a run was recorded takes its default."""
+    from seqlab.train.config import TrainConfig
+
+    full = TrainConfig.from_dict(train).to_dict()
+    return {k: v for k, v in full.items() if k not in ("device", "threads", "quiet", "save_every")}
 
 
 def run_one(run: Run, settings: TranslationStudySettings) -> dict[str, Any]:
