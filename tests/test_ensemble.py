@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from helpers import write_reviews
 from sklearn.metrics import accuracy_score
 
@@ -41,6 +42,10 @@ def members(tmp_path_factory):
     other = root / "other-seed"
     assert main([*common, "--model", "gru", "--seed", "5", "--out", str(other)]) == 0
     paths["other-seed"] = other / "best.pt"
+    same_split = root / "split-seed"
+    seeds = ["--seed", "5", "--split-seed", "4"]
+    assert main([*common, "--model", "gru", *seeds, "--out", str(same_split)]) == 0
+    paths["split-seed"] = same_split / "best.pt"
     return paths
 
 
@@ -109,6 +114,20 @@ def test_cli_evaluate_and_predict_with_an_ensemble(members, capsys, tmp_path):
     assert f"test accuracy {float(gru_accuracy):.4f}  loss" in alone
     assert main(["predict", gru, "a great fun film", "--ensemble", cnn]) == 0
     assert capsys.readouterr().out.split("\t")[0] in ("neg", "pos")
+
+
+def test_split_seed_trains_another_seed_on_the_same_split(members, capsys):
+    """--seed 5 --split-seed 4: other initial weights, but the valid texts of --seed 4, so the
+    two GRUs can be ensembled (--seed 5 alone is refused: another valid split)."""
+    a, b = load(members["gru"]), load(members["split-seed"])
+    pairs = zip(a.model.state_dict().values(), b.model.state_dict().values(), strict=True)
+    assert not all(torch.equal(x, y) for x, y in pairs)
+    texts = [
+        m.task.split_texts(m.run.data, "valid", m.label_names, m.run.train.seed)[0] for m in (a, b)
+    ]
+    assert texts[0] == texts[1] and len(texts[0]) > 0
+    assert main(["evaluate", "--ensemble", str(members["gru"]), str(members["split-seed"])]) == 0
+    assert "ensemble (valid weights)" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize(

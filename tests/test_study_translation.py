@@ -116,7 +116,7 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
     del results["train_config"]["save_every"]
     done.write_text(json.dumps(results))
     assert main(argv) == 0, capsys.readouterr()
-    assert done.stat().st_mtime_ns > before and "save_every" not in done.read_text()
+    assert "save_every" not in done.read_text()  # read back, not trained again
     # Other settings in the same folder are refused, not silently mixed.
     assert main([*argv[:-2], "--epochs", "2"]) == 2, capsys.readouterr()
     assert "other settings" in capsys.readouterr().err
@@ -125,6 +125,8 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
 def test_unknown_run_name_is_a_clear_error(tmp_path, capsys):
     assert main(["study", "translation", "--out", str(tmp_path), "--only", "gru", "--list"]) == 2
     assert "unknown runs gru" in capsys.readouterr().err
+    assert main(["study", "translation", "--out", str(tmp_path), "--tune-epochs", "0"]) == 2
+    assert "--tune-epochs must be at least 1, got 0" in capsys.readouterr().err
 
 
 def test_listed_commands_reproduce_the_runs(tmp_path, capsys):
@@ -158,13 +160,14 @@ def test_results_written_before_the_nested_configs_are_read_as_the_same_runs(tmp
     """A finished run's results.json from before issue 18 holds flat option names (what
     `flatten` gives); the study reads it as the same run rather than refusing it."""
     from seqlab.config import flatten, to_dict
-    from seqlab.study.translation import TranslationStudySettings, _saved_config, plan
+    from seqlab.study.translation import TranslationStudySettings, plan, saved_run
 
     settings = TranslationStudySettings(tmp_path, quick=True)
     for run in plan(2):
         cfg = settings.configs(run)
         flat = flatten(cfg, ("data", "model", "decode"))
         assert "embed" in flat and "model" in flat  # the old keys
-        wanted = {k: v for k, v in to_dict(cfg).items() if k != "train"}
-        assert _saved_config({"config": flat}) == wanted
-        assert _saved_config({"config": wanted}) == wanted
+        nested = {k: v for k, v in to_dict(cfg).items() if k != "train"}
+        for config in (flat, nested):
+            results = {"config": config, "train_config": cfg.train.to_dict()}
+            assert saved_run(results, tmp_path / "results.json") == cfg

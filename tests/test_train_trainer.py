@@ -214,6 +214,7 @@ class CrashingLoader:
 
     def __init__(self, loader, after: int) -> None:
         self.loader, self.after, self.seen = loader, after, 0
+        self.batch_sampler = getattr(loader, "batch_sampler", None)  # reshuffled by set_epoch
 
     def __len__(self) -> int:
         return len(self.loader)
@@ -226,25 +227,64 @@ class CrashingLoader:
             yield batch
 
 
-@pytest.mark.parametrize("accumulate", [1, 2])
-def test_a_run_killed_inside_an_epoch_resumes_there_exactly(tmp_path, accumulate):
+def bucketed(trainer):
+    """`trainer` with the tasks' length-bucketed loader (its order: seed + epoch, set_epoch)."""
+    from seqlab.tasks.base import make_loader
+
+    data = trainer.train_loader.dataset
+    data.lengths = torch.full((len(data),), data.ids.size(1))
+    trainer.train_loader = make_loader(data, 16, shuffle=True, seed=3, collate=None)
+    return trainer
+
+
+@pytest.mark.parametrize("accumulate, loader", [(1, "torch"), (2, "torch"), (1, "bucketed")])
+def test_a_run_killed_inside_an_epoch_resumes_there_exactly(tmp_path, accumulate, loader):
     """--save-every N: last.pt inside the epoch; resuming from it gives the weights, history and
-    log of the unbroken run (shuffling from torch's RNG, dropout and a per-batch schedule)."""
+    log of the unbroken run (shuffling from torch's RNG or by the tasks' bucket sampler,
+    dropout and a per-batch schedule)."""
     kwargs = {"dropout": 0.3, "schedule": "cosine", "save_every": 1, "accumulate": accumulate}
-    full = make_trainer(tmp_path / "full", **kwargs).fit()
-    cut = make_trainer(tmp_path / "cut", **kwargs)
+
+    def trainer(out):
+        t = make_trainer(out, **kwargs)
+        return bucketed(t) if loader == "bucketed" else t
+
+    full = trainer(tmp_path / "full").fit()
+    cut = trainer(tmp_path / "cut")
     cut.train_loader = CrashingLoader(cut.train_loader, after=13)  # 8 batches an epoch
     with pytest.raises(RuntimeError, match="simulated kill"):
         cut.fit()
     state = load_checkpoint(tmp_path / "cut" / "last.pt")
     assert state["epoch"] == 1 and state["partial"]["batches"] == (5 if accumulate == 1 else 4)
-    resumed = make_trainer(tmp_path / "cut", **kwargs)
+    resumed = trainer(tmp_path / "cut")
     history = resumed.fit(resume=tmp_path / "cut" / "last.pt")
     assert strip_times(history) == strip_times(full)
     a = load_checkpoint(tmp_path / "full" / "last.pt")["model"]
     b = load_checkpoint(tmp_path / "cut" / "last.pt")["model"]
     assert all(torch.equal(a[k], b[k]) for k in a)
     assert "partial" not in load_checkpoint(tmp_path / "cut" / "last.pt")  # epoch ends clean
+
+
+def test_save_every_needs_a_loader_with_a_length(tmp_path):
+    train, valid = loaders()
+    with pytest.raises(SeqlabError, match="a train loader with a length"):
+        Trainer(TinyClassifier(TinyConfig()), TrainConfig(save_every=2), (b for b in train), valid)
+
+
+def test_early_stopping_resumed_inside_an_epoch_keeps_the_best_epoch(tmp_path):
+    """Killed inside epoch 2 after epoch 1 was the best (flipped valid labels: the validation
+    loss rises), the resumed run still ends on epoch 1's weights, as the unbroken run does."""
+    kwargs = {"flip_valid": True, "patience": 2, "save_every": 1}
+    full = make_trainer(tmp_path / "full", **kwargs)
+    history = full.fit()
+    assert full.best["epoch"] == 1 and len(history) == 3
+    cut = make_trainer(tmp_path / "cut", **kwargs)
+    cut.train_loader = CrashingLoader(cut.train_loader, after=13)  # inside epoch 2
+    with pytest.raises(RuntimeError, match="simulated kill"):
+        cut.fit()
+    resumed = make_trainer(tmp_path / "cut", **kwargs)
+    assert strip_times(resumed.fit(resume=tmp_path / "cut" / "last.pt")) == strip_times(history)
+    a, b = full.model.state_dict(), resumed.model.state_dict()
+    assert all(torch.equal(a[k], b[k]) for k in a)
 
 
 def test_truncated_bptt_resumed_inside_an_epoch_continues_the_text(tmp_path):

@@ -127,7 +127,7 @@ def _list_translation(settings: TranslationStudySettings) -> None:
     not finished yet says so instead."""
     from seqlab.config import command_line
     from seqlab.study.runs import LEAVE_OUT
-    from seqlab.study.translation import TUNING, choose, run_one
+    from seqlab.study.translation import ANY_CHOICE, choose, run_one
 
     tuning = settings.tuning_runs()
     finished = [
@@ -137,7 +137,7 @@ def _list_translation(settings: TranslationStudySettings) -> None:
     ]
     chosen = choose(finished)
     runs = settings.runs(chosen)
-    pending = [r for r in settings.runs({g: c[0] for g, (_, c) in TUNING.items()})
+    pending = [r for r in settings.runs(ANY_CHOICE)
                if r.variant == "tuned" and r.group not in chosen]  # fmt: skip
     for run in tuning + runs:
         line = command_line("seqlab train translate", settings.configs(run), LEAVE_OUT)

@@ -18,6 +18,7 @@ from typing import Any
 
 from seqlab.config import command_line, to_dict
 from seqlab.errors import SeqlabError
+from seqlab.rules import COUNT
 from seqlab.study.report import write_csv
 from seqlab.study.runs import LEAVE_OUT, selected_epoch
 from seqlab.study.translation_report import write_report
@@ -94,6 +95,8 @@ TUNING = {
     "seq2seq": ("lstm-cosine", SEQ2SEQ_CANDIDATES),
     "transformer": ("transformer", TRANSFORMER_CANDIDATES),
 }
+# Any choice, for the runs' names and families before the tuning has chosen.
+ANY_CHOICE = {group: candidates[0] for group, (_, candidates) in TUNING.items()}
 
 
 @dataclass(frozen=True)
@@ -175,6 +178,10 @@ class TranslationStudySettings:
     tune_epochs: int | None = None  # default 3 (quick: 1)
     only: list[str] = field(default_factory=list)  # run names or families; empty: all
 
+    def __post_init__(self) -> None:
+        for name in ("epochs", "tune_epochs", "threads"):
+            COUNT.check(getattr(self, name), "--" + name.replace("_", "-"))
+
     def _shrunk(self, runs: list[Run]) -> list[Run]:
         """`runs` with small models and batches when quick."""
         if not self.quick:
@@ -203,13 +210,11 @@ class TranslationStudySettings:
         """The tuning candidates that `only` names or that its tuned runs need."""
         self._check_only()
         runs = self._shrunk(tuning_plan(self.tune_epochs or (1 if self.quick else 3)))
-        every = {group: candidates[0] for group, (_, candidates) in TUNING.items()}
-        tuned = {r.group for r in self.runs(every) if r.variant == "tuned"}
+        tuned = {r.group for r in self.runs(ANY_CHOICE) if r.variant == "tuned"}
         return [r for r in runs if r.group in tuned or r.name in self.only]
 
     def _check_only(self) -> None:
-        every = {group: candidates[0] for group, (_, candidates) in TUNING.items()}
-        runs = plan(2, every) + tuning_plan(1)
+        runs = plan(2, ANY_CHOICE) + tuning_plan(1)
         known = {r.name for r in runs} | {r.family for r in runs}
         unknown = sorted(set(self.only) - known)
         if unknown:
@@ -228,27 +233,27 @@ class TranslationStudySettings:
         return run_from_options(TranslateRun, values, f"translation study run {run.name}")
 
 
-def _saved_config(results: dict[str, Any]) -> dict[str, Any]:
-    """The data, model and decode sections of a finished run's results.json; one written before
-    the nested configs holds flat option names, read into today's sections."""
-    from seqlab.config import run_from_options
-    from seqlab.tasks.configs import TranslateRun
+def saved_run(results: dict[str, Any], path: Path) -> Any:
+    """The TranslateRun of a finished run's results.json, settings added since taking their
+    defaults (`Task.saved_run`); one written before the nested configs holds flat option
+    names, read into today's sections."""
+    from seqlab.tasks.translate import TASK
 
-    saved = results.get("config") or {}
-    if isinstance(saved.get("data"), dict):
-        return saved
-    run = run_from_options(TranslateRun, saved, "results.json")
-    return {k: v for k, v in to_dict(run).items() if k != "train"}
+    config = results.get("config") or {}
+    state = {"config": config} if isinstance(config.get("data"), dict) else {"data": config}
+    return TASK.saved_run({**state, "train_config": results.get("train_config", {})}, path)
 
 
-def _computed(train: dict[str, Any]) -> dict[str, Any]:
-    """The training settings that change results (not the device, threads, verbosity or when
-    checkpoints are written: resuming is exact), read through TrainConfig so that a setting
-    added since a run was recorded takes its default."""
-    from seqlab.train.config import TrainConfig
+# Not what a run computes: where and how verbosely it runs, and when it writes checkpoints
+# (resuming from one is exact).
+_NOT_COMPUTED = ("device", "threads", "quiet", "save_every")
 
-    full = TrainConfig.from_dict(train).to_dict()
-    return {k: v for k, v in full.items() if k not in ("device", "threads", "quiet", "save_every")}
+
+def _computed(run: Any) -> dict[str, Any]:
+    """A run's settings that change its results."""
+    values = to_dict(run)
+    values["train"] = {k: v for k, v in values["train"].items() if k not in _NOT_COMPUTED}
+    return values
 
 
 def run_one(run: Run, settings: TranslationStudySettings) -> dict[str, Any]:
@@ -256,14 +261,10 @@ def run_one(run: Run, settings: TranslationStudySettings) -> dict[str, Any]:
     from seqlab.tasks.translate import TASK
 
     cfg = settings.configs(run)
-    wanted = {k: v for k, v in to_dict(cfg).items() if k != "train"}
     out = settings.out / ("tuning" if run.variant == "tuning" else "runs") / run.name
     done = out / "results.json"
     results = json.loads(done.read_text()) if done.is_file() else None
-    if results is not None and (
-        _saved_config(results) != wanted
-        or _computed(results.get("train_config", {})) != _computed(cfg.train.to_dict())
-    ):
+    if results is not None and _computed(saved_run(results, done)) != _computed(cfg):
         raise SeqlabError(
             f"{done} was trained with other settings (an earlier study in this folder?); "
             "use another --out or delete that run"

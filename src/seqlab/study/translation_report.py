@@ -114,7 +114,9 @@ def _tuning_lines(
         "seq2seq candidates on LSTM with cosine attention, the Transformer's on the Transformer) "
         "and the lowest validation perplexity chose the tuned setting of every family in the "
         "group. The test split played no part (the figures these short runs have on it are not "
-        "shown).",
+        "shown). A short run ranks as short runs do: a cosine schedule decays within the "
+        "candidate's own epochs, and regularisation pays off later in training, so the order "
+        "after the full epochs may differ; the tuned runs below show what the choice gave.",
         "",
         markdown(table, TUNING_COLUMNS),
         "",

@@ -256,7 +256,7 @@ def load_data(data: Any, seed: int = 0) -> ClassificationData:
     common = {
         "split": data.split,
         "valid_fraction": data.valid_fraction,
-        "seed": seed,
+        "seed": data.seed_of_split(seed),
         "tokenizer": data.tokenizer,
         "min_freq": data.min_freq,
         "max_size": data.max_vocab,
@@ -331,7 +331,7 @@ class Classify(TextClassification):
             *pools,
             split=ratio,
             valid_fraction=data.valid_fraction,
-            seed=seed,
+            seed=data.seed_of_split(seed),
             limit=data.limit,
         )
         return splits[split]

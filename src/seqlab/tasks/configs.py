@@ -79,6 +79,13 @@ class LabelledTextData:
         check=SPLIT,
     )
     valid_fraction: float = setting(0.2, HELD_OUT_HELP, check=PROPORTION)
+    # None: --seed. A fixed split seed trains several seeds on one split (ensemble members must
+    # read the same validation texts, `seqlab.ensemble`).
+    split_seed: int | None = setting(
+        None, "seed of the train/valid split and of --limit's subsets (default: --seed); fix "
+        "it to train several seeds on one split, e.g. the members of an ensemble",
+        parse=optional_int,
+    )  # fmt: skip
     # Several labels per text: K sigmoid outputs, binary cross-entropy (GoEmotions: always).
     multi_label: bool = setting(
         False, "texts carry several labels (the label column: separated by --label-separator)"
@@ -88,6 +95,10 @@ class LabelledTextData:
         0.5, "multi-label: a label is predicted above this probability; 'tune': a threshold "
         "per label, chosen for F1 on the validation split", parse=parse_threshold, check=THRESHOLD,
     )  # fmt: skip
+
+    def seed_of_split(self, seed: int) -> int:
+        """The seed that carves the splits and subsets: split_seed, else the run's `seed`."""
+        return seed if self.split_seed is None else self.split_seed
 
 
 @dataclass
@@ -149,9 +160,9 @@ class ClassifyModel:
     )
     factored_classes: int | None = setting(
         None,
-        "class-factored softmax: the labels in K groups by frequency ('none': a plain softmax)",
+        "class-factored softmax: the labels in G groups by frequency ('none': a plain softmax)",
         flag="--factored",
-        metavar="K",
+        metavar="G",
         parse=optional_int,
         check=COUNT,
     )

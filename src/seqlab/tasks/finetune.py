@@ -73,6 +73,7 @@ def load_splits(
     `limit` subsets train, `eval_limit` (else `limit`) valid and test, class-balanced (by each
     text's first label when multi-label)."""
     pools, names, ratio = raw_pools(data, label_names)
+    seed = data.seed_of_split(seed)
     splits = make_splits(*pools, split=ratio, valid_fraction=data.valid_fraction, seed=seed)
     for k, split in enumerate(SPLITS):
         limit = data.limit if split == "train" or data.eval_limit is None else data.eval_limit

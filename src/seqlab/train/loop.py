@@ -75,11 +75,11 @@ def run_epoch(
         if limit is not None and i >= limit:
             break
         if i < skip:
+            if i == skip - 1:  # the RNG as the run left it, before batch `skip` is fetched
+                set_rng_state(resume["rng"])
+                if bar is not None:
+                    bar.update(skip)
             continue
-        if resume is not None and i == skip:  # after the loader's own draws, as in the run
-            set_rng_state(resume["rng"])
-            if bar is not None:
-                bar.update(skip)
         batch = {k: v.to(device, non_blocking=True) for k, v in batch.items()}
         with autocast(device, amp):
             logits, loss = forward(model, batch)

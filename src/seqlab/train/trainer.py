@@ -114,6 +114,8 @@ class Trainer:
         self._partial: dict[str, Any] | None = None
         if config.save_every and self.dist.enabled:
             raise SeqlabError("--save-every is not supported under torchrun yet")
+        if config.save_every and not _has_length(train_loader):  # to know the epoch's end
+            raise SeqlabError("--save-every needs a train loader with a length (len(loader))")
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self, resume: str | Path | None = None) -> list[dict[str, Any]]:
@@ -327,11 +329,12 @@ class Trainer:
         self.log(f"resumed from {path} after epoch {self.epoch}{inside}")
 
     def _saved_best_weights(self, path: Path) -> dict[str, torch.Tensor]:
-        """The best epoch's weights, for early stopping after a resume. best.pt is written before
-        last.pt, so it holds them unless the run died between the two writes; then the best
-        epoch is the one being redone, and the current weights stand in."""
+        """The best epoch's weights, for early stopping after a resume: best.pt's (also when
+        last.pt was taken inside a later epoch). If the run died between writing best.pt and
+        last.pt, best.pt holds the epoch being redone, which improves again when redone
+        (resuming is exact); the current weights stand in until then."""
         best_path = path.with_name("best.pt")
-        if self.best["epoch"] != self.epoch and best_path.is_file():
+        if best_path.is_file():
             best_state = load_checkpoint(best_path)
             if best_state.get("epoch") == self.best["epoch"]:
                 return best_state["model"]
@@ -363,6 +366,14 @@ class Trainer:
             f"training stopped: {what} became NaN or infinite in epoch {epoch + 1}; {where}; "
             "try a lower --lr or gradient clipping (--clip 1.0)"
         )
+
+
+def _has_length(loader: Any) -> bool:
+    try:
+        len(loader)
+    except TypeError:  # a generator, or a DataLoader over an IterableDataset
+        return False
+    return True
 
 
 def _set_epoch(loader: Any, epoch: int) -> None:
