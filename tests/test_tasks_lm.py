@@ -39,9 +39,13 @@ def test_tiny_model_learns_the_grammar(corpus, tmp_path, arch):
     assert (tmp_path / arch / "curves.png").stat().st_size > 1000
 
 
-def test_factored_softmax_lm_trains_with_frequency_classes_and_reloads(corpus, tmp_path, capsys):
-    """--factored K: the frequency classes come from the training stream (`prepare`), the
-    checkpoint brings them back, and its test perplexity is the one recorded after training."""
+@pytest.mark.parametrize("resume", [False, True])
+def test_factored_softmax_lm_trains_with_frequency_classes_and_reloads(
+    corpus, tmp_path, capsys, resume
+):
+    """--factored K: the frequency classes come from the training stream (`prepare`; also
+    under --resume into a folder with no checkpoint yet), the checkpoint brings them back, and
+    its test perplexity is the one recorded after training."""
     import torch
 
     from seqlab.nn import frequency_classes
@@ -51,7 +55,7 @@ def test_factored_softmax_lm_trains_with_frequency_classes_and_reloads(corpus, t
     options = {"data": str(corpus), "model": "lstm", "embed": 32, "hidden": 64, "layers": 1}
     options |= {"dropout": 0.0, "epochs": 3, "batch_size": 16, "lr": 1e-2, "quiet": True}
     options |= {"seed": 0, "factored_classes": 4}
-    result = TASK.train(run_from_options(LMRun, options, "the test"), out)
+    result = TASK.train(run_from_options(LMRun, options, "the test"), out, resume=resume)
     assert result.test["perplexity"] < 3.5, result.test  # learns the grammar as the full softmax
     counts = torch.bincount(result.data.train, minlength=len(result.data.vocab))
     want = frequency_classes(counts, 4)
@@ -152,6 +156,10 @@ def test_bad_data_is_a_clear_error(tmp_path, capsys):
     assert "too few" in capsys.readouterr().err
     with pytest.raises(SystemExit):
         main(["train", "lm", "--adaptive", "x,y"])
+    # Refused before any data is read (the data here does not exist).
+    missing = ["--data", str(tmp_path / "missing.txt"), "--out", str(tmp_path / "f")]
+    assert main(["train", "lm", *missing, "--preset", "cpu-lstm", "--factored", "8"]) == 2
+    assert "add --adaptive none" in capsys.readouterr().err
 
 
 def test_presets_and_archs():

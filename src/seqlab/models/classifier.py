@@ -116,13 +116,16 @@ class SequenceClassifier(nn.Module):
         """Data-dependent set-up from the training batches, before training.
 
         The nbsvm encoder's NB log-count ratios; a factored output's label groups, by label
-        frequency (Mikolov et al. 2011); for the others this is a no-op.
+        frequency (Mikolov et al. 2011); for the others this is a no-op. Both may read
+        `batches`: pass a re-iterable (a DataLoader), not a generator.
         """
         self.encoder.prepare(batches)
         if self.config.factored_classes:
             counts = torch.zeros(self.config.num_classes, dtype=torch.long)
             for batch in batches:
                 counts += torch.bincount(batch["labels"].reshape(-1), minlength=counts.numel())
+            if not counts.any():
+                raise ValueError("prepare: no labels in `batches` (a generator already read?)")
             self.output.assign_classes(frequency_classes(counts, self.config.factored_classes))
 
     def forward(
@@ -133,7 +136,12 @@ class SequenceClassifier(nn.Module):
         log-probabilities (B, K) (their softmax is the distribution, as for logits)."""
         check_ids("ids", ids, self.config.vocab_size)
         lengths = check_lengths("lengths", lengths, ids)
-        logits = self.output(self.dropout(self.encode(ids, lengths)))
+        features = self.dropout(self.encode(ids, lengths))
+        if self.config.factored_classes:  # log-sum-exps in full precision, as the LM's
+            with torch.autocast(features.device.type, enabled=False):
+                logits = self.output(features.to(self.output.weight.dtype))
+        else:
+            logits = self.output(features)
         if labels is None:
             return logits, None
         labels = torch.as_tensor(labels, device=logits.device)

@@ -87,13 +87,15 @@ class LanguageModel(nn.Module):
         """Initialise the embedding, then build the output head on features of `out_size`."""
         c = self.config
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)  # the tutorial's initialisation
+        if c.tie_weights and c.adaptive_cutoffs:
+            raise ValueError("tie_weights and an adaptive softmax cannot be combined")
+        if c.tie_weights and out_size != c.embed_dim:
+            raise ValueError(
+                f"tie_weights needs hidden_size == embed_dim, got {out_size} != {c.embed_dim}"
+            )
         if c.factored_classes:
             if c.adaptive_cutoffs:
                 raise ValueError("a factored softmax cannot be combined with an adaptive one")
-            if c.tie_weights and out_size != c.embed_dim:
-                raise ValueError(
-                    f"tie_weights needs hidden_size == embed_dim, got {out_size} != {c.embed_dim}"
-                )
             if not 1 <= c.factored_classes <= c.vocab_size:
                 raise ValueError(
                     f"factored_classes must be in [1, vocab_size={c.vocab_size}], "
@@ -107,8 +109,6 @@ class LanguageModel(nn.Module):
                 del self.embedding
             return
         if c.adaptive_cutoffs:
-            if c.tie_weights:
-                raise ValueError("tie_weights and an adaptive softmax cannot be combined")
             cutoffs = list(c.adaptive_cutoffs)
             if cutoffs != sorted(set(cutoffs)) or cutoffs[0] < 1 or cutoffs[-1] >= c.vocab_size:
                 raise ValueError(
@@ -121,10 +121,6 @@ class LanguageModel(nn.Module):
         nn.init.uniform_(self.decoder.weight, -0.1, 0.1)
         nn.init.zeros_(self.decoder.bias)
         if c.tie_weights:
-            if out_size != c.embed_dim:
-                raise ValueError(
-                    f"tie_weights needs hidden_size == embed_dim, got {out_size} != {c.embed_dim}"
-                )
             self.decoder.weight = self.embedding.weight
 
     def features(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:

@@ -221,7 +221,8 @@ class Task:
         self.check_data(run, data)
         seed_everything(run.train.seed)
         model = self.build_model(run, data)
-        if not resume:  # a resumed run takes its fitted state from the checkpoint
+        checkpoint = self._resume_from(run, out_dir, resume)
+        if checkpoint is None:  # a resumed run takes its fitted state from the checkpoint
             self.prepare(model, data)
         config = {k: v for k, v in to_dict(run).items() if k != "train"}
         meta = {"task": self.name, "config": config, **self.saved_state(run, data)}
@@ -239,7 +240,10 @@ class Task:
         )
         params = sum(p.numel() for p in model.parameters())
         trainer.log(self.describe(run, data, model, params))
-        history = trainer.fit(resume=self._resume_from(run, out_dir, resume, trainer))
+        if resume and checkpoint is None:
+            where = Path(out_dir) / "last.pt" if out_dir is not None else None
+            trainer.log(f"--resume: no checkpoint at {where}; starting from scratch")
+        history = trainer.fit(resume=checkpoint)
         wall = trainer.train_wall_s  # all of the run's training, resumptions included
         test, files = self.test(run, data, trainer)
         result = TrainResult(model, data, history, test, params, wall)
@@ -258,16 +262,13 @@ class Task:
             self.write_outputs(out, result)
         return result
 
-    def _resume_from(
-        self, run: Any, out_dir: str | Path | None, resume: bool, trainer: Trainer
-    ) -> Path | None:
+    def _resume_from(self, run: Any, out_dir: str | Path | None, resume: bool) -> Path | None:
         """OUT/last.pt if `resume` and it exists and was trained with the same data and model
-        settings; None (with a note) if there is none."""
+        settings; None if there is none."""
         if not resume:
             return None
         checkpoint = Path(out_dir) / "last.pt" if out_dir is not None else None
         if checkpoint is None or not checkpoint.is_file():
-            trainer.log(f"--resume: no checkpoint at {checkpoint}; starting from scratch")
             return None
         saved = self.saved_run(load_checkpoint(checkpoint, task=self.name), checkpoint)
         changed = changed_settings(saved, run, self.resume_sections)

@@ -104,6 +104,15 @@ class LanguageModelling(Task):
     def load_data(self, run: LMRun) -> LMData:
         return load_data(run.data)
 
+    def check(self, run: LMRun) -> None:
+        """Two output layers at once, refused before WikiText-2 is read."""
+        if run.model.factored_classes and run.model.adaptive_cutoffs:
+            raise SeqlabError(
+                "--factored replaces the output layer, and so does --adaptive "
+                f"({','.join(map(str, run.model.adaptive_cutoffs))}; the cpu-lstm preset sets it): "
+                "add --adaptive none"
+            )
+
     size_names = ("vocab_size",)
 
     def sizes(self, data: LMData) -> dict[str, int]:
