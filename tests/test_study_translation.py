@@ -90,6 +90,7 @@ def test_quick_study_runs_resumes_and_reports(tmp_path, monkeypatch, capsys):
     assert "## What each tuned run changed, and why" in readme
     assert "## How the tuned settings were chosen" in readme
     assert "## Answers from these numbers" in readme
+    assert "- test sacreBLEU (lc): `nrefs:1|case:lc|" in readme  # the signature, as recorded
     rows = list(csv.DictReader((out / "runs.csv").open()))
     assert len(rows) == 4 and all(float(r["test_perplexity"]) > 1 for r in rows)
     assert all("--out" in r["command"] and "--attention cosine" in r["command"] for r in rows[:2])

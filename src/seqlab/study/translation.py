@@ -286,6 +286,8 @@ def run_one(run: Run, settings: TranslationStudySettings) -> dict[str, Any]:
         "test_perplexity": round(test.get("perplexity", float("nan")), 2),
         "test_bleu": round(test.get("bleu", float("nan")), 2),
         "test_bleu_tokenized": round(test.get("bleu_tokenized", float("nan")), 2),
+        "bleu_signature": test.get("bleu_signature", ""),
+        "bleu_tokenized_signature": test.get("bleu_tokenized_signature", ""),
         "train_wall_s": round(results["train_wall_s"], 1),
         "why": run.why,
         "history_valid_perplexity": [e.get("valid_perplexity") for e in history],

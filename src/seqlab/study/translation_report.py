@@ -16,7 +16,7 @@ COLUMNS = [
     ("valid_perplexity", "valid ppl"),
     ("test_perplexity", "test ppl"),
     ("test_bleu_tokenized", "test BLEU (tok.)"),
-    ("test_bleu", "test sacreBLEU"),
+    ("test_bleu", "test sacreBLEU (lc)"),
     ("train_wall_s", "train s"),
 ]
 TUNING_COLUMNS = [
@@ -134,6 +134,17 @@ def _tuning_lines(
     return lines
 
 
+def _signatures(rows: list[dict[str, Any]]) -> list[str]:
+    """The sacreBLEU signature of each BLEU column, as the runs recorded them."""
+    lines = []
+    for key, column in (("bleu_tokenized_signature", "test BLEU (tok.)"),
+                        ("bleu_signature", "test sacreBLEU (lc)")):  # fmt: skip
+        found = sorted({r[key] for r in rows if r.get(key)})
+        if found:
+            lines.append(f"- {column}: " + ", ".join(f"`{s}`" for s in found))
+    return [*lines, ""] if lines else []
+
+
 def write_report(
     out: Path,
     data: str,
@@ -153,10 +164,12 @@ def write_report(
         "under early stopping). Perplexity is teacher-forced (the plain cross-entropy, also for "
         "runs trained with label smoothing); BLEU is on greedy translations of the test split: "
         "tokenized lower-cased corpus BLEU (as the public tutorials report) and sacreBLEU on "
-        "detokenized text. Each family keeps its cell, attention and number of epochs. Training "
+        "detokenized text, lower-cased as the models' output is (`case:lc`; see the signatures "
+        "below). Each family keeps its cell, attention and number of epochs. Training "
         f"took {total:,.0f} s in all ({sum(r['train_wall_s'] for r in tuning):,.0f} s of it "
         "tuning).",
         "",
+        *_signatures(rows),
         markdown(rows, COLUMNS),
         "",
     ]
