@@ -342,11 +342,11 @@ class Trainer:
 
     # -- small helpers --------------------------------------------------------------------------
     def _steps_per_epoch(self) -> int:
-        try:
-            n = len(self.train_loader)  # type: ignore[arg-type]
-        except TypeError:
-            n = self.config.limit_batches or 1
-        return min(n, self.config.limit_batches or n)
+        limit = self.config.limit_batches
+        if not _has_length(self.train_loader):
+            return limit or 1
+        n = len(self.train_loader)  # type: ignore[arg-type]
+        return min(n, limit or n)
 
     def _progress(self, desc: str) -> Any:
         quiet = self.config.quiet or not self.dist.is_main or not sys.stderr.isatty()
