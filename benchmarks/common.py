@@ -113,43 +113,52 @@ def classify_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int
     }
 
 
-def ensemble_command(members: list[str], out: Path) -> str:
-    """`seqlab evaluate --ensemble` of the named runs (folders beside `out`), weights chosen on
-    their common validation split, the report written to `out`."""
-    checkpoints = " ".join(str(out.parent / m / "best.pt") for m in members)
-    return f"seqlab evaluate --ensemble {checkpoints} --report {out}"
+def ensemble_command(options: str, out: Path) -> str:
+    """`seqlab evaluate --ensemble` of the runs named in `options` ("--ensemble A B ...
+    [--weights W ...]"; folders beside `out`), the report written to `out`. Without --weights
+    the weights are chosen on the members' common validation split."""
+    names, _, weights = options.removeprefix("--ensemble").partition("--weights")
+    checkpoints = " ".join(str(out.parent / m / "best.pt") for m in names.split())
+    given = f" --weights {' '.join(weights.split())}" if weights.strip() else ""
+    return f"seqlab evaluate --ensemble {checkpoints}{given} --report {out}"
 
 
 def ensemble_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int | None) -> dict:
-    """The BENCHMARKS.md entry of an ensemble: its test and validation accuracy, each member's
-    test accuracy and weight; `train_wall_s` is the members' training times added up."""
+    """The BENCHMARKS.md entry of an ensemble: its test accuracy (and validation accuracy, when
+    the weights were chosen on it), each member's test accuracy, validation accuracy and weight;
+    `train_wall_s` is the members' training times added up."""
     report = json.loads((out / "test-ensemble.json").read_text())
+    chosen = report["weights_from"] == "valid"
     members = []
     wall = 0.0
     for m, w in zip(report["members"], report["weights"], strict=True):
         run = Path(m["checkpoint"]).parent
         results = json.loads((run / "results.json").read_text())
         wall += results["train_wall_s"]
+        # each member's best validation accuracy, on the split it was trained beside
+        valid = [h["valid_accuracy"] for h in results["history"] if "valid_accuracy" in h]
         members.append({
             "run": run.name, "weight": round(w, 4), "test_accuracy": round(m["test_accuracy"], 4),
-            "valid_accuracy": round(m["valid_accuracy"], 4),
-        })  # fmt: skip
+        } | ({"valid_accuracy": round(max(valid), 4)} if valid else {}))  # fmt: skip
     import datetime
 
     return {
         "name": name,
         "tags": sorted({*tags, "ensemble"}),
-        "metrics": {
-            "test_accuracy": round(report["test_accuracy"], 4),
-            "valid_accuracy": round(report["valid_accuracy"], 4),
-        },
+        "metrics": {"test_accuracy": round(report["test_accuracy"], 4)}
+        | ({"valid_accuracy": round(report["valid_accuracy"], 4)} if chosen else {}),
         "members": members,
         "train_wall_s": round(wall, 1),
         "command": cmd,
         "date": datetime.date.today().isoformat(),
         "machine": machine(threads),
-        "notes": "weights chosen on the validation split only (grid of 0.05 steps over the "
-        "simplex, best valid accuracy); train_wall_s adds up the members' training times",
+        "notes": (
+            "weights chosen on the validation split only (grid of 0.05 steps over the simplex, "
+            "best valid accuracy)"
+            if chosen
+            else "weights given in the command (its benchmark script says where from)"
+        )
+        + "; train_wall_s adds up the members' training times",
     }
 
 
@@ -162,9 +171,10 @@ def run_classify_benchmark(
     def command(name: str, out: Path, args: argparse.Namespace) -> str:
         options = runs[name][1]
         if options.startswith("--ensemble"):
-            return ensemble_command(options.split()[1:], out)
+            return ensemble_command(options, out)
+        seed = "" if "--seed " in options else " --seed 0"  # a run may name its own seed
         return (
-            f"seqlab train classify --data {data} {options} --seed 0 --threads {args.threads} "
+            f"seqlab train classify --data {data} {options}{seed} --threads {args.threads} "
             f"--out {out}"
         )
 

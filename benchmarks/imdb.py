@@ -16,6 +16,9 @@ import sys
 
 from common import run_classify_benchmark
 
+# The epoch validation chose for nbsvm-trigram and cnn (best valid accuracy: 0.9262 after
+# epoch 3 of 4; 0.8902 after epoch 2, as recorded above)
+NBSVM_EPOCHS, CNN_EPOCHS = 3, 2
 # name -> (tags, options of `seqlab train classify`). Every run holds out 20% of train for
 # validation and, with --patience, keeps the weights of the best validation epoch.
 RUNS: dict[str, tuple[list[str], str]] = {
@@ -69,6 +72,25 @@ RUNS: dict[str, tuple[list[str], str]] = {
         "--dropout 0.5 --max-length none --min-freq 2 --optimizer adamw --lr 2e-3 "
         "--weight-decay 0.05 --schedule cosine --warmup 0.1 --batch-size 64 --epochs 2 "
         "--valid-fraction 0",
+    ),
+    # The NBSVM and CNN recipes retrained the same way: on all 25,000 training reviews for the
+    # epochs their validated runs above chose (NBSVM_EPOCHS, CNN_EPOCHS), no validation.
+    "imdb-nbsvm-trigram-full": (
+        ["baseline"],
+        "--model nbsvm --embed 1 --ngram 3 --buckets 16777216 --max-length none "
+        f"--optimizer adam --lr 1e-3 --batch-size 64 --epochs {NBSVM_EPOCHS} --valid-fraction 0",
+    ),
+    "imdb-cnn-full": (
+        ["cnn"],
+        "--model cnn --embed 128 --hidden 100 --widths 3,4,5 --dropout 0.5 --max-length none "
+        f"--min-freq 2 --optimizer adam --lr 1e-3 --batch-size 64 --epochs {CNN_EPOCHS} "
+        "--valid-fraction 0",
+    ),
+    # The three full-data models, with the weights the validated ensemble chose on validation
+    # (0.5 / 0.2 / 0.3 for nbsvm-trigram / bigru-validated / cnn): nothing here sees test data.
+    "imdb-ensemble-full": (
+        ["baseline", "rnn", "cnn"],
+        "--ensemble imdb-nbsvm-trigram-full bigru-full imdb-cnn-full --weights 0.5 0.2 0.3",
     ),
 }
 
