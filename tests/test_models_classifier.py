@@ -243,3 +243,25 @@ def test_cnn_features_are_max_over_real_windows():
         tiny("cnn", filter_widths=[])
     with pytest.raises(ValueError, match="max or mean"):
         tiny("cnn", pooling="last")
+
+
+def test_word_dropout_replaces_real_tokens_by_unk_while_training_only():
+    model = tiny("cnn", word_dropout=0.3)
+    b = batch(B=64, T=50, seed=1)
+    real = b["ids"] != 0
+    model.train()
+    torch.manual_seed(0)
+    dropped = model.drop_words(b["ids"])
+    changed = dropped != b["ids"]
+    assert (dropped[changed] == 1).all()  # <unk>
+    assert not changed[~real].any()  # padding stays padding
+    share = changed.sum().item() / real.sum().item()
+    assert 0.27 < share < 0.33, share  # about word_dropout of the real tokens
+    model.eval()
+    assert torch.equal(model.drop_words(b["ids"]), b["ids"])
+    # the same weights without word dropout give the eval logits exactly
+    plain = SequenceClassifier(dataclasses.replace(model.config, word_dropout=0.0)).eval()
+    plain.load_state_dict(model.state_dict())
+    assert torch.equal(model(**b)[0], plain(**b)[0])
+    with pytest.raises(ValueError, match=r"word_dropout must be in \[0, 1\)"):
+        tiny("cnn", word_dropout=1.0)

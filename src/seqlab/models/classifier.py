@@ -24,7 +24,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from seqlab.models.common import check_ids, check_lengths
+from seqlab.models.common import PAD_ID, UNK_ID, check_ids, check_lengths
 from seqlab.models.encoders import ENCODERS as ENCODER_CLASSES
 from seqlab.nn.factored import FactoredSoftmax, balanced_classes, frequency_classes
 
@@ -47,6 +47,7 @@ class SequenceClassifierConfig:
     num_layers: int = 1
     bidirectional: bool = False
     dropout: float = 0.0  # before the output layer
+    word_dropout: float = 0.0  # training: each real token becomes <unk> with this probability
     layer_dropout: float = 0.0  # between stacked recurrent layers / inside Transformer layers
     recurrent_dropout: float = 0.0  # on the recurrent state (Gal & Ghahramani 2016), if > 0
     backend: str = "fused"  # recurrent/attention backend: "fused" or "scratch"
@@ -78,6 +79,8 @@ class SequenceClassifier(nn.Module):
             raise ValueError(f"num_classes must be >= 2, got {c.num_classes}")
         if c.multi_label and c.encoder in SINGLE_LABEL_ENCODERS:
             raise ValueError(f"the {c.encoder} encoder cannot be multi-label")
+        if not 0.0 <= c.word_dropout < 1.0:
+            raise ValueError(f"word_dropout must be in [0, 1), got {c.word_dropout}")
         self.encoder = ENCODER_CLASSES[c.encoder](c)
         self.dropout = nn.Dropout(c.dropout)
         self.output: nn.Module
@@ -128,6 +131,17 @@ class SequenceClassifier(nn.Module):
                 raise ValueError("prepare: no labels in `batches` (a generator already read?)")
             self.output.assign_classes(frequency_classes(counts, self.config.factored_classes))
 
+    def drop_words(self, ids: Tensor) -> Tensor:
+        """Word dropout (Iyyer et al. 2015's, as <unk> replacement): while training, each real
+        token becomes <unk> with probability `word_dropout`. With a vocabulary of every training
+        word, <unk> is otherwise never seen in training, yet stands for every unseen test word.
+        """
+        p = self.config.word_dropout
+        if not (self.training and p > 0):
+            return ids
+        drop = (torch.rand(ids.shape, device=ids.device) < p) & (ids != PAD_ID)
+        return ids.masked_fill(drop, UNK_ID)
+
     def forward(
         self, ids: Tensor, lengths: Tensor | None = None, labels: Tensor | None = None
     ) -> tuple[Tensor, Tensor | None]:
@@ -136,7 +150,7 @@ class SequenceClassifier(nn.Module):
         log-probabilities (B, K) (their softmax is the distribution, as for logits)."""
         check_ids("ids", ids, self.config.vocab_size)
         lengths = check_lengths("lengths", lengths, ids)
-        features = self.dropout(self.encode(ids, lengths))
+        features = self.dropout(self.encode(self.drop_words(ids), lengths))
         if self.config.factored_classes:  # log-sum-exps in full precision, as the LM's
             with torch.autocast(features.device.type, enabled=False):
                 logits = self.output(features.to(self.output.weight.dtype))

@@ -12,6 +12,7 @@ from seqlab.nn import padding_mask as length_mask  # (B, T) True at real steps
 from seqlab.nn.transformer import TransformerEncoder
 
 PAD_ID = 0
+UNK_ID = 1  # seqlab.data.vocab: every vocabulary starts <pad>, <unk>
 RECURRENT = {"rnn": RNN, "lstm": LSTM, "gru": GRU}
 POOLINGS = ("last", "mean", "max")
 

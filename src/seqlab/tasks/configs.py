@@ -139,6 +139,9 @@ class ClassifyModel:
     num_layers: int = setting(1, "stacked layers", flag="--layers", check=COUNT)
     bidirectional: bool = setting(False, "read the text in both directions")
     dropout: float = setting(0.0, "dropout before the output layer", check=PROPORTION)
+    word_dropout: float = setting(
+        0.0, "training: replace each word by <unk> with this probability", check=PROPORTION
+    )
     layer_dropout: float = setting(0.0, "dropout between stacked layers", check=PROPORTION)
     recurrent_dropout: float = setting(0.0, "dropout on the recurrent state", check=PROPORTION)
     pooling: str | None = setting(
