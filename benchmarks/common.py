@@ -88,6 +88,13 @@ def run_commands(
     return 0
 
 
+def best_valid(results: dict) -> dict:
+    """{"valid_accuracy": the best of a run's epochs} from its results.json, or {} for a run
+    without a validation split."""
+    valid = [h["valid_accuracy"] for h in results["history"] if "valid_accuracy" in h]
+    return {"valid_accuracy": round(max(valid), 4)} if valid else {}
+
+
 def classify_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int | None) -> dict:
     """The BENCHMARKS.md entry of a finished `seqlab train classify` run, from its results.json:
     test accuracy (of the kept weights), the best validation accuracy, size, time, speed."""
@@ -96,12 +103,10 @@ def classify_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int
     results = json.loads((out / "results.json").read_text())
     history = results["history"]
     epochs = len(history)
-    valid = [h["valid_accuracy"] for h in history if "valid_accuracy" in h]  # none: no valid split
     return {
         "name": name,
         "tags": tags,
-        "metrics": {"test_accuracy": round(results["test"]["accuracy"], 4)}
-        | ({"valid_accuracy": round(max(valid), 4)} if valid else {}),
+        "metrics": {"test_accuracy": round(results["test"]["accuracy"], 4)} | best_valid(results),
         "params": results["params"],
         "epochs": epochs,
         "train_wall_s": round(results["train_wall_s"], 1),
@@ -135,11 +140,10 @@ def ensemble_entry(name: str, tags: list[str], out: Path, cmd: str, threads: int
         run = Path(m["checkpoint"]).parent
         results = json.loads((run / "results.json").read_text())
         wall += results["train_wall_s"]
-        # each member's best validation accuracy, on the split it was trained beside
-        valid = [h["valid_accuracy"] for h in results["history"] if "valid_accuracy" in h]
-        members.append({
-            "run": run.name, "weight": round(w, 4), "test_accuracy": round(m["test_accuracy"], 4),
-        } | ({"valid_accuracy": round(max(valid), 4)} if valid else {}))  # fmt: skip
+        # the member's validation figure is of the split it was trained beside
+        test = round(m["test_accuracy"], 4)
+        members.append({"run": run.name, "weight": round(w, 4), "test_accuracy": test})
+        members[-1] |= best_valid(results)
     import datetime
 
     return {
