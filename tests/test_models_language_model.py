@@ -136,3 +136,40 @@ def test_one_class_per_architecture_and_old_checkpoints_pick_theirs():
         LanguageModel(LanguageModelConfig(20))
     with pytest.raises(ValueError, match="not a RecurrentLM"):
         RecurrentLM(LanguageModelConfig(20, arch="transformer"))
+
+
+@pytest.mark.parametrize("tied_factored", [False, True])
+def test_embed_dropout_drops_whole_words(tied_factored):
+    """Training: a word keeps or loses its whole vector, the same at every position, and kept
+    vectors are scaled by 1 / (1 - p); eval mode returns the embedding unchanged."""
+    extra = {"factored_classes": 5, "tie_weights": True} if tied_factored else {}
+    model = tiny("lstm", embed_dropout=0.5, **extra)
+    tokens = torch.tensor([[3, 4, 3, 5, 4, 3] * 4])
+    plain = model.eval().embed(tokens)
+    torch.manual_seed(0)
+    dropped = model.train().embed(tokens)
+    kept = (dropped != 0).all(-1)  # (1, T): whole vectors kept or zeroed
+    assert ((dropped == 0).all(-1) | kept).all()
+    for word in (3, 4, 5):  # one decision per word
+        at = tokens == word
+        assert kept[at].all() or not kept[at].any()
+    torch.testing.assert_close(dropped[kept], 2 * plain[kept])
+    torch.manual_seed(1)
+    words = model.embed(torch.arange(50)[None])
+    assert 0.25 < (words == 0).all(-1).float().mean() < 0.75  # about half the vocabulary
+
+
+def test_weight_drop_reaches_the_recurrent_layer_and_not_the_transformer():
+    model = tiny("lstm", weight_drop=0.3)
+    assert model.rnn.weight_drop == 0.3
+    torch.manual_seed(0)
+    tokens = torch.randint(1, 50, (2, 8))
+    a, _ = model.train()(tokens)
+    b, _ = model(tokens)
+    assert not torch.allclose(a, b)  # another mask per call
+    with torch.no_grad():
+        torch.testing.assert_close(model.eval()(tokens)[0], model(tokens)[0])
+    with pytest.raises(ValueError, match="weight_drop drops recurrent weights"):
+        tiny("transformer", weight_drop=0.3)
+    with pytest.raises(ValueError, match=r"embed_dropout must be in \[0, 1\)"):
+        tiny("gru", embed_dropout=1.0)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+import torch.nn.functional as F
 
 from seqlab.nn import GRU, LSTM, RNN, LSTMCell
 
@@ -220,3 +221,42 @@ def test_cell_notation_matches_the_reference_rnn_on_the_course_data(shared_data)
     np.testing.assert_allclose(
         np.arctanh(expected[0]), [0.5819145, -2.2686535, -0.6410312, 1.4891931], atol=1e-6
     )
+
+
+@pytest.mark.parametrize("cls,ref_cls", [(LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)])
+def test_weight_drop_is_dropconnect_on_the_recurrent_weights(cls, ref_cls) -> None:
+    """Training with weight_drop = torch.nn's layer whose w_hh had the same dropout mask applied
+    (Merity et al.'s weight drop); eval mode uses the weights as they are."""
+    torch.manual_seed(0)
+    layer = cls(3, 4, num_layers=2, backend="fused", weight_drop=0.5)
+    ref = ref_cls(3, 4, num_layers=2, batch_first=True)
+    x = torch.randn(2, 5, 3)
+
+    def copy_weights(drop: bool) -> None:
+        with torch.no_grad():
+            for k, cell in enumerate(layer.cells):
+                w_ih, w_hh, b_ih, b_hh = cell.fused_weights(layer.zero_bias)
+                getattr(ref, f"weight_ih_l{k}").copy_(w_ih)
+                getattr(ref, f"weight_hh_l{k}").copy_(F.dropout(w_hh, 0.5) if drop else w_hh)
+                getattr(ref, f"bias_ih_l{k}").copy_(b_ih)
+                getattr(ref, f"bias_hh_l{k}").copy_(b_hh)
+
+    layer.train()
+    torch.manual_seed(1)
+    out, _ = layer(x)
+    torch.manual_seed(1)
+    copy_weights(drop=True)  # the same draws, layer by layer
+    torch.testing.assert_close(out, ref(x)[0])
+    out.sum().backward()
+    grad = layer.cells[0].W.grad  # zero exactly where the mask dropped a weight
+    assert grad is not None and 0.3 < (grad == 0).float().mean() < 0.7
+    layer.eval()
+    copy_weights(drop=False)
+    torch.testing.assert_close(layer(x)[0], ref(x)[0])
+
+
+def test_weight_drop_needs_the_fused_backend() -> None:
+    with pytest.raises(ValueError, match="weight_drop > 0 needs backend='fused'"):
+        LSTM(4, 3, weight_drop=0.2, backend="scratch")
+    with pytest.raises(ValueError, match=r"weight_drop must be in \[0, 1\)"):
+        LSTM(4, 3, weight_drop=1.0, backend="fused")

@@ -71,11 +71,13 @@ def recurrent_layer(
     dropout: float = 0.0,
     backend: str = "fused",
     recurrent_dropout: float = 0.0,
+    weight_drop: float = 0.0,
 ) -> nn.Module:
     """Build seqlab.nn.RNN/LSTM/GRU by name ("rnn", "lstm", "gru")."""
     if cell not in RECURRENT:
         raise ValueError(f"recurrent cell must be one of {tuple(RECURRENT)}, got {cell!r}")
-    kwargs = {"recurrent_dropout": recurrent_dropout} if recurrent_dropout else {}
+    rates = {"recurrent_dropout": recurrent_dropout, "weight_drop": weight_drop}
+    kwargs = {k: v for k, v in rates.items() if v}
     return RECURRENT[cell](
         input_size,
         hidden_size,

@@ -56,6 +56,8 @@ class LanguageModelConfig:
     num_layers: int = 2
     num_heads: int = 2
     dropout: float = 0.2
+    embed_dropout: float = 0.0  # training: drop whole words' vectors (AWD-LSTM's embedding dropout)
+    weight_drop: float = 0.0  # recurrent: DropConnect on the hidden-to-hidden weights (AWD-LSTM)
     tie_weights: bool = False
     backend: str = "fused"
     positional: str = "sinusoidal"  # or "learned"
@@ -80,6 +82,10 @@ class LanguageModel(nn.Module):
             raise TypeError("LanguageModel is a base class: build with language_model(config)")
         if language_model_class(config.arch) is not type(self):
             raise ValueError(f"arch {config.arch!r} is not a {type(self).__name__}")
+        if not 0.0 <= config.embed_dropout < 1.0:
+            raise ValueError(f"embed_dropout must be in [0, 1), got {config.embed_dropout}")
+        if config.weight_drop and config.arch == "transformer":
+            raise ValueError("weight_drop drops recurrent weights: use it with rnn, lstm or gru")
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
 
@@ -131,8 +137,16 @@ class LanguageModel(nn.Module):
         """Word vectors (B, T, E) of tokens (B, T): the embedding's rows, or for a tied factored
         softmax the output rows of the words (stored sorted by class)."""
         if self.config.factored_classes and self.config.tie_weights:
-            return F.embedding(self.factored.row[tokens], self.factored.weight)
-        return self.embedding(tokens)
+            vectors = F.embedding(self.factored.row[tokens], self.factored.weight)
+        else:
+            vectors = self.embedding(tokens)
+        p = self.config.embed_dropout
+        if self.training and p > 0:
+            # Embedding dropout (Gal & Ghahramani 2016; Merity et al. 2018): each word of the
+            # vocabulary keeps or loses its whole vector for the batch, wherever it occurs.
+            keep = torch.bernoulli(vectors.new_full((self.config.vocab_size,), 1 - p)) / (1 - p)
+            vectors = vectors * keep[tokens].unsqueeze(-1)
+        return vectors
 
     @torch.no_grad()
     def prepare(self, tokens: Tensor) -> None:
@@ -251,7 +265,13 @@ class RecurrentLM(LanguageModel):
         c = config
         self.dropout = nn.Dropout(c.dropout)
         self.rnn = recurrent_layer(
-            c.arch, c.embed_dim, c.hidden_size, c.num_layers, dropout=c.dropout, backend=c.backend
+            c.arch,
+            c.embed_dim,
+            c.hidden_size,
+            c.num_layers,
+            dropout=c.dropout,
+            backend=c.backend,
+            weight_drop=c.weight_drop,
         )
         self._init_output(c.hidden_size)
 

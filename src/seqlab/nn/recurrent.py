@@ -68,6 +68,7 @@ class _Recurrent(nn.Module):
         backend: str = "scratch",
         batch_first: bool = True,
         recurrent_dropout: float = 0.0,
+        weight_drop: float = 0.0,
     ) -> None:
         super().__init__()
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
@@ -75,12 +76,14 @@ class _Recurrent(nn.Module):
                 f"input_size, hidden_size and num_layers must be >= 1, got "
                 f"{input_size}, {hidden_size}, {num_layers}"
             )
-        for name, p in (("dropout", dropout), ("recurrent_dropout", recurrent_dropout)):
+        rates = ("dropout", dropout), ("recurrent_dropout", recurrent_dropout)
+        for name, p in (*rates, ("weight_drop", weight_drop)):
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {p}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bidirectional, self.batch_first = bidirectional, batch_first
         self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
+        self.weight_drop = weight_drop
         self.num_directions = 2 if bidirectional else 1
         self.output_size = self.num_directions * hidden_size
         self.backend = backend  # validated by the setter below
@@ -110,6 +113,11 @@ class _Recurrent(nn.Module):
                 "recurrent_dropout > 0 needs backend='scratch' (the fused kernel has none); "
                 "for inference build a fused layer with recurrent_dropout=0 and load the state_dict"
             )
+        if value == "scratch" and self.weight_drop > 0:
+            raise ValueError(
+                "weight_drop > 0 needs backend='fused' (the scratch cells use their own weights); "
+                "for inference build a scratch layer with weight_drop=0 and load the state_dict"
+            )
         self._backend = value
 
     def extra_repr(self) -> str:
@@ -117,7 +125,8 @@ class _Recurrent(nn.Module):
         return (
             f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
             f"bidirectional={self.bidirectional}, dropout={self.dropout}, "
-            f"recurrent_dropout={self.recurrent_dropout}, backend={self.backend!r}"
+            f"recurrent_dropout={self.recurrent_dropout}, weight_drop={self.weight_drop}, "
+            f"backend={self.backend!r}"
         )
 
     # ---- checks -------------------------------------------------------------------------
@@ -216,7 +225,7 @@ class _Recurrent(nn.Module):
             for direction in range(self.num_directions):
                 cell = self.cells[layer * self.num_directions + direction]
                 seq = layer_input if direction == 0 else _reverse_padded(layer_input, reverse_index)
-                weights = list(cell.fused_weights(self.zero_bias))
+                weights = self._kernel_weights([cell])
                 out = self.kernel(seq, h0, weights, True, 1, 0.0, self.training, False, True)[0]
                 outputs.append(out if direction == 0 else _reverse_padded(out, reverse_index))
             layer_input = torch.cat(outputs, dim=2)  # (B, T, dirs*H)
@@ -230,7 +239,7 @@ class _Recurrent(nn.Module):
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
         """Run torch.nn.RNN/LSTM/GRU's kernel on our own parameters (no copy, one C++ call)."""
         # torch.nn.RNNBase's flat-weight order: per layer, per direction, w_ih, w_hh, b_ih, b_hh.
-        weights = [w for cell in self.cells for w in cell.fused_weights(self.zero_bias)]
+        weights = self._kernel_weights(self.cells)
         args = (True, self.num_layers, self.dropout, self.training, self.bidirectional)
         if lengths is None:
             h0 = hx if self.has_cell_state else hx[0]
@@ -246,6 +255,18 @@ class _Recurrent(nn.Module):
         )
         outputs, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
         return outputs, tuple(h.index_select(1, packed.unsorted_indices) for h in result[1:])
+
+    def _kernel_weights(self, cells: Any) -> list[Tensor]:
+        """The fused kernel's weights of `cells`, each (w_ih, w_hh, b_ih, b_hh). With
+        `weight_drop` while training, w_hh is DropConnect-ed (Wan et al. 2013; AWD-LSTM's weight
+        drop, Merity et al. 2018): one mask per call, shared by every time step of the window."""
+        weights = []
+        for cell in cells:
+            w_ih, w_hh, b_ih, b_hh = cell.fused_weights(self.zero_bias)
+            if self.weight_drop > 0 and self.training:
+                w_hh = F.dropout(w_hh, self.weight_drop)
+            weights += [w_ih, w_hh, b_ih, b_hh]
+        return weights
 
     def _forward_scratch(
         self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None

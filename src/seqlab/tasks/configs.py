@@ -274,6 +274,12 @@ class LMModel:
     num_layers: int = setting(2, "stacked layers", flag="--layers", check=COUNT)
     num_heads: int = setting(2, "Transformer attention heads", flag="--heads", check=COUNT)
     dropout: float = setting(0.2, "dropout", check=PROPORTION)
+    embed_dropout: float = setting(
+        0.0, "training: drop each vocabulary word's whole vector per batch", check=PROPORTION
+    )
+    weight_drop: float = setting(
+        0.0, "recurrent models: DropConnect on the hidden-to-hidden weights", check=PROPORTION
+    )
     tie_weights: bool = setting(False, "share the embedding and output matrices")
     adaptive_cutoffs: list[int] | None = setting(  # e.g. [2000, 10000]
         None,
