@@ -252,8 +252,7 @@ class LMData:
     # WikiText-2 is tokenized already
     tokenizer: str = setting("whitespace", "whitespace, basic_english, bpe or spacy")
     lower: bool = setting(False, "lower-case the text")
-    # a <sos> before every line (after the <eos> of the line before)
-    sos: bool = setting(False, "a <sos> token before every line")
+    sos: bool = setting(False, "a <sos> token before every line")  # after the last line's <eos>
     min_freq: int = setting(1, "words seen fewer times in train become <unk>", check=COUNT)
     max_vocab: int | None = setting(  # counts <pad>, <unk>, <eos>: room for them and a word
         None, "keep the most frequent words only", check=at_least(4)
@@ -274,12 +273,8 @@ class LMModel:
     num_layers: int = setting(2, "stacked layers", flag="--layers", check=COUNT)
     num_heads: int = setting(2, "Transformer attention heads", flag="--heads", check=COUNT)
     dropout: float = setting(0.2, "dropout", check=PROPORTION)
-    embed_dropout: float = setting(
-        0.0, "training: drop each vocabulary word's whole vector per batch", check=PROPORTION
-    )
-    weight_drop: float = setting(
-        0.0, "recurrent models: DropConnect on the hidden-to-hidden weights", check=PROPORTION
-    )
+    embed_dropout: float = setting(0.0, "drop whole words' vectors per batch", check=PROPORTION)
+    weight_drop: float = setting(0.0, "rnn/lstm/gru: DropConnect on W_hh", check=PROPORTION)
     tie_weights: bool = setting(False, "share the embedding and output matrices")
     adaptive_cutoffs: list[int] | None = setting(  # e.g. [2000, 10000]
         None,
