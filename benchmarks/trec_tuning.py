@@ -5,7 +5,7 @@ Every run is `seqlab train classify --data trec` with trec.py's CNN options, the
 changes, and `--split-seed S --seed S`; the test split plays no part in the comparison (its
 figures stay in each run's results.json). A fine-label variant (`--label-set fine`) is scored on
 the 6 coarse classes: each coarse class gets the summed probability of its fine labels.
-Results go to benchmarks/results/trec-tuning.json.
+Results go to benchmarks/results/trec-tuning.json, one entry per variant.
 
     python benchmarks/trec_tuning.py                    # every variant (about 15 minutes)
     python benchmarks/trec_tuning.py --only min-freq-2  # one variant
@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from trec import CNN
 
-from common import RESULTS_DIR, machine
+from common import machine, save_run
 
 # variant -> (options added to trec.py's CNN recipe, split seeds)
 VARIANTS: dict[str, tuple[str, range]] = {
@@ -68,9 +68,6 @@ def main() -> int:
     unknown = sorted(set(names) - set(VARIANTS))
     if unknown:
         parser.error(f"unknown variants {unknown}; choose from {', '.join(VARIANTS)}")
-    path = RESULTS_DIR / "trec-tuning.json"
-    recorded = json.loads(path.read_text()) if path.is_file() else {"benchmark": "trec-tuning"}
-    rows = {r["name"]: r for r in recorded.get("variants", [])}
     for name in names:
         options, seeds = VARIANTS[name]
         valid, commands = [], []
@@ -87,9 +84,10 @@ def main() -> int:
             if "--label-set fine" in options:
                 valid.append(coarse_valid_accuracy(out / "best.pt"))
             else:
+                # unrounded (best_valid rounds), so the mean is of the exact figures
                 history = json.loads((out / "results.json").read_text())["history"]
                 valid.append(max(h["valid_accuracy"] for h in history))
-        rows[name] = {
+        entry = {
             "name": name,
             "options": options,
             "metrics": {"mean_valid_accuracy": round(statistics.mean(valid), 4)},
@@ -99,9 +97,8 @@ def main() -> int:
             "date": datetime.date.today().isoformat(),
             "machine": machine(args.threads),
         }
-        print(f"{name}: mean valid {statistics.mean(valid):.4f} {rows[name]['valid_accuracy']}")
-    recorded["variants"] = [rows[n] for n in VARIANTS if n in rows]
-    path.write_text(json.dumps(recorded, indent=2) + "\n")
+        save_run("trec-tuning", entry, order=list(VARIANTS))
+        print(f"{name}: mean valid {statistics.mean(valid):.4f} {entry['valid_accuracy']}")
     return 0
 
 
