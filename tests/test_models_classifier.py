@@ -246,6 +246,39 @@ def test_cnn_features_are_max_over_real_windows():
         tiny("cnn", pooling="last")
 
 
+def test_cnn_full_padding_is_windows_over_the_text_padded_by_width_minus_one_zeros():
+    # Kim's code: width - 1 zero vectors before and after each text, whatever the batch padding.
+    model = tiny("cnn", filter_widths=[2, 3], conv_padding="full").eval()
+    ids = torch.tensor([[5, 6, 7, 8, 0, 0], [9, 0, 0, 0, 0, 0]])
+    lengths = torch.tensor([4, 1])
+    got = model.encode(ids, lengths)
+    for i, n in enumerate(lengths.tolist()):
+        x = model.encoder.embedding(ids[i : i + 1, :n]).transpose(1, 2)  # real tokens only
+        want = []
+        for w, conv in zip((2, 3), model.encoder.convs, strict=True):
+            padded = torch.nn.functional.pad(x, (w - 1, w - 1))  # zeros at both ends
+            windows = torch.nn.functional.conv1d(padded, conv.weight, conv.bias)
+            assert windows.size(2) == n + w - 1
+            want.append(torch.relu(windows).amax(dim=2))
+        torch.testing.assert_close(got[i : i + 1], torch.cat(want, dim=1))
+    valid = SequenceClassifier(dataclasses.replace(model.config, conv_padding="valid")).eval()
+    valid.load_state_dict(model.state_dict())  # the same weights: only the windows differ
+    assert not torch.allclose(valid.encode(ids, lengths), got)
+    with pytest.raises(ValueError, match="conv_padding must be"):
+        tiny("cnn", conv_padding="same")
+
+
+def test_embed_init_sets_the_uniform_range_of_the_word_vectors():
+    torch.manual_seed(0)
+    for a in (0.05, 0.25):
+        cfg = SequenceClassifierConfig(5000, encoder="cnn", embed_dim=16, embed_init=a)
+        w = SequenceClassifier(cfg).encoder.embedding.weight.detach()
+        assert (w[0] == 0).all()  # the padding row stays zero
+        assert w[1:].abs().max() <= a and w[1:].abs().max() > 0.95 * a
+    with pytest.raises(ValueError, match="embed_init must be > 0"):
+        tiny("cnn", embed_init=0.0)
+
+
 def test_word_dropout_replaces_real_tokens_by_unk_while_training_only():
     model = tiny("cnn", word_dropout=0.3)
     b = batch(B=64, T=50, seed=1)

@@ -61,6 +61,8 @@ class SequenceClassifierConfig:
     nb_alpha: float = 0.5  # nbsvm: Laplace smoothing of the NB feature counts
     nb_min_count: int = 2  # nbsvm: features in fewer training documents get no weight
     filter_widths: list[int] = field(default_factory=lambda: [3, 4, 5])  # cnn: Kim's widths
+    conv_padding: str = "valid"  # cnn: "full" also takes the windows overhanging either end
+    embed_init: float = 0.05  # word vectors start uniform in [-embed_init, embed_init]
     multi_label: bool = False  # K sigmoid outputs and binary cross-entropy, labels (B, K)
     factored_classes: int | None = None  # a class-factored softmax over this many label groups
 

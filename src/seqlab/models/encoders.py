@@ -73,13 +73,16 @@ class SentenceEncoder(nn.Module):
 
 
 def token_embedding(config: SequenceClassifierConfig) -> nn.Embedding:
-    """The word embedding of the dense, recurrent and Transformer encoders.
+    """The word embedding of the dense, recurrent, convolutional and Transformer encoders.
 
-    Keras' default uniform(-0.05, 0.05) rather than torch's N(0, 1): with unit-variance
+    By default Keras' uniform(-0.05, 0.05) rather than torch's N(0, 1): with unit-variance
     embeddings the course's RMSprop models learn far more slowly (dense baseline 0.66 instead
-    of Chollet's ~0.75 validation accuracy at maxlen 20)."""
+    of Chollet's ~0.75 validation accuracy at maxlen 20). Kim (2014) starts CNN-rand's vectors
+    in [-0.25, 0.25] (`embed_init`)."""
+    if not config.embed_init > 0:
+        raise ValueError(f"embed_init must be > 0, got {config.embed_init}")
     embedding = nn.Embedding(config.vocab_size, config.embed_dim, padding_idx=PAD_ID)
-    nn.init.uniform_(embedding.weight, -0.05, 0.05)
+    nn.init.uniform_(embedding.weight, -config.embed_init, config.embed_init)
     with torch.no_grad():
         embedding.weight[PAD_ID].zero_()
     return embedding
@@ -203,7 +206,9 @@ class ConvEncoder(SentenceEncoder):
     """Kim (2014): 1-d convolutions of each width in `filter_widths` (`hidden_size` filters
     each) over the word embeddings, ReLU, then max (or mean) over the windows of each text;
     features (B, len(filter_widths) * hidden_size). Dropout before the output is the
-    classifier's `dropout` (Kim: 0.5)."""
+    classifier's `dropout` (Kim: 0.5). `conv_padding` "valid" takes the windows inside the
+    text; "full" pads width - 1 zero vectors at both ends, as Kim's code does, so a filter also
+    sees a text's first and last words beside its edges ("<edge> How many")."""
 
     default_pooling: ClassVar[str] = "max"
 
@@ -215,9 +220,14 @@ class ConvEncoder(SentenceEncoder):
             raise ValueError(f"filter widths must be one or more integers >= 1, got {widths}")
         if self.pooling == "last":
             raise ValueError("the cnn encoder pools windows by max or mean, not last")
-        self.widths = widths
+        if c.conv_padding not in ("valid", "full"):
+            raise ValueError(f"conv_padding must be 'valid' or 'full', got {c.conv_padding!r}")
+        self.widths, self.full = widths, c.conv_padding == "full"
         self.embedding = token_embedding(c)
-        self.convs = nn.ModuleList(nn.Conv1d(c.embed_dim, c.hidden_size, w) for w in widths)
+        self.convs = nn.ModuleList(
+            nn.Conv1d(c.embed_dim, c.hidden_size, w, padding=w - 1 if self.full else 0)
+            for w in widths
+        )
         self.num_features = c.hidden_size * len(widths)
 
     def forward(self, ids: Tensor, lengths: Tensor) -> Tensor:
@@ -228,9 +238,10 @@ class ConvEncoder(SentenceEncoder):
         features = []
         for width, conv in zip(self.widths, self.convs, strict=True):
             h = torch.relu(conv(x))  # (B, F, windows)
-            # Windows starting past the text's last full window see only padding; a text
-            # shorter than the filter keeps its one (zero-padded) window.
-            windows = torch.clamp(lengths - width + 1, min=1)
+            # Windows past the text's last one see only padding; a text shorter than the
+            # filter keeps its one (zero-padded) window. Full padding adds width - 1 at each end.
+            overhang = width - 1 if self.full else 1 - width
+            windows = torch.clamp(lengths + overhang, min=1)
             mask = length_mask(windows, h.size(2))[:, None, :]  # (B, 1, windows)
             if self.pooling == "max":  # ReLU outputs are >= 0: masked windows as 0 change nothing
                 features.append(h.masked_fill(~mask, 0.0).amax(dim=2))

@@ -139,9 +139,7 @@ class ClassifyModel:
     num_layers: int = setting(1, "stacked layers", flag="--layers", check=COUNT)
     bidirectional: bool = setting(False, "read the text in both directions")
     dropout: float = setting(0.0, "dropout before the output layer", check=PROPORTION)
-    word_dropout: float = setting(
-        0.0, "training: replace each word by <unk> with this probability", check=PROPORTION
-    )
+    word_dropout: float = setting(0.0, "training: words become <unk> with this p", check=PROPORTION)
     layer_dropout: float = setting(0.0, "dropout between stacked layers", check=PROPORTION)
     recurrent_dropout: float = setting(0.0, "dropout on the recurrent state", check=PROPORTION)
     pooling: str | None = setting(
@@ -156,10 +154,11 @@ class ClassifyModel:
     )
     filter_widths: list[int] = setting(
         help="cnn model: convolution widths, --hidden filters each (default: 3,4,5)",
-        show_default=False,
-        flag="--widths",
-        parse=parse_widths,
-        default_factory=lambda: [3, 4, 5],
+        show_default=False, flag="--widths", parse=parse_widths, default_factory=lambda: [3, 4, 5],
+    )  # fmt: skip
+    conv_padding: str = setting("valid", "cnn: full pads both ends", choices=("valid", "full"))
+    embed_init: float = setting(  # Keras' default; Kim's CNN-rand 0.25
+        0.05, "word vectors start uniform in [-A, A]", metavar="A", check=number("(0, inf)")
     )
     factored_classes: int | None = setting(
         None,
