@@ -233,9 +233,10 @@ class _WithinClass(torch.autograd.Function):
     def backward(ctx: torch.autograd.function.FunctionCtx, g: Tensor):  # type: ignore[override]
         h, weight, within, *probs = ctx.saved_tensors
         grad_h = torch.empty_like(h)
-        grad_w = torch.empty_like(weight)  # every row written below: the rows of classes
-        grad_b = weight.new_empty(weight.size(0)) if ctx.has_bias else None  # with no examples
-        # get zeros there, the others their product (one fill of all V rows cost 7 ms a step)
+        # Every row is written below (zeros for the classes with no examples), so no fill of
+        # all V rows first (7 ms of a WikiText-2 step).
+        grad_w = torch.empty_like(weight)
+        grad_b = weight.new_empty(weight.size(0)) if ctx.has_bias else None
         start = row = 0
         probs_iter = iter(probs)
         for n, size in zip(ctx.counts, ctx.sizes, strict=True):
