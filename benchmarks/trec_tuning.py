@@ -40,6 +40,11 @@ VARIANTS: dict[str, tuple[str, range]] = {
     "word-dropout-0.1": ("--word-dropout 0.1", range(2)),
     "word-dropout-0.2": ("--word-dropout 0.2", range(2)),
     "word-dropout-0.3": ("--word-dropout 0.3", range(2)),
+    # Kim's code pads width - 1 zero vectors at both ends and starts CNN-rand's vectors in
+    # [-0.25, 0.25]; the recipe takes only the windows inside a text and Keras' 0.05.
+    "full-padding": ("--conv-padding full", range(5)),
+    "embed-init-0.25": ("--embed-init 0.25", range(5)),
+    "full-padding-embed-init-0.25": ("--conv-padding full --embed-init 0.25", range(5)),
 }
 
 
