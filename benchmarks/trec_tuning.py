@@ -7,7 +7,7 @@ figures stay in each run's results.json). A fine-label variant (`--label-set fin
 the 6 coarse classes: each coarse class gets the summed probability of its fine labels.
 Results go to benchmarks/results/trec-tuning.json, one entry per variant.
 
-    python benchmarks/trec_tuning.py                    # every variant (about 15 minutes)
+    python benchmarks/trec_tuning.py                    # every variant (about 20 minutes)
     python benchmarks/trec_tuning.py --only min-freq-2  # one variant
 """
 
