@@ -28,35 +28,32 @@ CNN = (
     f"--weight-decay 0.01 --lr 1e-3 {COMMON}"
 )
 KIM = "--conv-padding full --embed-init 0.25"  # as Kim's code: zero-padded ends, U(-0.25, 0.25)
-BAG = 10  # CNNs in the bagged ensemble, one per validation split
+BAG = 10  # CNNs in a bagged ensemble, one per validation split
+
+
+def bag(name: str, options: str) -> dict[str, tuple[list[str], str]]:
+    """Runs `name` and `name`-split1 .. -split{BAG - 1}: the same recipe with other held-out
+    splits (and seeds), each keeping its best epoch on its own validation split, so that
+    together they have seen every training question; and `name`-bag, bagging them (Breiman
+    1996): their probabilities averaged with equal weights, fixed before any of them was scored
+    (their validation splits differ, so none is shared to choose weights on)."""
+    splits = [f"{name}-split{s}" for s in range(1, BAG)]
+    return {
+        name: (["cnn"], options),
+        **{m: (["cnn"], f"{options} --split-seed {s} --seed {s}") for s, m in enumerate(splits, 1)},
+        f"{name}-bag": (
+            ["cnn"],
+            f"--ensemble {name} {' '.join(splits)} --weights {' '.join(['1'] * BAG)}",
+        ),
+    }
+
+
 # name -> (tags, options of `seqlab train classify`)
 RUNS: dict[str, tuple[list[str], str]] = {
-    "trec-cnn": (["cnn"], CNN),
-    # The same recipe with other held-out splits (and seeds): each keeps its best epoch on its
-    # own validation split, and together they have seen every training question.
-    **{
-        f"trec-cnn-split{s}": (["cnn"], f"{CNN} --split-seed {s} --seed {s}") for s in range(1, BAG)
-    },
-    # Bagging (Breiman 1996): the BAG CNNs' probabilities averaged with equal weights, fixed
-    # before any of them was scored (their validation splits differ, so none is shared to
-    # choose weights on).
-    "trec-cnn-bag": (
-        ["cnn"],
-        f"--ensemble trec-cnn {' '.join(f'trec-cnn-split{s}' for s in range(1, BAG))} "
-        f"--weights {' '.join(['1'] * BAG)}",
-    ),
+    **bag("trec-cnn", CNN),
     # Kim's padding and initialisation (trec_tuning.py: mean valid 0.8811 over split seeds 0-4
-    # against the recipe's 0.8749): the same bag of BAG, equal weights fixed in advance.
-    "trec-cnn-kim": (["cnn"], f"{CNN} {KIM}"),
-    **{
-        f"trec-cnn-kim-split{s}": (["cnn"], f"{CNN} {KIM} --split-seed {s} --seed {s}")
-        for s in range(1, BAG)
-    },
-    "trec-cnn-kim-bag": (
-        ["cnn"],
-        f"--ensemble trec-cnn-kim {' '.join(f'trec-cnn-kim-split{s}' for s in range(1, BAG))} "
-        f"--weights {' '.join(['1'] * BAG)}",
-    ),
+    # against the recipe's 0.8749).
+    **bag("trec-cnn-kim", f"{CNN} {KIM}"),
     "trec-bigru": (
         ["rnn"],
         "--model gru --bidirectional --pooling max --embed 128 --hidden 128 --dropout 0.5 "
