@@ -46,7 +46,6 @@ RUNS: dict[str, tuple[list[str], str]] = {
         "--preset cpu-lstm --adaptive none --factored 180 --tie-weights --dropout 0.4 "
         "--embed-dropout 0.1 --epochs 14",
     ),
-    "wikitext2-lstm-tied-edrop-cache": (["rnn", "cache"], "--cache"),
 }
 CACHE = "-cache"  # a run named X-cache evaluates the trained run X with the continuous cache
 

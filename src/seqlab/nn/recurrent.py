@@ -76,8 +76,11 @@ class _Recurrent(nn.Module):
                 f"input_size, hidden_size and num_layers must be >= 1, got "
                 f"{input_size}, {hidden_size}, {num_layers}"
             )
-        rates = ("dropout", dropout), ("recurrent_dropout", recurrent_dropout)
-        for name, p in (*rates, ("weight_drop", weight_drop)):
+        rates = (
+            ("dropout", dropout), ("recurrent_dropout", recurrent_dropout),
+            ("weight_drop", weight_drop),
+        )  # fmt: skip
+        for name, p in rates:
             if not 0.0 <= p < 1.0:
                 raise ValueError(f"{name} must be in [0, 1), got {p}")
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
