@@ -173,3 +173,16 @@ def test_weight_drop_reaches_the_recurrent_layer_and_not_the_transformer():
         tiny("transformer", weight_drop=0.3)
     with pytest.raises(ValueError, match=r"embed_dropout must be in \[0, 1\)"):
         tiny("gru", embed_dropout=1.0)
+
+
+def test_locked_dropout_masks_whole_sequences_around_and_between_the_layers():
+    model = tiny("lstm", dropout=0.5, locked_dropout=True)
+    assert model.rnn.locked and model.rnn.dropout == 0.5
+    x = torch.ones(4, 7, 16)
+    dropped = model.train()._drop(x)
+    assert (dropped == dropped[:, :1]).all() and (dropped == 0).any()
+    assert model.eval()._drop(x) is x
+    plain = tiny("lstm", dropout=0.5)._drop(x)  # per element: masks differ between steps
+    assert not (plain == plain[:, :1]).all()
+    with pytest.raises(ValueError, match="locked_dropout is for recurrent models"):
+        tiny("transformer", locked_dropout=True)

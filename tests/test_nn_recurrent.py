@@ -7,7 +7,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from seqlab.nn import GRU, LSTM, RNN, LSTMCell
+from seqlab.nn import GRU, LSTM, RNN, LSTMCell, locked_dropout
 
 BACKENDS = ["scratch", "fused"]
 CLASSES = [RNN, LSTM, GRU]
@@ -260,3 +260,48 @@ def test_weight_drop_needs_the_fused_backend() -> None:
         LSTM(4, 3, weight_drop=0.2, backend="scratch")
     with pytest.raises(ValueError, match=r"weight_drop must be in \[0, 1\)"):
         LSTM(4, 3, weight_drop=1.0, backend="fused")
+
+
+def test_locked_dropout_keeps_one_mask_for_all_steps_of_a_sequence() -> None:
+    torch.manual_seed(0)
+    x = torch.ones(8, 6, 50)
+    out = locked_dropout(x, 0.4)
+    assert (out == out[:, :1]).all()  # the same units dropped at every step
+    torch.testing.assert_close(out.unique(), torch.tensor([0.0, 1 / 0.6]))
+    assert 0.3 < (out == 0).float().mean() < 0.5
+    assert not (out[0] == out[1]).all()  # another mask per sequence
+    assert locked_dropout(x, 0.4, training=False) is x
+
+
+@pytest.mark.parametrize("cls,ref_cls", [(LSTM, torch.nn.LSTM), (GRU, torch.nn.GRU)])
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_locked_dropout_between_layers_matches_torch_layers(cls, ref_cls, bidirectional) -> None:
+    """Training with locked=True = two one-layer torch.nn layers with `locked_dropout` between
+    them (the same draw), for both backends and with padded sequences; eval mode drops nothing."""
+    torch.manual_seed(0)
+    layer = cls(3, 4, num_layers=2, dropout=0.5, locked=True, bidirectional=bidirectional)
+    D = 2 if bidirectional else 1
+    refs = [ref_cls(3 if i == 0 else 4 * D, 4, batch_first=True, bidirectional=bidirectional)
+            for i in range(2)]  # fmt: skip
+    with torch.no_grad():
+        for k, cell in enumerate(layer.cells):
+            suffix = "_reverse" if k % D else ""
+            names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh")
+            for name, w in zip(names, cell.fused_weights(layer.zero_bias), strict=True):
+                getattr(refs[k // D], f"{name}_l0{suffix}").copy_(w)
+    x = torch.randn(3, 5, 3)
+    torch.manual_seed(1)
+    expected = refs[1](locked_dropout(refs[0](x)[0], 0.5))[0]
+    lengths, padded = torch.tensor([5, 2, 4]), {}
+    for backend in BACKENDS:
+        layer.backend = backend
+        layer.train()
+        torch.manual_seed(1)
+        torch.testing.assert_close(layer(x)[0], expected)
+        torch.manual_seed(1)
+        torch.testing.assert_close(layer.outputs(x), expected)
+        torch.manual_seed(2)
+        padded[backend] = layer(x, lengths=lengths)[0]
+        layer.eval()
+        torch.testing.assert_close(layer(x)[0], refs[1](refs[0](x)[0])[0])
+    torch.testing.assert_close(padded["fused"], padded["scratch"])

@@ -72,6 +72,7 @@ def recurrent_layer(
     backend: str = "fused",
     recurrent_dropout: float = 0.0,
     weight_drop: float = 0.0,
+    locked: bool = False,
 ) -> nn.Module:
     """Build seqlab.nn.RNN/LSTM/GRU by name ("rnn", "lstm", "gru")."""
     if cell not in RECURRENT:
@@ -85,6 +86,7 @@ def recurrent_layer(
         bidirectional=bidirectional,
         dropout=dropout,
         backend=backend,
+        locked=locked,
         **kwargs,
     )
 

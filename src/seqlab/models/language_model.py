@@ -41,6 +41,7 @@ from seqlab.models.common import (
 from seqlab.nn.attention import KVCache
 from seqlab.nn.factored import FactoredSoftmax, balanced_classes, frequency_classes
 from seqlab.nn.output import VocabProjection
+from seqlab.nn.recurrent import locked_dropout
 from seqlab.nn.transformer import positional_encoding
 
 
@@ -58,6 +59,7 @@ class LanguageModelConfig:
     dropout: float = 0.2
     embed_dropout: float = 0.0  # training: drop whole words' vectors (AWD-LSTM's embedding dropout)
     weight_drop: float = 0.0  # recurrent: DropConnect on the hidden-to-hidden weights (AWD-LSTM)
+    locked_dropout: bool = False  # recurrent: one dropout mask per sequence for all its steps
     tie_weights: bool = False
     backend: str = "fused"
     positional: str = "sinusoidal"  # or "learned"
@@ -86,6 +88,8 @@ class LanguageModel(nn.Module):
             raise ValueError(f"embed_dropout must be in [0, 1), got {config.embed_dropout}")
         if config.weight_drop and config.arch == "transformer":
             raise ValueError("weight_drop drops recurrent weights: use it with rnn, lstm or gru")
+        if config.locked_dropout and config.arch == "transformer":
+            raise ValueError("locked_dropout is for recurrent models: use it with rnn, lstm or gru")
         self.config = config
         self.embedding = nn.Embedding(config.vocab_size, config.embed_dim)
 
@@ -272,14 +276,22 @@ class RecurrentLM(LanguageModel):
             dropout=c.dropout,
             backend=c.backend,
             weight_drop=c.weight_drop,
+            locked=c.locked_dropout,
         )
         self._init_output(c.hidden_size)
 
     def features(self, tokens: Tensor, state: Any = None) -> tuple[Tensor, Any]:
         """Top-layer outputs h (B, T, H) after `state` (batch-first), and the new state."""
         h0 = None if state is None else layer_first_state(state)
-        h, state = self.rnn(self.dropout(self.embed(tokens)), h0)
-        return self.dropout(h), batch_first_state(state)
+        h, state = self.rnn(self._drop(self.embed(tokens)), h0)
+        return self._drop(h), batch_first_state(state)
+
+    def _drop(self, x: Tensor) -> Tensor:
+        """Dropout on the recurrent layers' inputs and outputs (B, T, C): per element, or with
+        `locked_dropout` one mask per sequence (variational dropout, as between the layers)."""
+        if self.config.locked_dropout:
+            return locked_dropout(x, self.config.dropout, self.training)
+        return self.dropout(x)
 
     def _train_features(self, tokens: Tensor, carry: Any) -> Tensor:
         """Features continuing from `carry.state`, whose state they leave there (truncated BPTT)."""

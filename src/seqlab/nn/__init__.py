@@ -12,7 +12,7 @@ from seqlab.nn.attention import (
 from seqlab.nn.cells import GRUCell, LSTMCell, RNNCell
 from seqlab.nn.factored import FactoredSoftmax, balanced_classes, frequency_classes
 from seqlab.nn.output import VocabProjection, cached_projections
-from seqlab.nn.recurrent import GRU, LSTM, RNN
+from seqlab.nn.recurrent import GRU, LSTM, RNN, locked_dropout
 from seqlab.nn.transformer import (
     FeedForward,
     LearnedPositionalEncoding,
@@ -43,6 +43,7 @@ __all__ += [
     "cached_projections",
     "causal_mask",
     "frequency_classes",
+    "locked_dropout",
     "padding_mask",
     "positional_encoding",
     "scaled_dot_product_attention",

@@ -35,6 +35,19 @@ def _fp32_kernels(x: Tensor) -> bool:
     return x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
 
 
+def locked_dropout(x: Tensor, p: float, training: bool = True) -> Tensor:
+    """Dropout with one mask per sequence, shared by all its time steps: x (B, T, C).
+
+    Variational dropout (Gal & Ghahramani 2016; AWD-LSTM's LockedDropout, Merity et al. 2018):
+    a unit dropped in a sequence stays dropped at every step of it, instead of a fresh mask per
+    step as `F.dropout` draws.
+    """
+    if not training or p == 0:
+        return x
+    keep = 1.0 - p
+    return x * (torch.bernoulli(x.new_full((x.size(0), 1, x.size(2)), keep)) / keep)
+
+
 def _reverse_padded(seq: Tensor, index: Tensor) -> Tensor:
     """Reverse each sequence within its own length: seq (B, T, C), index (B, T) -> (B, T, C)."""
     return seq.gather(1, index.unsqueeze(2).expand(-1, -1, seq.size(2)))
@@ -69,6 +82,7 @@ class _Recurrent(nn.Module):
         batch_first: bool = True,
         recurrent_dropout: float = 0.0,
         weight_drop: float = 0.0,
+        locked: bool = False,
     ) -> None:
         super().__init__()
         if input_size < 1 or hidden_size < 1 or num_layers < 1:
@@ -87,6 +101,7 @@ class _Recurrent(nn.Module):
         self.bidirectional, self.batch_first = bidirectional, batch_first
         self.dropout, self.recurrent_dropout = dropout, recurrent_dropout
         self.weight_drop = weight_drop
+        self.locked = locked  # dropout between layers: one mask per sequence (locked_dropout)
         self.num_directions = 2 if bidirectional else 1
         self.output_size = self.num_directions * hidden_size
         self.backend = backend  # validated by the setter below
@@ -129,6 +144,7 @@ class _Recurrent(nn.Module):
             f"{self.input_size}, {self.hidden_size}, num_layers={self.num_layers}, "
             f"bidirectional={self.bidirectional}, dropout={self.dropout}, "
             f"recurrent_dropout={self.recurrent_dropout}, weight_drop={self.weight_drop}, "
+            f"locked={self.locked}, "
             f"backend={self.backend!r}"
         )
 
@@ -232,18 +248,36 @@ class _Recurrent(nn.Module):
                 out = self.kernel(seq, h0, weights, True, 1, 0.0, self.training, False, True)[0]
                 outputs.append(out if direction == 0 else _reverse_padded(out, reverse_index))
             layer_input = torch.cat(outputs, dim=2)  # (B, T, dirs*H)
-            if layer < self.num_layers - 1 and self.dropout > 0:
-                layer_input = F.dropout(layer_input, self.dropout, self.training)
+            if layer < self.num_layers - 1:
+                layer_input = self._between_layers(layer_input)
         outputs = layer_input * mask.unsqueeze(2)  # zero at padded steps, as forward()
         return outputs if self.batch_first else outputs.transpose(0, 1)
 
     def _forward_fused(
         self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None
     ) -> tuple[Tensor, tuple[Tensor, ...]]:
-        """Run torch.nn.RNN/LSTM/GRU's kernel on our own parameters (no copy, one C++ call)."""
+        """Run torch.nn.RNN/LSTM/GRU's kernel on our own parameters (no copy, one C++ call; with
+        locked dropout while training, one call per layer and the masks drawn between them)."""
+        if not (self.locked and self.training and self.dropout > 0 and self.num_layers > 1):
+            return self._run_kernel(x, hx, lengths, self.cells, self.num_layers, self.dropout)
+        D, finals = self.num_directions, []
+        for layer in range(self.num_layers):
+            if layer > 0:
+                x = self._between_layers(x)
+            cells = self.cells[layer * D : (layer + 1) * D]
+            state = tuple(h[layer * D : (layer + 1) * D] for h in hx)
+            x, final = self._run_kernel(x, state, lengths, cells, 1, 0.0)
+            finals.append(final)
+        return x, tuple(torch.cat(parts) for parts in zip(*finals, strict=True))
+
+    def _run_kernel(
+        self, x: Tensor, hx: tuple[Tensor, ...], lengths: Tensor | None, cells: Any,
+        num_layers: int, dropout: float,
+    ) -> tuple[Tensor, tuple[Tensor, ...]]:  # fmt: skip
+        """One kernel call over `num_layers` layers of `cells` (dropout between them)."""
         # torch.nn.RNNBase's flat-weight order: per layer, per direction, w_ih, w_hh, b_ih, b_hh.
-        weights = self._kernel_weights(self.cells)
-        args = (True, self.num_layers, self.dropout, self.training, self.bidirectional)
+        weights = self._kernel_weights(cells)
+        args = (True, num_layers, dropout, self.training, self.bidirectional)
         if lengths is None:
             h0 = hx if self.has_cell_state else hx[0]
             result = self.kernel(x, h0, weights, *args, True)  # batch_first=True
@@ -258,6 +292,12 @@ class _Recurrent(nn.Module):
         )
         outputs, _ = pad_packed_sequence(out, batch_first=True, total_length=x.size(1))
         return outputs, tuple(h.index_select(1, packed.unsorted_indices) for h in result[1:])
+
+    def _between_layers(self, x: Tensor) -> Tensor:
+        """Dropout on a layer's outputs (B, T, C) before the next layer."""
+        if self.locked:
+            return locked_dropout(x, self.dropout, self.training)
+        return F.dropout(x, self.dropout, self.training) if self.dropout > 0 else x
 
     def _kernel_weights(self, cells: Any) -> list[Tensor]:
         """The fused kernel's weights of `cells`, each (w_ih, w_hh, b_ih, b_hh). With
@@ -289,9 +329,8 @@ class _Recurrent(nn.Module):
                 outputs.append(out if direction == 0 else _reverse_padded(out, reverse_index))
                 finals.append(final)
             layer_input = torch.cat(outputs, dim=2)  # (B, T, dirs*H)
-            if layer < self.num_layers - 1 and self.dropout > 0:
-                # Dropout between stacked layers, not after the last (as torch.nn.LSTM).
-                layer_input = F.dropout(layer_input, self.dropout, self.training)
+            if layer < self.num_layers - 1:  # not after the last (as torch.nn.LSTM)
+                layer_input = self._between_layers(layer_input)
         state = tuple(torch.stack(parts) for parts in zip(*finals, strict=True))
         return layer_input, state
 

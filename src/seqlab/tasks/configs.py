@@ -274,6 +274,7 @@ class LMModel:
     dropout: float = setting(0.2, "dropout", check=PROPORTION)
     embed_dropout: float = setting(0.0, "drop whole words' vectors per batch", check=PROPORTION)
     weight_drop: float = setting(0.0, "rnn/lstm/gru: DropConnect on W_hh", check=PROPORTION)
+    locked_dropout: bool = setting(False, "rnn/lstm/gru: one dropout mask per sequence")
     tie_weights: bool = setting(False, "share the embedding and output matrices")
     adaptive_cutoffs: list[int] | None = setting(  # e.g. [2000, 10000]
         None,
